@@ -1,0 +1,119 @@
+"""`solve`: LaTeX in, JSON-serializable result dict out; never raises on bad input."""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import threading
+from collections import OrderedDict
+from typing import Any
+
+from seq2latex.solver.config import CACHE_SIZE, MAX_EXPONENT, SolverConfig
+from seq2latex.solver.lexer import SolverInputError, prepare, tokenize
+from seq2latex.solver.messages import LANGS, message
+from seq2latex.solver.parser import parse
+from seq2latex.solver.pool import WorkerError, get_pool
+
+_CACHE: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_LIMITS: dict[str, object] = {"exponent": MAX_EXPONENT}
+
+
+def _result(latex: str, normalized: str, kind: str = "error") -> dict[str, Any]:
+    return {
+        "input": latex,
+        "latex": normalized,
+        "kind": kind,
+        "variables": [],
+        "solutions": [],
+        "approx": [],
+        "solution_set": None,
+        "value": None,
+        "result_latex": "",
+        "message": "",
+    }
+
+
+def _error(
+    latex: str, normalized: str, code: str, detail: str, lang: str, cfg: SolverConfig
+) -> dict[str, Any]:
+    res = _result(latex, normalized)
+    limit = cfg.max_chars if code == "too_long" else _LIMITS.get(code, cfg.timeout_s)
+    res["message"] = message(code, lang, detail=detail, limit=limit)
+    return res
+
+
+def _normalize(latex: str) -> tuple[str, str | None]:
+    """(normalized LaTeX, error text or None); falls back to the whitespace-collapsed input."""
+    try:
+        from tokenizer import normalize
+    except ImportError:
+        return " ".join(latex.split()), None
+    try:
+        return normalize(prepare(latex)), None
+    except ValueError as exc:
+        return " ".join(latex.split()), str(exc) or type(exc).__name__
+
+
+def solve(
+    latex: str,
+    lang: str = "en",
+    *,
+    timeout_s: float | None = None,
+    config: SolverConfig | None = None,
+) -> dict[str, Any]:
+    """Solve an equation, inequality or system, or evaluate an expression, given as LaTeX.
+
+    Returns {"input", "latex", "kind", "variables", "solutions", "approx", "solution_set", "value",
+    "result_latex", "message"}; kind is "error" (with a message) for input that cannot be handled.
+    SymPy runs in a worker process that is killed after `timeout_s` (default `config.timeout_s`).
+    """
+    cfg = config or SolverConfig()
+    if timeout_s is not None:
+        cfg = dataclasses.replace(cfg, timeout_s=float(timeout_s))
+    lang = lang if lang in LANGS else "en"
+    text = latex if isinstance(latex, str) else ""
+    try:
+        return _solve(text, lang, cfg, latex)
+    except Exception as exc:  # noqa: BLE001 - the contract: never raise on bad input
+        return _error(text, text, "internal", f"{type(exc).__name__}: {exc}", lang, cfg)
+
+
+def _solve(text: str, lang: str, cfg: SolverConfig, original: Any) -> dict[str, Any]:
+    if not isinstance(original, str):
+        return _error("", "", "parse", "the input must be a string", lang, cfg)
+    if len(text) > cfg.max_chars:
+        return _error(text, "", "too_long", "", lang, cfg)
+    if not text.strip():
+        return _error(text, "", "empty", "", lang, cfg)
+    key = (text, lang)
+    if cfg.use_cache:
+        with _CACHE_LOCK:
+            if key in _CACHE:
+                _CACHE.move_to_end(key)
+                return copy.deepcopy(_CACHE[key])
+    normalized, norm_error = _normalize(text)
+    try:
+        nodes = parse(tokenize(text), lang)
+    except SolverInputError as exc:
+        if norm_error is not None and exc.code == "parse":
+            return _error(text, normalized, "normalize", norm_error, lang, cfg)
+        return _error(text, normalized, exc.code, exc.detail, lang, cfg)
+    except RecursionError:
+        return _error(text, normalized, "nesting", "", lang, cfg)
+    try:
+        answer = get_pool(cfg.workers).run((nodes, lang), cfg.timeout_s)
+    except WorkerError as exc:
+        return _error(text, normalized, "internal", str(exc), lang, cfg)
+    if answer is None:
+        return _error(text, normalized, "timeout", "", lang, cfg)
+    if "error" in answer:
+        return _error(text, normalized, answer["error"], answer.get("detail", ""), lang, cfg)
+    res = _result(text, normalized)
+    res.update(answer)
+    if cfg.use_cache:
+        with _CACHE_LOCK:
+            _CACHE[key] = copy.deepcopy(res)
+            while len(_CACHE) > CACHE_SIZE:
+                _CACHE.popitem(last=False)
+    return res

@@ -1,0 +1,180 @@
+"""A small pool of persistent SymPy worker processes with a hard per-job time limit.
+
+Workers are plain subprocesses (`python -m seq2latex.solver.worker`) talking pickled messages over their
+stdin/stdout, so callers need no `if __name__ == "__main__"` guard (unlike multiprocessing spawn/forkserver).
+A job that runs past its limit gets its worker killed and a replacement started; the caller never waits
+longer than the limit (plus worker start-up, ~0.5 s, on the very first call). POSIX only.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from seq2latex.solver.config import QUEUE_TIMEOUT_S, STARTUP_TIMEOUT_S
+
+_WORKER_MODULE = "seq2latex.solver.worker"
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+
+
+class WorkerError(RuntimeError):
+    """A worker died or did not start."""
+
+
+class _Worker:
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_PACKAGE_ROOT, env.get("PYTHONPATH", "")) if p)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", _WORKER_MODULE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            env=env,
+            close_fds=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.writer = Connection(os.dup(self.proc.stdin.fileno()), readable=False)
+        self.reader = Connection(os.dup(self.proc.stdout.fileno()), writable=False)
+        self.proc.stdin.close()
+        self.proc.stdout.close()
+        self.ready = False
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def wait_ready(self, timeout: float) -> None:
+        if self.ready:
+            return
+        if not self.reader.poll(timeout) or self.reader.recv() != "ready":
+            raise WorkerError("solver worker did not start")
+        self.ready = True
+
+    def stop(self) -> None:
+        try:
+            if self.alive():
+                self.writer.send(None)
+                self.proc.wait(0.5)
+        except (OSError, ValueError, subprocess.TimeoutExpired):
+            pass
+        self.kill()
+
+    def kill(self) -> None:
+        if self.alive():
+            self.proc.kill()
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            pass
+        for conn in (self.reader, self.writer):
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+
+class WorkerPool:
+    """Up to `size` workers; `run` sends one job to an idle worker and waits at most `timeout` seconds."""
+
+    def __init__(self, size: int = 1) -> None:
+        self.size = max(1, size)
+        self._idle: list[_Worker] = []
+        self._lock = threading.Lock()
+        self._slots = threading.Semaphore(self.size)
+        self._closed = False
+
+    def _take(self) -> _Worker:
+        with self._lock:
+            while self._idle:
+                w = self._idle.pop()
+                if w.alive():
+                    return w
+                w.kill()
+        return _Worker()
+
+    def _give(self, w: _Worker) -> None:
+        with self._lock:
+            if not self._closed:
+                self._idle.append(w)
+                return
+        w.stop()
+
+    def _replace(self, dead: _Worker) -> None:
+        dead.kill()
+        self._give(_Worker())  # starts now, ready for the next call
+
+    def warm_up(self) -> None:
+        """Start a worker now and wait until it is ready."""
+        with self._slots:
+            w = self._take()
+            w.wait_ready(STARTUP_TIMEOUT_S)
+            self._give(w)
+
+    def run(self, job: Any, timeout: float) -> dict | None:
+        """The worker's answer, or None when the job ran past `timeout` (the worker is then replaced)."""
+        if not self._slots.acquire(timeout=max(QUEUE_TIMEOUT_S, 2 * timeout)):
+            raise WorkerError("the solver is busy; try again")
+        try:
+            return self._run(job, timeout)
+        finally:
+            self._slots.release()
+
+    def _run(self, job: Any, timeout: float) -> dict | None:
+        """One attempt, retried once when an idle worker turns out to have died."""
+        for attempt in range(2):
+            w = self._take()
+            sent = False
+            try:
+                w.wait_ready(STARTUP_TIMEOUT_S)
+                w.writer.send(job)
+                sent = True
+                if w.reader.poll(timeout):
+                    answer = w.reader.recv()
+                    self._give(w)
+                    return answer
+            except (EOFError, OSError, WorkerError) as exc:
+                w.kill()
+                if attempt == 1 or sent or isinstance(exc, WorkerError):  # the job itself crashed it
+                    raise WorkerError(f"solver worker failed: {exc}") from exc
+                continue  # an idle worker had died: retry once with a fresh one
+            w.proc.kill()  # immediately; reaping and the replacement happen off the caller's clock
+            threading.Thread(target=self._replace, args=(w,), daemon=True).start()
+            return None
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for w in idle:
+            w.stop()
+
+
+_POOL: WorkerPool | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def get_pool(size: int = 1) -> WorkerPool:
+    """The process-wide pool (created on first use with `size` workers)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = WorkerPool(size)
+            atexit.register(shutdown)
+        return _POOL
+
+
+def shutdown() -> None:
+    """Stop all worker processes (also registered with atexit)."""
+    global _POOL
+    with _POOL_LOCK:
+        pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.close()

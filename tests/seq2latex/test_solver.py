@@ -1,0 +1,240 @@
+"""Solver: the school-case table, hostile input, time limit, CLI, worker lifecycle."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from seq2latex import solve
+from seq2latex.solver import SolverConfig, shutdown, warm_up
+from seq2latex.solver.cases import check_case, hostile_inputs, load_cases
+from seq2latex.solver.lexer import SolverInputError, tokenize
+from seq2latex.solver.parser import parse
+
+CASES = load_cases()
+KEYS = {"input", "latex", "kind", "variables", "solutions", "approx", "solution_set", "value",
+        "result_latex", "message"}  # fmt: skip
+NO_CACHE = SolverConfig(use_cache=False)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _workers():
+    warm_up()
+    yield
+    shutdown()
+
+
+def test_table_is_large_and_covers_every_kind() -> None:
+    assert len(CASES) >= 80
+    groups = {c["group"] for c in CASES}
+    expected = {"linear", "quadratic", "polynomial", "rational", "radical", "exponential",
+                "logarithmic", "absolute", "inequality", "system", "expression", "symbolic", "calculus",
+                "hostile"}  # fmt: skip
+    assert expected <= groups
+    assert {c["kind"] for c in CASES} == {"equation", "inequality", "system", "expression", "error"}
+
+
+@pytest.mark.parametrize("case", CASES, ids=[f"{c['group']}:{c['latex'][:40]}" for c in CASES])
+def test_case(case: dict) -> None:
+    result = solve(case["latex"], case.get("lang", "en"), config=NO_CACHE)
+    assert set(result) == KEYS
+    json.dumps(result)
+    assert check_case(case, result) == []
+
+
+def test_check_case_detects_wrong_answers() -> None:
+    """The comparison used by the table must be able to fail."""
+    result = solve("x^2 = 1")
+    assert check_case({"kind": "equation", "solutions": [{"x": "1"}, {"x": "-1"}]}, result) == []
+    assert check_case({"kind": "equation", "solutions": [{"x": "1"}, {"x": "2"}]}, result)
+    assert check_case({"kind": "equation", "solutions": [{"x": "1"}]}, result)
+    assert check_case({"kind": "expression"}, result)
+    assert check_case({"kind": "equation", "message": "no real"}, result)
+    ineq = solve("x^2 < 4")
+    assert check_case({"kind": "inequality", "solution_set": "Interval(-2, 2)"}, ineq)  # closed != open
+
+
+def test_contract_example() -> None:
+    r = solve("x^2=1")
+    assert r["input"] == "x^2=1"
+    assert r["latex"] == "x ^ { 2 } = 1"
+    assert r["kind"] == "equation" and r["variables"] == ["x"]
+    assert r["solutions"] == [{"x": "-1"}, {"x": "1"}]
+    assert r["approx"] == [{"x": "-1.0"}, {"x": "1.0"}]
+    assert r["result_latex"] == "x = -1 \\vee x = 1"
+    assert r["message"] == "Two real solutions"
+    assert solve("x^2=1", "nl")["message"] == "Twee reële oplossingen"
+
+
+def test_dutch_messages_and_decimal_comma() -> None:
+    assert solve("x^2 = -1", "nl")["message"] == "Geen reële oplossing"
+    assert solve("x = 2,5", "nl")["solutions"] == [{"x": "5/2"}]
+    assert solve("x = 2 , 5", "nl")["solutions"] == [{"x": "5/2"}]  # model tokens, same rule
+    system = solve("x + y = 5 , x - y = 1", "nl")
+    assert system["kind"] == "system" and system["message"] == "Het stelsel heeft één oplossing"
+    assert solve("x = 2,5", "en")["kind"] == "error"  # English: the comma separates
+    assert solve("x = 1,000", "en")["solutions"] == [{"x": "1000"}]
+
+
+@pytest.mark.parametrize("name", list(hostile_inputs()))
+def test_hostile_inputs_are_errors_within_the_limit(name: str) -> None:
+    text = hostile_inputs()[name]
+    t = time.perf_counter()
+    result = solve(text, config=NO_CACHE)
+    assert time.perf_counter() - t < NO_CACHE.timeout_s
+    assert result["kind"] == "error" and result["message"]
+    assert set(result) == KEYS
+
+
+def test_deep_nesting_within_length_limit_is_rejected() -> None:
+    r = solve("(" * 60 + "x" + ")" * 60 + "= 1")
+    assert r["kind"] == "error" and "nested" in r["message"]
+    r = solve("\\sqrt{" * 45 + "x" + "}" * 45)
+    assert r["kind"] == "error"
+
+
+def test_time_limit_kills_a_slow_solve_and_recovers() -> None:
+    cfg = SolverConfig(timeout_s=0.5, use_cache=False)
+    t = time.perf_counter()
+    r = solve("\\sum_{k=1}^{100000} \\frac{1}{k^3+k+1}", config=cfg)
+    elapsed = time.perf_counter() - t
+    assert r["kind"] == "error" and "time limit" in r["message"]
+    assert elapsed < 1.5
+    assert solve("2x = 4", config=cfg)["solutions"] == [{"x": "2"}]  # a fresh worker answers
+
+
+@pytest.mark.parametrize("bad", [None, 42, b"x=1", ["x"], "\\", "}{", "^", "=", "x =", "\\frac", "| x"])
+def test_never_raises(bad: object) -> None:
+    r = solve(bad)  # type: ignore[arg-type]
+    assert set(r) == KEYS
+    json.dumps(r)
+
+
+_TOKENS = ["x", "y", "2", "3", "0", ".", ",", "+", "-", "=", "<", "(", ")", "{", "}", "^", "_", "|",
+           "\\frac", "\\sqrt", "\\pm", "\\cdot", "\\sin", "\\log", "\\int", "d", "\\lim", "\\rightarrow",
+           "\\sum", "!", "\\infty", "\\\\", ";"]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(_TOKENS), max_size=25), st.sampled_from(["en", "nl"]))
+def test_parser_only_raises_solver_input_error(tokens: list[str], lang: str) -> None:
+    try:
+        parse(tokenize(" ".join(tokens)), lang)
+    except SolverInputError:
+        pass
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from(_TOKENS), min_size=1, max_size=12))
+def test_solve_on_random_token_soup(tokens: list[str]) -> None:
+    r = solve(" ".join(tokens), config=SolverConfig(timeout_s=1.0))
+    assert set(r) == KEYS and r["kind"] in {"equation", "inequality", "system", "expression", "error"}
+    json.dumps(r)
+
+
+def test_concurrent_callers() -> None:
+    cfg = SolverConfig(use_cache=False)
+    out: dict[int, dict] = {}
+
+    def work(i: int) -> None:
+        out[i] = solve(f"x + {i} = {2 * i}", config=cfg)
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(1, 5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert {i: r["solutions"] for i, r in out.items()} == {i: [{"x": str(i)}] for i in range(1, 5)}
+
+
+def test_shutdown_stops_workers_and_solve_restarts() -> None:
+    from seq2latex.solver.pool import get_pool
+
+    solve("1 + 1", config=NO_CACHE)
+    procs = [w.proc for w in get_pool()._idle]
+    assert procs and all(p.poll() is None for p in procs)
+    shutdown()
+    assert all(p.poll() is not None for p in procs)
+    assert solve("1 + 2", config=NO_CACHE)["value"] == "3"
+
+
+def test_first_call_latency_is_reasonable() -> None:
+    shutdown()
+    t = time.perf_counter()
+    assert solve("x + 1 = 3", config=NO_CACHE)["solutions"] == [{"x": "2"}]
+    assert time.perf_counter() - t < 10.0  # cold: starts a worker (about 0.3 s here)
+    t = time.perf_counter()
+    solve("x + 1 = 4", config=NO_CACHE)
+    assert time.perf_counter() - t < 1.0  # warm
+
+
+def test_cli_solve(capsys: pytest.CaptureFixture[str]) -> None:
+    from seq2latex.cli import main
+
+    assert main(["solve", "--latex", "x^2=1"]) == 0
+    out = capsys.readouterr().out
+    assert "x = -1 \\vee x = 1" in out and "Two real solutions" in out
+    assert main(["solve", "--latex", "x^2=1", "--json", "--lang", "nl"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["message"] == "Twee reële oplossingen"
+    assert main(["solve", "--latex", ""]) == 1
+    assert main(["solve", "photo.png"]) == 2
+    assert "recognition of images is not available yet" in capsys.readouterr().err
+
+
+def test_cli_bench(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from seq2latex.cli import main
+
+    table = tmp_path / "cases.json"
+    table.write_text(
+        json.dumps(CASES[:5] + [{"latex": "x = 1", "kind": "equation", "solutions": [{"x": "2"}]}])
+    )
+    assert main(["solve", "--bench", "--cases", str(table)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["cases"] == 6 and data["passed"] == 5 and data["failed"] == ["x = 1"]
+    assert 0 < data["median_ms"] <= data["p99_ms"]
+
+
+def test_a_dead_idle_worker_is_replaced() -> None:
+    from seq2latex.solver.pool import get_pool
+
+    solve("2 + 2", config=NO_CACHE)
+    for w in get_pool()._idle:
+        w.proc.kill()
+        w.proc.wait(5)
+    assert solve("x - 1 = 1", config=NO_CACHE)["solutions"] == [{"x": "2"}]
+
+
+def test_worker_answers_are_plain_json_types() -> None:
+    for text in (
+        "\\sin x = \\frac12",
+        "x^3 - 3x + 1 = 0",
+        "\\int x dx",
+        "x^2 \\geq 1",
+        "x + y = 2 , x - y = 0",
+    ):
+        r = solve(text, config=NO_CACHE)
+        assert json.loads(json.dumps(r)) == r
+        assert r["kind"] != "error", r["message"]
+
+
+def test_every_message_has_english_and_dutch() -> None:
+    import re
+
+    from seq2latex.solver import messages
+
+    assert all(
+        set(m) == {"en", "nl"} and m["en"] != m["nl"] or m["en"] == "Product"
+        for m in messages.MESSAGES.values()
+    )
+    source = "".join(p.read_text() for p in Path(messages.__file__).parent.glob("*.py"))
+    codes = set(re.findall(r'SolverInputError\(\s*"(\w+)"', source)) | set(
+        re.findall(r'message\(\s*"(\w+)"', source)
+    )
+    assert codes and codes <= set(messages.MESSAGES)
