@@ -221,6 +221,9 @@ class _Parser:
             if tok in (r"\left", r"\right", r"\middle") and self.peek() == ".":
                 self.pos += 1
             return []
+        if tok in (r"\begin", r"\end"):
+            self.group_or_atom(depth + 1)  # the environment name; rows stay separated by `\\`
+            return []
         if tok in WRAPPERS:
             inner = self.group_or_atom(depth + 1).items
             word = "".join(x for x in inner if isinstance(x, str))

@@ -63,6 +63,8 @@ from tokenizer.vocab import CROHME_TOKENS
         ("{a+b}", "a + b"),
         # a command closing a script takes the groups that follow (a CROHME caption quirk)
         ("q ^ { \\frac } { 1 } { 2 }", "q ^ { \\frac { 1 } { 2 } }"),
+        # environments: the name vanishes, `\\` separates the rows, `&` stays
+        ("\\begin{cases} x=1 \\\\ y=2 \\end{cases}", "x = 1 \\\\ y = 2"),
         # Unicode symbols
         ("2×3 ≤ 7", "2 \\times 3 \\leq 7"),
         ("", ""),
