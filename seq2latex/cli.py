@@ -10,6 +10,7 @@ import sys
 # sets `func` on the parser; the modules are imported only when the CLI starts.
 _COMMAND_MODULES = [
     "tokenizer.cli",
+    "data.cli",
     "seq2latex.solver.cli",
 ]
 

@@ -1,0 +1,258 @@
+"""THE preprocessing path: any image (photo, scan, screenshot, CROHME render) -> model input.
+
+Training applies it after augmentation; the API and evaluation apply it to user images, so train
+and serve see the same distribution. Output: float32 (1, H, W) in [0, 1], ink = 1, background = 0,
+the ink cropped, a margin around it, height H, width a multiple of 16 (<= max_width).
+"""
+
+from __future__ import annotations
+
+import io
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
+
+# Photos are reduced to this many pixels on their long side before anything else.
+WORK_MAX_SIDE = 1600
+# The illumination estimate is computed on an image about this many pixels on its short side.
+BACKGROUND_SHORT_SIDE = 64
+# Window of the maximum filter that removes the ink from that small copy.
+BACKGROUND_MAX_WINDOW = 5
+# Fraction of pixels (the most contrasted) used to decide the ink polarity.
+POLARITY_TOP_FRACTION = 0.02
+# Local mean for that decision: a box blur of this fraction of the long side (at least the minimum).
+POLARITY_RADIUS_FRACTION = 1 / 40
+POLARITY_MIN_RADIUS = 3
+# Below this ink contrast (0..1, after illumination normalisation) an image is blank.
+MIN_INK_CONTRAST = 0.12
+# The soft threshold starts this many (robust) standard deviations above the background.
+NOISE_SIGMAS = 4.0
+# Box blur radius applied before everything else (pixel noise of photos, JPEG).
+DENOISE_RADIUS = 1
+# Ink above this level (after the soft threshold) counts for the ink bounding box.
+INK_LEVEL = 0.5
+
+
+class PreprocessError(ValueError):
+    """The input cannot be decoded as an image."""
+
+
+@dataclass
+class PreprocessConfig:
+    """Model input geometry."""
+
+    height: int = 64
+    max_width: int = 1024
+    margin: int = 4  # blank pixels kept around the ink (output scale)
+    width_multiple: int = 16  # patch size of the encoder
+    min_width: int = 32
+    binarize: bool = True  # soft threshold: background -> 0, ink core -> 1
+
+    def __post_init__(self) -> None:
+        if self.max_width % self.width_multiple or self.height <= 2 * self.margin:
+            raise ValueError(f"inconsistent {self}: max_width must be a multiple of width_multiple")
+
+
+def to_pil(image: Image.Image | np.ndarray | bytes | bytearray) -> Image.Image:
+    """Decode bytes / wrap arrays; raise `PreprocessError` on anything that is not an image."""
+    if isinstance(image, Image.Image):
+        return image
+    if isinstance(image, bytes | bytearray | memoryview):
+        try:
+            im = Image.open(io.BytesIO(bytes(image)))
+            if im.format == "JPEG":
+                im.draft("L", (WORK_MAX_SIDE, WORK_MAX_SIDE))  # decode reduced and gray: fast
+            im.load()
+        except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+            raise PreprocessError(f"cannot decode image: {exc}") from exc
+        return im
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.ndim == 3 and arr.shape[0] in (1, 3, 4) and arr.shape[2] not in (1, 3, 4):
+            arr = np.moveaxis(arr, 0, -1)  # (H, W, C)
+        if arr.ndim == 3 and arr.shape[2] == 1:
+            arr = arr[:, :, 0]  # (H, W)
+        if arr.ndim not in (2, 3) or arr.size == 0:
+            raise PreprocessError(f"array of shape {image.shape} is not an image")
+        if arr.dtype != np.uint8:
+            arr = arr.astype(np.float32)
+            if arr.max(initial=0.0) <= 1.0:
+                arr = arr * 255.0
+            arr = np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
+        return Image.fromarray(arr)
+    raise PreprocessError(f"unsupported image type {type(image).__name__}")
+
+
+def _to_gray(im: Image.Image) -> Image.Image:
+    """Grayscale; transparent images are put on a background contrasting with their ink."""
+    if im.mode in ("RGBA", "LA", "PA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        alpha = np.asarray(rgba.getchannel("A"))
+        gray = rgba.convert("L")
+        if alpha.min() < 255:
+            lum = np.asarray(gray)
+            opaque = alpha > 127
+            ink_dark = lum[opaque].mean() < 128 if opaque.any() else True
+            bg = Image.new("L", rgba.size, 255 if ink_dark else 0)
+            bg.paste(gray, (0, 0), rgba.getchannel("A"))
+            return bg
+        return gray
+    if im.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        arr = np.asarray(im, dtype=np.float32)
+        lo, hi = float(arr.min(initial=0.0)), float(arr.max(initial=0.0))
+        arr = (arr - lo) / max(hi - lo, 1e-6) * 255.0
+        return Image.fromarray(arr.astype(np.uint8))
+    return im.convert("L")
+
+
+def _max_filter(arr: np.ndarray, k: int) -> np.ndarray:
+    """Separable k x k maximum filter (edge-padded) of a 2-D array."""
+    r = k // 2
+    out = np.pad(arr, r, mode="edge")
+    h, w = arr.shape
+    rows = out[:, r : r + w].copy()
+    for d in range(-r, r + 1):
+        np.maximum(rows, out[:, r + d : r + d + w], out=rows)  # (H + 2r, W)
+    res = rows[r : r + h].copy()
+    for d in range(-r, r + 1):
+        np.maximum(res, rows[r + d : r + d + h], out=res)  # (H, W)
+    return res
+
+
+def _blur_radius(size: tuple[int, int]) -> int:
+    return max(POLARITY_MIN_RADIUS, round(max(size) * POLARITY_RADIUS_FRACTION))
+
+
+def ink_map(gray: Image.Image) -> np.ndarray:
+    """Grayscale image -> float32 (H, W) ink strength in [0, 1] (polarity and lighting removed)."""
+    g = np.asarray(gray, dtype=np.float32) / 255.0  # (H, W)
+    # Polarity: ink pixels are the strongest local outliers; their sign says dark or light ink.
+    local = np.asarray(gray.filter(ImageFilter.BoxBlur(_blur_radius(gray.size))), dtype=np.float32) / 255.0
+    step = 2 if min(g.shape) >= 64 else 1
+    resid = (g[::step, ::step] - local[::step, ::step]).ravel()  # (N,)
+    k = max(1, int(resid.size * POLARITY_TOP_FRACTION))
+    top = np.argpartition(np.abs(resid), resid.size - k)[resid.size - k :]
+    if float(resid[top].sum()) > 0.0:  # light ink on a dark background
+        g = 1.0 - g
+        gray = ImageOps.invert(gray)
+    # Illumination: paper brightness from a max-filtered (ink removed), blurred small copy.
+    w, h = gray.size
+    factor = max(1.0, min(w, h) / BACKGROUND_SHORT_SIDE)
+    small_size = (max(1, round(w / factor)), max(1, round(h / factor)))
+    small = gray.resize(small_size, Image.Resampling.BOX) if factor > 1 else gray
+    small = Image.fromarray(_max_filter(np.asarray(small), BACKGROUND_MAX_WINDOW)).filter(
+        ImageFilter.BoxBlur(2)
+    )
+    bg = np.asarray(small.resize((w, h), Image.Resampling.BILINEAR), dtype=np.float32) / 255.0  # (H, W)
+    bg = np.maximum(bg, g)
+    return np.clip(1.0 - g / np.maximum(bg, 1e-3), 0.0, 1.0)
+
+
+def _otsu(values: np.ndarray) -> float:
+    hist = np.bincount(np.clip((values * 255).astype(np.int64), 0, 255).ravel(), minlength=256).astype(
+        np.float64
+    )
+    total = hist.sum()
+    bins = np.arange(256, dtype=np.float64)
+    w0 = np.cumsum(hist)
+    m0 = np.cumsum(hist * bins)
+    w1 = total - w0
+    mu0 = m0 / np.maximum(w0, 1)
+    mu1 = (m0[-1] - m0) / np.maximum(w1, 1)
+    between = w0 * w1 * (mu0 - mu1) ** 2
+    return float(np.argmax(between[:-1])) / 255.0
+
+
+def soft_threshold(ink: np.ndarray) -> np.ndarray:
+    """Background -> 0, ink core -> 1, a linear ramp in between (anti-aliased edges kept).
+
+    The ramp starts above both half the Otsu threshold and the background noise level.
+    """
+    t = max(_otsu(ink), MIN_INK_CONTRAST)
+    strong = ink[ink > t]
+    hi = float(np.percentile(strong, 90)) if strong.size else 1.0
+    sample = ink[::2, ::2] if ink.size > 4096 else ink
+    bg = sample[sample <= t]
+    noise_floor = 0.0
+    if bg.size:
+        med = float(np.median(bg))
+        noise_floor = med + NOISE_SIGMAS * 1.4826 * float(np.median(np.abs(bg - med)))
+    lo = min(max(0.5 * t, noise_floor), 0.9 * t)
+    hi = max(hi, lo + 0.05)
+    return np.clip((ink - lo) / (hi - lo), 0.0, 1.0)
+
+
+def _ink_bbox(ink: np.ndarray) -> tuple[int, int, int, int] | None:
+    """(y0, y1, x0, x1) of the ink, ignoring isolated pixels; None when there is none."""
+    raw = ink > INK_LEVEL  # (H, W)
+    m = raw.copy()
+    # Drop isolated pixels (no 4-neighbour): noise specks must not stretch the box.
+    nb = np.zeros_like(raw)
+    nb[1:, :] |= raw[:-1, :]
+    nb[:-1, :] |= raw[1:, :]
+    nb[:, 1:] |= raw[:, :-1]
+    nb[:, :-1] |= raw[:, 1:]
+    m &= nb
+    rows = np.flatnonzero(m.any(axis=1))
+    if rows.size == 0:
+        m = raw
+        rows = np.flatnonzero(m.any(axis=1))
+        if rows.size == 0:
+            return None
+    cols = np.flatnonzero(m.any(axis=0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def _blank(cfg: PreprocessConfig) -> torch.Tensor:
+    width = max(cfg.min_width, cfg.width_multiple)
+    return torch.zeros(1, cfg.height, width, dtype=torch.float32)  # (1, H, W)
+
+
+def preprocess(
+    image: Image.Image | np.ndarray | bytes, cfg: PreprocessConfig = PreprocessConfig()
+) -> torch.Tensor:
+    """Any image -> float32 (1, H, W) in [0, 1], ink = 1; `PreprocessError` if undecodable."""
+    im = to_pil(image)
+    try:
+        im = ImageOps.exif_transpose(im) or im
+    except (ValueError, OSError, SyntaxError, KeyError, TypeError):
+        pass  # a broken EXIF block: keep the pixels as stored
+    if im.width == 0 or im.height == 0:
+        return _blank(cfg)
+    gray = _to_gray(im)
+    if max(gray.size) > WORK_MAX_SIDE:
+        f = WORK_MAX_SIDE / max(gray.size)
+        gray = gray.resize(
+            (max(1, round(gray.width * f)), max(1, round(gray.height * f))), Image.Resampling.BOX
+        )
+    lo, hi = gray.getextrema()
+    if hi - lo < MIN_INK_CONTRAST * 255:  # uniform image: nothing written
+        return _blank(cfg)
+    ink = ink_map(gray.filter(ImageFilter.BoxBlur(DENOISE_RADIUS)) if DENOISE_RADIUS else gray)
+    if float(ink.max(initial=0.0)) < MIN_INK_CONTRAST:
+        return _blank(cfg)
+    if cfg.binarize:
+        ink = soft_threshold(ink)
+    box = _ink_bbox(ink)
+    if box is None:
+        return _blank(cfg)
+    y0, y1, x0, x1 = box
+    crop = ink[y0:y1, x0:x1]  # (h, w)
+    h, w = crop.shape
+    inner_h = cfg.height - 2 * cfg.margin
+    inner_w_max = cfg.max_width - 2 * cfg.margin
+    scale = min(inner_h / h, inner_w_max / w)
+    new_w = max(1, min(inner_w_max, round(w * scale)))
+    new_h = max(1, min(inner_h, round(h * scale)))
+    method = Image.Resampling.BOX if scale < 1 else Image.Resampling.BILINEAR
+    crop_im = Image.fromarray((crop * 255.0 + 0.5).astype(np.uint8))
+    resized = np.asarray(crop_im.resize((new_w, new_h), method), dtype=np.float32) / 255.0  # (h', w')
+    out_w = math.ceil((new_w + 2 * cfg.margin) / cfg.width_multiple) * cfg.width_multiple
+    out_w = max(min(out_w, cfg.max_width), cfg.min_width)
+    out = np.zeros((cfg.height, out_w), dtype=np.float32)  # (H, W)
+    top = (cfg.height - new_h) // 2
+    out[top : top + new_h, cfg.margin : cfg.margin + new_w] = resized
+    return torch.from_numpy(out).unsqueeze(0)  # (1, H, W)

@@ -1,0 +1,188 @@
+"""Symbol classes, single-symbol crops (classifier pretraining) and per-class symbol counts."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from data.augment import AugmentConfig, augment
+from data.preprocess import PreprocessConfig, preprocess
+from data.records import Record
+from data.render import render_symbol, symbol_strokes
+
+# Symbol labels as written in CROHME traceGroups -> the class name (the caption token).
+LABEL_ALIASES = {
+    "\\lt": "<",
+    "\\gt": ">",
+    "&lt;": "<",
+    "&gt;": ">",
+    "COMMA": ",",
+    "\\lbrace": "\\{",
+    "\\rbrace": "\\}",
+    "\\ne": "\\neq",
+    "\\le": "\\leq",
+    "\\ge": "\\geq",
+    "\\to": "\\rightarrow",
+    "\\dots": "\\ldots",
+}
+# The 101 classes of the CROHME 2014/2016 training traceGroups (after `normalize_label`).
+CROHME_SYMBOL_CLASSES: tuple[str, ...] = (
+    "!", "(", ")", "+", ",", "-", ".", "/", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9",
+    "<", "=", ">", "A", "B", "C", "E", "F", "G", "H", "I", "L", "M", "N", "P", "R", "S", "T",
+    "V", "X", "Y", "[", "\\Delta", "\\alpha", "\\beta", "\\cos", "\\div", "\\exists", "\\forall",
+    "\\gamma", "\\geq", "\\in", "\\infty", "\\int", "\\lambda", "\\ldots", "\\leq", "\\lim", "\\log",
+    "\\mu", "\\neq", "\\phi", "\\pi", "\\pm", "\\prime", "\\rightarrow", "\\sigma", "\\sin", "\\sqrt",
+    "\\sum", "\\tan", "\\theta", "\\times", "\\{", "\\}", "]", "a", "b", "c", "d", "e", "f", "g",
+    "h", "i", "j", "k", "l", "m", "n", "o", "p", "q", "r", "s", "t", "u", "v", "w", "x", "y", "z", "|",
+)  # fmt: skip
+# Caption tokens drawn as another class's glyph(s), for counts derived from a caption.
+TOKEN_GLYPHS: dict[str, tuple[str, ...]] = {
+    "\\frac": ("-",),
+    "\\cdot": (".",),
+    "\\cdots": (".", ".", "."),
+    "'": ("\\prime",),
+}
+SYMBOL_CROP_SIZE = 64
+
+
+def normalize_label(label: str) -> str:
+    """A traceGroup label -> its class name (`\\lt` -> `<`, surrounding spaces dropped)."""
+    label = label.strip()
+    return LABEL_ALIASES.get(label, label)
+
+
+def build_symbol_classes(records: Iterable[Record]) -> list[str]:
+    """Sorted distinct normalised symbol labels of the records' traceGroups."""
+    labels = {normalize_label(s.label) for r in records for s in (r.symbols or [])}
+    return sorted(labels)
+
+
+def save_symbol_classes(classes: Sequence[str], path: str | Path) -> None:
+    Path(path).write_text(json.dumps({"symbol_classes": list(classes)}, ensure_ascii=False, indent=1) + "\n")
+
+
+def load_symbol_classes(path: str | Path) -> list[str]:
+    data = json.loads(Path(path).read_text())
+    classes = data["symbol_classes"] if isinstance(data, dict) else data
+    if not isinstance(classes, list) or not all(isinstance(c, str) for c in classes):
+        raise ValueError(f"{path}: expected a list of class names")
+    return classes
+
+
+def symbol_counts(record: Record, classes: Sequence[str]) -> np.ndarray | None:
+    """(C,) float32 count of each class in the expression.
+
+    From the traceGroups when the record has them; otherwise derived from the caption tokens
+    (each class token counts once, `\\frac` counts as its bar `-`, the `[ ]` of `\\sqrt [ n ]` are not
+    drawn); None for an empty caption. On CROHME train both agree for ~99 % of expressions.
+    """
+    index = {c: i for i, c in enumerate(classes)}
+    counts = np.zeros(len(classes), dtype=np.float32)
+    if record.symbols:
+        for s in record.symbols:
+            i = index.get(normalize_label(s.label))
+            if i is not None:
+                counts[i] += 1
+        return counts
+    tokens = record.latex.split()
+    if not tokens:
+        return None
+    brackets: list[bool] = []  # for each open "[": is it the (undrawn) index bracket of \sqrt?
+    for k, tok in enumerate(tokens):
+        if tok == "[":
+            brackets.append(k > 0 and tokens[k - 1] == "\\sqrt")
+            if brackets[-1]:
+                continue
+        elif tok == "]" and brackets:
+            if brackets.pop():
+                continue
+        for glyph in TOKEN_GLYPHS.get(tok, (normalize_label(tok),)):
+            i = index.get(glyph)
+            if i is not None:
+                counts[i] += 1
+    return counts
+
+
+def symbol_label_counts(records: Iterable[Record]) -> Counter[str]:
+    return Counter(normalize_label(s.label) for r in records for s in (r.symbols or []))
+
+
+def symbol_preprocess_config(size: int = SYMBOL_CROP_SIZE) -> PreprocessConfig:
+    """`preprocess` settings of symbol crops: the symbol's long side fills a size x size square."""
+    return PreprocessConfig(
+        height=size, max_width=size, margin=max(2, size // 16), width_multiple=size, min_width=size
+    )
+
+
+def symbol_tensor(image: Image.Image | np.ndarray | bytes, size: int = SYMBOL_CROP_SIZE) -> torch.Tensor:
+    """Any image of one symbol -> float32 (1, size, size), ink = 1, centred (what the classifier sees)."""
+    x = preprocess(image, symbol_preprocess_config(size))  # (1, size, size), ink left-aligned
+    out = torch.zeros(1, size, size)  # (1, S, S)
+    cols = torch.nonzero(x[0].amax(dim=0) > 0).flatten()
+    if cols.numel() == 0:
+        return out
+    content = x[:, :, int(cols[0]) : int(cols[-1]) + 1]  # (1, S, w)
+    left = (size - content.shape[-1]) // 2
+    out[:, :, left : left + content.shape[-1]] = content
+    return out
+
+
+class SymbolDataset(Dataset):
+    """(crop, class id) for every traceGroup of InkML records whose label is in `classes`.
+
+    Crops are `render_symbol` squares passed through `symbol_tensor` (`preprocess`, the model's
+    input path, then padded to (1, size, size)); with `augment_cfg` each access draws a new augmentation,
+    deterministic given (seed, epoch, index).
+    """
+
+    def __init__(
+        self,
+        records: Sequence[Record],
+        classes: Sequence[str],
+        size: int = SYMBOL_CROP_SIZE,
+        augment_cfg: AugmentConfig | None = None,
+        seed: int = 0,
+    ) -> None:
+        self.records = records
+        self.classes = list(classes)
+        self.size = size
+        self.augment_cfg = augment_cfg
+        self.seed = seed
+        self.epoch = 0
+        index = {c: i for i, c in enumerate(self.classes)}
+        self.items: list[tuple[int, int, int]] = []  # (record, symbol, class)
+        for ri, rec in enumerate(records):
+            for si, sym in enumerate(rec.symbols or []):
+                ci = index.get(normalize_label(sym.label))
+                if ci is not None and rec.strokes is not None:
+                    self.items.append((ri, si, ci))
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def labels(self) -> list[int]:
+        return [c for _, _, c in self.items]
+
+    def crop(self, i: int) -> torch.Tensor:
+        ri, si, _ = self.items[i]
+        rec = self.records[ri]
+        assert rec.strokes is not None and rec.symbols is not None
+        by_id = rec.strokes_by_id()
+        image = render_symbol(symbol_strokes(by_id, rec.symbols[si].trace_ids), size=2 * self.size)
+        if self.augment_cfg is not None:
+            rng = np.random.default_rng([self.seed, self.epoch, i])
+            image = augment(image, rng, self.augment_cfg)
+        return symbol_tensor(image, self.size)  # (1, S, S)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
+        return self.crop(i), self.items[i][2]

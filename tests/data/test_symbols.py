@@ -1,0 +1,105 @@
+"""Symbol classes, per-class counts and the single-symbol crop dataset."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data.augment import AugmentConfig
+from data.records import Record, iter_inkml_records, iter_offline_records
+from data.symbols import (
+    CROHME_SYMBOL_CLASSES,
+    SymbolDataset,
+    build_symbol_classes,
+    load_symbol_classes,
+    normalize_label,
+    save_symbol_classes,
+    symbol_counts,
+    symbol_tensor,
+)
+
+
+@pytest.fixture(scope="module")
+def ink_records(fixtures_dir: Path) -> list[Record]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return list(iter_inkml_records(fixtures_dir / "crohme" / "inkml"))
+
+
+def test_class_list(ink_records: list[Record], tmp_path: Path) -> None:
+    assert len(CROHME_SYMBOL_CLASSES) == 101 and len(set(CROHME_SYMBOL_CLASSES)) == 101
+    classes = build_symbol_classes(ink_records)
+    assert classes == sorted(classes) and set(classes) <= set(CROHME_SYMBOL_CLASSES)
+    assert normalize_label("\\lt") == "<" and normalize_label(" x ") == "x"
+    save_symbol_classes(classes, tmp_path / "symbols.json")
+    assert load_symbol_classes(tmp_path / "symbols.json") == classes
+
+
+def test_full_train_classes_match_constant(crohme_root: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        recs = iter_inkml_records(crohme_root / "inkml" / "train")
+        assert tuple(build_symbol_classes(recs)) == CROHME_SYMBOL_CLASSES
+
+
+def test_counts_from_groups_and_from_captions_agree(ink_records: list[Record], fixtures_dir: Path) -> None:
+    classes = list(CROHME_SYMBOL_CLASSES)
+    offline = {r.name: r for r in iter_offline_records(fixtures_dir / "crohme" / "offline" / "train")}
+    pairs = [(r, offline[r.name]) for r in ink_records if r.name in offline]
+    assert len(pairs) >= 25
+    agree = 0
+    for ink, off in pairs:
+        a = symbol_counts(ink, classes)
+        b = symbol_counts(off, classes)
+        assert a is not None and b is not None and a.shape == (101,) and a.dtype == np.float32
+        assert a.sum() == len(ink.symbols or [])
+        agree += bool(np.array_equal(a, b))
+    assert agree >= 0.9 * len(pairs)
+    frac = Record(name="f", latex="\\frac { 1 } { x } + \\sqrt [ 3 ] { [ 2 ] }")
+    c = symbol_counts(frac, classes)
+    assert c is not None
+    got = {classes[i]: int(v) for i, v in enumerate(c) if v}
+    assert got == {"-": 1, "1": 1, "x": 1, "+": 1, "\\sqrt": 1, "3": 1, "[": 1, "2": 1, "]": 1}
+    assert symbol_counts(Record(name="e", latex=""), classes) is None
+
+
+def test_symbol_dataset(ink_records: list[Record]) -> None:
+    classes = list(CROHME_SYMBOL_CLASSES)
+    ds = SymbolDataset(ink_records, classes, size=48)
+    assert len(ds) == sum(len(r.symbols or []) for r in ink_records)
+    seen = set()
+    for i in range(0, len(ds), max(1, len(ds) // 25)):
+        x, y = ds[i]
+        assert x.shape == (1, 48, 48) and x.dtype == torch.float32
+        assert 0 <= y < len(classes) and x.max() > 0.5 and x.mean() < 0.5
+        seen.add(y)
+    assert len(seen) > 5
+    # the crop is the symbol: a crop of "-" is wide and flat, of "1" tall and thin
+    minus = next(i for i, c in enumerate(ds.labels()) if classes[c] == "-")
+    x, _ = ds[minus]
+    rows = torch.nonzero(x[0].amax(dim=1) > 0.5).flatten()
+    cols = torch.nonzero(x[0].amax(dim=0) > 0.5).flatten()
+    assert (cols[-1] - cols[0]) > 2 * (rows[-1] - rows[0])
+    aug = SymbolDataset(ink_records, classes, size=48, augment_cfg=AugmentConfig())
+    a1, y1 = aug[minus]
+    a2, _ = aug[minus]
+    assert torch.equal(a1, a2) and y1 == ds[minus][1]
+    aug.set_epoch(1)
+    assert not torch.equal(aug[minus][0], a1)
+
+
+def test_symbol_tensor_from_a_user_image() -> None:
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (300, 200), (235, 230, 220))
+    ImageDraw.Draw(im).line([(140, 40), (160, 160)], fill=(20, 20, 60), width=6)  # a tall thin "1"
+    x = symbol_tensor(im, size=64)
+    assert x.shape == (1, 64, 64) and x.max() > 0.9
+    cols = torch.nonzero(x[0].amax(dim=0) > 0.5).flatten()
+    rows = torch.nonzero(x[0].amax(dim=1) > 0.5).flatten()
+    assert rows[-1] - rows[0] > 50 and cols[-1] - cols[0] < 25  # tall, thin, centred
+    assert abs((cols[0] + cols[-1]) / 2 - 31.5) < 3
