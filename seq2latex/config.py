@@ -1,0 +1,157 @@
+"""Typed configs for the model and training; saved as JSON beside weights, loadable from YAML."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass
+class EncoderConfig:
+    """ViT encoder over height-normalised, variable-width images."""
+
+    img_height: int = 64  # must match the preprocess height
+    base_width: int = 512  # nominal width given to timm (any width works at run time)
+    patch_size: int = 8  # total stride of the stem; the token grid is (H/p, W/p)
+    conv_stem: bool = True  # log2(patch_size) stride-2 convs instead of a linear patch projection
+    stem_channels: int = 32  # channels of the first stem conv (doubled per conv)
+    stem_norm: Literal["layer", "batch", "none"] = "layer"  # norm after each stem conv
+    embed_dim: int = 192
+    depth: int = 4
+    num_heads: int = 4
+    mlp_ratio: float = 4.0
+    drop_rate: float = 0.0
+    drop_path_rate: float = 0.0
+
+
+@dataclass
+class DecoderConfig:
+    """Either a pre-LN Transformer decoder or a GRU decoder with Bahdanau attention."""
+
+    kind: Literal["transformer", "gru"] = "transformer"
+    d_model: int = 192  # transformer width / GRU embedding size
+    num_layers: int = 3  # transformer only
+    num_heads: int = 4  # transformer only
+    ff_dim: int = 768  # transformer only
+    hidden_size: int = 256  # GRU only
+    attn_dim: int = 256  # GRU only
+    coverage: bool = True  # GRU only: coverage term in the attention energy
+    dropout: float = 0.1
+    max_len: int = 256  # longest token sequence (incl. <sos>/<eos>)
+    tie_embeddings: bool = True  # transformer only
+
+
+@dataclass
+class ModelConfig:
+    """Everything needed to rebuild `Seq2Latex`."""
+
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    decoder: DecoderConfig = field(default_factory=DecoderConfig)
+    vocab_size: int = 114
+    num_symbol_classes: int = 0  # 0 disables the symbol classifier and count heads
+    pad_id: int = 0
+    sos_id: int = 1
+    eos_id: int = 2
+    preprocess_height: int = 64
+    preprocess_max_width: int = 1024
+    symbol_size: int = 64  # side of the square single-symbol crops (symbol classifier input)
+
+
+@dataclass
+class SamplingConfig:
+    """Annealed scheduled sampling: probability of feeding the model's own prediction."""
+
+    kind: Literal["none", "linear", "exponential", "inverse_sigmoid"] = "none"
+    start: float = 0.0
+    end: float = 0.25
+    warmup_steps: int = 0  # probability stays at `start` for these steps
+    ramp_steps: int = 1000  # steps after warm-up to (about) reach `end`
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, data and bookkeeping settings of train.py."""
+
+    stage: Literal["expressions", "symbols"] = "expressions"
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05  # cosine floor, as a fraction of lr
+    weight_decay: float = 0.05
+    warmup_steps: int = 200
+    max_steps: int = 20000
+    max_minutes: float = 0.0  # 0 = no time limit
+    batch_size: int = 32
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.0
+    aux_count_weight: float = 0.1
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    seed: int = 0
+    augment_strength: float = 0.0  # 0 disables photo-like augmentation
+    train_sources: list[str] = field(default_factory=lambda: ["offline/train"])
+    val_source: str = "offline/2014"
+    limit_train: int = 0  # 0 = all
+    limit_val: int = 200  # 0 = all
+    max_tokens: int = 150  # training captions with more tokens are skipped
+    val_max_tokens: int = 0  # validate only on captions of at most this many tokens (0 = all)
+    val_every: int = 500  # steps between validations (and at the end)
+    target_metric: float = 0.0  # stop once validation reaches this (percent; 0 = never)
+    ckpt_minutes: float = 5.0  # minutes between training checkpoints
+    log_every: int = 10
+    num_workers: int = 0
+    symbol_sources: list[str] = field(default_factory=lambda: ["inkml/train"])  # stage symbols
+    symbol_val_source: str = "inkml/test2014"  # stage symbols
+
+
+def to_dict(obj: Any) -> dict[str, Any]:
+    """A dataclass as a JSON-ready dict."""
+    return dataclasses.asdict(obj)
+
+
+def _convert(tp: Any, value: Any) -> Any:
+    if dataclasses.is_dataclass(tp) and isinstance(value, dict):
+        return from_dict(tp, value)
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        for arg in typing.get_args(tp):
+            if dataclasses.is_dataclass(arg) and isinstance(value, dict):
+                return from_dict(arg, value)
+        return value
+    if origin is list and isinstance(value, (list, tuple)):
+        (arg,) = typing.get_args(tp) or (Any,)
+        return [_convert(arg, v) for v in value]
+    if tp is float and isinstance(value, int):
+        return float(value)
+    return value
+
+
+def from_dict(cls: type[T], data: dict[str, Any]) -> T:
+    """Build dataclass `cls` from a (nested) dict; unknown keys raise ValueError."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - names
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} keys: {sorted(unknown)}")
+    return cls(**{k: _convert(hints[k], v) for k, v in data.items()})
+
+
+def save_json(obj: Any, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(to_dict(obj), indent=2, sort_keys=True) + "\n")
+
+
+def load_yaml_configs(path: str | Path) -> tuple[ModelConfig, TrainConfig]:
+    """Read `{model: {...}, train: {...}}` from a YAML file (missing keys keep their defaults)."""
+    import yaml
+
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    unknown = set(raw) - {"model", "train"}
+    if unknown:
+        raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)} (expected model, train)")
+    model = from_dict(ModelConfig, raw.get("model") or {})
+    train = from_dict(TrainConfig, raw.get("train") or {})
+    return model, train

@@ -1,0 +1,54 @@
+"""`seq2latex eval`: ExpRate / <=1 / <=2 / token accuracy / latency of a model directory on a split."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def predictions_path(json_path: Path) -> Path:
+    """The per-sample predictions file written beside the metrics JSON."""
+    return json_path.with_name(json_path.stem + ".predictions.jsonl")
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    import torch
+
+    from seq2latex.evaluation import evaluate, iter_eval_samples, results_as_dicts
+    from seq2latex.recognizer import Recognizer
+
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        recognizer = Recognizer.from_pretrained(args.model, device=device)
+    except FileNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    metrics, results = evaluate(recognizer, iter_eval_samples(args.data, limit=args.limit), beam=args.beam)
+    text = json.dumps(metrics, indent=2)
+    print(text)
+    if args.json:
+        out = Path(args.json)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+        with predictions_path(out).open("w") as f:
+            for row in results_as_dicts(results):
+                f.write(json.dumps(row) + "\n")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("eval", help="evaluate a model directory on a CROHME split")
+    p.add_argument("--model", default=None, help="model directory (default: the shipped model)")
+    p.add_argument("--data", required=True, help="offline split, InkML folder, CROHME root or zip")
+    p.add_argument("--limit", type=int, default=0, help="evaluate the first N samples (0 = all)")
+    p.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
+    p.add_argument("--json", default=None, help="write metrics here (+ <stem>.predictions.jsonl beside it)")
+    p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.set_defaults(func=run_eval)

@@ -1,0 +1,87 @@
+"""Seq2Latex: ViT encoder + (Transformer | GRU) decoder + auxiliary symbol heads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from seq2latex.config import ModelConfig
+from seq2latex.decoders import build_decoder
+from seq2latex.encoder import EncoderOutput, ViTEncoder
+from seq2latex.heads import SymbolClassifierHead, SymbolCountHead
+
+
+@dataclass
+class LossOutput:
+    logits: torch.Tensor  # (B, T-1, V)
+    loss: torch.Tensor  # total: ce + aux_weight * count
+    ce: torch.Tensor
+    count: torch.Tensor  # 0 when no counts were given
+
+
+class Seq2Latex(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = ViTEncoder(cfg.encoder)
+        self.decoder = build_decoder(cfg.decoder, cfg.vocab_size, cfg.encoder.embed_dim)
+        self.symbol_head: SymbolClassifierHead | None = None
+        self.count_head: SymbolCountHead | None = None
+        if cfg.num_symbol_classes > 0:
+            self.symbol_head = SymbolClassifierHead(cfg.encoder.embed_dim, cfg.num_symbol_classes)
+            self.count_head = SymbolCountHead(cfg.encoder.embed_dim, cfg.num_symbol_classes)
+
+    def forward_features(self, images: torch.Tensor, pixel_mask: torch.Tensor | None = None) -> EncoderOutput:
+        return self.encoder.forward_features(images, pixel_mask)
+
+    def compute_losses(
+        self,
+        images: torch.Tensor,
+        targets: torch.Tensor,
+        pixel_mask: torch.Tensor | None = None,
+        sampling_prob: float = 0.0,
+        symbol_counts: torch.Tensor | None = None,
+        aux_weight: float = 0.0,
+        label_smoothing: float = 0.0,
+    ) -> LossOutput:
+        """targets (B, T): <sos> ... <eos> <pad>...; predicts targets[:, 1:] from targets[:, :-1]."""
+        enc = self.forward_features(images, pixel_mask)
+        tokens_in, labels = targets[:, :-1], targets[:, 1:]
+        logits = self.decoder(enc.features, enc.mask, tokens_in, sampling_prob=sampling_prob)  # (B, T-1, V)
+        ce = F.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]),  # (B*(T-1), V)
+            labels.reshape(-1),  # (B*(T-1),)
+            ignore_index=self.cfg.pad_id,
+            label_smoothing=label_smoothing,
+        )
+        count = ce.new_zeros(())
+        if symbol_counts is not None and self.count_head is not None and aux_weight > 0:
+            pred = self.count_head(enc.features, enc.mask).float()
+            count = F.smooth_l1_loss(pred, symbol_counts.float())
+        return LossOutput(logits=logits, loss=ce + aux_weight * count, ce=ce, count=count)
+
+    def forward(
+        self,
+        images: torch.Tensor,
+        targets: torch.Tensor,
+        pixel_mask: torch.Tensor | None = None,
+        sampling_prob: float = 0.0,
+        symbol_counts: torch.Tensor | None = None,
+        aux_weight: float = 0.0,
+        label_smoothing: float = 0.0,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """-> (logits (B, T-1, V), loss)."""
+        out = self.compute_losses(
+            images, targets, pixel_mask, sampling_prob, symbol_counts, aux_weight, label_smoothing
+        )
+        return out.logits, out.loss
+
+    def classify_symbols(self, images: torch.Tensor, pixel_mask: torch.Tensor | None = None) -> torch.Tensor:
+        """Single-symbol crops (B, 1, H, W) -> class logits (B, C)."""
+        if self.symbol_head is None:
+            raise RuntimeError("this model has no symbol classifier head (num_symbol_classes = 0)")
+        enc = self.forward_features(images, pixel_mask)
+        return self.symbol_head(enc.features, enc.mask)

@@ -1,0 +1,148 @@
+"""Recognizer: a loaded model directory mapping images -> LaTeX predictions (pure, thread-safe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from seq2latex import __version__
+from seq2latex.checkpoint import load_card, load_model_dir
+from seq2latex.config import ModelConfig
+from seq2latex.decoding import DEFAULT_LENGTH_PENALTY, decode
+from seq2latex.model import Seq2Latex
+from tokenizer import LatexTokenizer
+
+DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "default"
+MAX_INFERENCE_BATCH = 16
+MAX_BEAM = 10
+DEFAULT_TOP_K = 5
+
+ImageInput = Image.Image | bytes | np.ndarray
+
+
+@dataclass
+class Prediction:
+    latex: str
+    confidence: float
+    tokens: list[str]
+    token_probs: list[float]
+    alternatives: list[tuple[str, float]] = field(default_factory=list)
+
+
+def pad_images(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """[(1, H, W_i)] -> images (B, 1, H, W_max) zero-padded on the right, pixel mask (B, H, W_max)."""
+    h = max(t.shape[-2] for t in tensors)
+    w = max(t.shape[-1] for t in tensors)
+    images = torch.zeros(len(tensors), 1, h, w)
+    mask = torch.zeros(len(tensors), h, w, dtype=torch.bool)
+    for i, t in enumerate(tensors):
+        images[i, :, : t.shape[-2], : t.shape[-1]] = t
+        mask[i, : t.shape[-2], : t.shape[-1]] = True
+    return images, mask
+
+
+class Recognizer:
+    """Load with `Recognizer.from_pretrained(dir)`; call with a list of images."""
+
+    def __init__(
+        self,
+        model: Seq2Latex,
+        tokenizer: LatexTokenizer,
+        config: ModelConfig,
+        classes: list[str],
+        card: dict[str, Any] | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.config = config
+        self.classes = classes
+        self.card: dict[str, Any] = dict(card or {})
+        self.device = torch.device(device)
+
+    @classmethod
+    def from_pretrained(
+        cls, path: str | Path | None = None, device: str | torch.device = "cpu"
+    ) -> Recognizer:
+        """Load a model directory (None = the shipped default model)."""
+        root = Path(path) if path is not None else DEFAULT_MODEL_DIR
+        if not (root / "config.json").is_file():
+            where = "the shipped default model" if path is None else "model directory"
+            raise FileNotFoundError(f"{where} not found at {root} (expected config.json, model.safetensors)")
+        model, tok, cfg, classes = load_model_dir(root, device)
+        card = load_card(root)
+        card.setdefault("name", root.name)
+        card.setdefault("version", __version__)
+        return cls(model, tok, cfg, classes, card, device)
+
+    # ------------------------------------------------------------------ preprocessing
+
+    def preprocess(self, image: ImageInput) -> torch.Tensor:
+        """Any supported image -> (1, H, W) float tensor (ink = 1) via `data.preprocess`."""
+        from data.preprocess import PreprocessConfig, preprocess
+
+        cfg = PreprocessConfig(
+            height=self.config.preprocess_height, max_width=self.config.preprocess_max_width
+        )
+        return preprocess(image, cfg)
+
+    def symbol_tensor(self, image: ImageInput) -> torch.Tensor:
+        """One symbol image -> (1, S, S) tensor, the same path as `data.symbols.SymbolDataset` crops."""
+        from data.symbols import symbol_tensor
+
+        return symbol_tensor(image, self.config.symbol_size)
+
+    # ------------------------------------------------------------------ inference
+
+    def recognize_tensors(self, tensors: list[torch.Tensor], beam: int = 1) -> list[Prediction]:
+        """Preprocessed (1, H, W) tensors -> predictions, batched."""
+        beam = max(1, min(int(beam), MAX_BEAM))
+        out: list[Prediction] = []
+        with torch.inference_mode():
+            for i in range(0, len(tensors), MAX_INFERENCE_BATCH):
+                images, mask = pad_images(tensors[i : i + MAX_INFERENCE_BATCH])
+                results = decode(
+                    self.model,
+                    images.to(self.device),
+                    mask.to(self.device),
+                    beam=beam,
+                    length_penalty=DEFAULT_LENGTH_PENALTY,
+                )
+                for r in results:
+                    tokens = [self.tokenizer.id_to_token(t) for t in r.token_ids]
+                    out.append(
+                        Prediction(
+                            latex=self.tokenizer.decode(r.token_ids),
+                            confidence=float(r.confidence),
+                            tokens=tokens,
+                            token_probs=[float(p) for p in r.token_probs],
+                            alternatives=[
+                                (self.tokenizer.decode(ids), float(p)) for ids, p in r.alternatives
+                            ],
+                        )
+                    )
+        return out
+
+    def __call__(self, images: list[ImageInput] | ImageInput, beam: int = 1) -> list[Prediction]:
+        """Image(s) (PIL, encoded bytes or arrays) -> one Prediction each."""
+        if not isinstance(images, list):
+            images = [images]
+        return self.recognize_tensors([self.preprocess(im) for im in images], beam=beam)
+
+    def classify_symbol(self, image: ImageInput, k: int = DEFAULT_TOP_K) -> list[tuple[str, float]]:
+        """One handwritten symbol -> top-k (class, probability) from the symbol classifier head."""
+        if self.model.symbol_head is None or not self.classes:
+            raise RuntimeError("this model has no symbol classifier")
+        x = self.symbol_tensor(image)[None].to(self.device)  # (1, 1, S, S)
+        with torch.inference_mode():
+            probs = torch.softmax(self.model.classify_symbols(x).float(), dim=-1)[0]
+        top = probs.topk(min(k, probs.numel()))
+        return [
+            (self.classes[i], float(p))
+            for p, i in zip(top.values.tolist(), top.indices.tolist(), strict=True)
+        ]

@@ -1,0 +1,54 @@
+"""Metrics: edit distance, ExpRate, <=1, <=2, token accuracy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from seq2latex.evaluation import edit_distance, score
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "d"),
+    [("", "", 0), ("x", "", 1), ("x ^ { 2 }", "x ^ { 2 }", 0), ("x ^ { 2 }", "x _ { 2 }", 1),
+     ("a b c", "b c", 1), ("a b", "b a", 2), ("\\frac { 1 } { 2 }", "1 / 2", 5)],
+)  # fmt: skip
+def test_edit_distance(a: str, b: str, d: int) -> None:
+    assert edit_distance(a.split(), b.split()) == d
+    assert edit_distance(b.split(), a.split()) == d
+
+
+def test_score() -> None:
+    refs = [s.split() for s in ["x + 1", "a = b", "\\sqrt { 2 }", "y"]]
+    preds = [s.split() for s in ["x + 1", "a - b", "\\sqrt 2", "z z z"]]
+    m = score(refs, preds)
+    assert m["n"] == 4
+    assert m["exprate"] == 25.0 and m["le1"] == 50.0 and m["le2"] == 75.0
+    assert m["token_accuracy"] == pytest.approx(100 * (1 - (0 + 1 + 2 + 3) / 11))
+    assert score([], [])["n"] == 0
+    with pytest.raises(ValueError):
+        score(refs, preds[:2])
+
+
+def test_eval_samples_from_offline_inkml_and_zip(fixtures_dir: Path, tmp_path: Path) -> None:
+    import zipfile
+
+    from seq2latex.evaluation import iter_eval_samples
+
+    root = fixtures_dir / "crohme"
+    offline = list(iter_eval_samples(root / "offline" / "2014"))
+    captions = dict(
+        line.split("\t", 1) for line in (root / "offline" / "2014" / "caption.txt").read_text().splitlines()
+    )
+    assert len(offline) == len(captions) and all(s.reference == captions[s.name] for s in offline)
+    inkml = list(iter_eval_samples(root / "inkml" / "test2014"))
+    assert inkml and all(s.image.size[0] > 0 and s.reference for s in inkml)
+    assert len(list(iter_eval_samples(root / "offline" / "2014", limit=2))) == 2
+    zpath = tmp_path / "split.zip"
+    with zipfile.ZipFile(zpath, "w") as z:
+        for p in sorted((root / "offline" / "2014").rglob("*")):
+            if p.is_file():
+                z.write(p, p.relative_to(root / "offline" / "2014").as_posix())
+    zipped = list(iter_eval_samples(zpath))
+    assert sorted(s.name for s in zipped) == sorted(s.name for s in offline)

@@ -1,0 +1,133 @@
+"""train.py contract: exact resume, time budget, symbol pre-training + --init, 2-process gloo DDP."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import train
+from seq2latex.checkpoint import load_model_dir, load_training_checkpoint
+
+REPO = Path(__file__).resolve().parents[1]
+TINY_YAML = """
+model:
+  encoder: {embed_dim: 32, depth: 1, num_heads: 2, stem_channels: 8}
+  decoder: {d_model: 32, num_layers: 1, num_heads: 2, ff_dim: 64, hidden_size: 32, attn_dim: 16, dropout: 0.1}
+train:
+  lr: 0.001
+  warmup_steps: 2
+  max_steps: 6
+  batch_size: 4
+  val_every: 0
+  limit_val: 3
+  aux_count_weight: 0.1
+  augment_strength: 0.5
+  sampling: {kind: linear, start: 0.3, end: 0.6, warmup_steps: 1, ramp_steps: 4}
+  train_sources: ["offline/train"]
+  val_source: "offline/2014"
+  symbol_sources: ["inkml/train"]
+  symbol_val_source: "inkml/test2014"
+"""
+
+
+@pytest.fixture()
+def tiny(tmp_path: Path) -> Path:
+    p = tmp_path / "tiny.yaml"
+    p.write_text(TINY_YAML)
+    return p
+
+
+def _run(data: Path, out: Path, cfg: Path, *extra: str) -> None:
+    args = ["--data", str(data), "--out", str(out), "--config", str(cfg), "--device", "cpu", "--no-progress"]
+    assert train.main([*args, "--threads", "1", *extra]) == 0
+
+
+def _losses(out: Path) -> dict[int, float]:
+    with (out / "log.csv").open() as f:
+        return {int(r["step"]): float(r["loss"]) for r in csv.DictReader(f)}
+
+
+@pytest.mark.parametrize("stop", [3, 4])  # 31 samples / batch 8 = 4 batches: mid-epoch and epoch end
+def test_resume_gives_the_same_next_step_loss(
+    fixtures_dir: Path, tiny: Path, tmp_path: Path, stop: int
+) -> None:
+    data = fixtures_dir / "crohme"
+    _run(data, tmp_path / "full", tiny, "--batch-size", "8")
+    _run(data, tmp_path / "cut", tiny, "--batch-size", "8", "--stop-at-step", str(stop))
+    ckpt = load_training_checkpoint(tmp_path / "cut" / "checkpoint.pt")
+    assert ckpt["step"] == stop and not (tmp_path / "cut" / "best").exists()  # killed: no final export
+    _run(data, tmp_path / "cut", tiny, "--batch-size", "8", "--resume")
+    full, cut = _losses(tmp_path / "full"), _losses(tmp_path / "cut")
+    assert sorted(full) == sorted(cut) == list(range(1, 7))
+    for step in range(1, 7):
+        assert cut[step] == pytest.approx(full[step], rel=1e-5, abs=1e-6), step
+    m_full, *_ = load_model_dir(tmp_path / "full" / "best")
+    m_cut, *_ = load_model_dir(tmp_path / "cut" / "best")
+    for (k, a), b in zip(m_full.state_dict().items(), m_cut.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=k)
+    with (tmp_path / "cut" / "log.csv").open() as f:
+        probs = [float(r["sampling_prob"]) for r in csv.DictReader(f)]
+    assert probs[0] == pytest.approx(0.3) and probs[-1] == pytest.approx(0.6)  # logged every step
+
+
+def test_time_budget_stops_and_checkpoints(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
+    _run(fixtures_dir / "crohme", tmp_path / "run", tiny, "--max-steps", "1000", "--max-minutes", "0.0001")
+    assert load_training_checkpoint(tmp_path / "run" / "checkpoint.pt")["step"] == 1
+    card = json.loads((tmp_path / "run" / "best" / "card.json").read_text())
+    assert card["step"] == 1 and "val_exprate" in card["metrics"]
+    assert (tmp_path / "run" / "curves.png").is_file()
+
+
+def test_symbol_pretraining_then_init(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
+    from seq2latex.config import load_yaml_configs
+    from seq2latex.training import RunOptions, Trainer
+
+    data = fixtures_dir / "crohme"
+    _run(
+        data,
+        tmp_path / "sym",
+        tiny,
+        "--stage",
+        "symbols",
+        "--max-steps",
+        "2",
+        "--limit-train",
+        "4",
+        "--limit-val",
+        "16",
+    )
+    card = json.loads((tmp_path / "sym" / "best" / "card.json").read_text())
+    assert card["stage"] == "symbols" and 0.0 <= card["metrics"]["val_symbol_accuracy"] <= 100.0
+    src, _, _, classes = load_model_dir(tmp_path / "sym" / "best")
+    assert len(classes) == src.cfg.num_symbol_classes > 90
+    model_cfg, train_cfg = load_yaml_configs(tiny)
+    trainer = Trainer(
+        model_cfg, train_cfg, RunOptions(data=data, out=tmp_path / "expr", init=tmp_path / "sym" / "best")
+    )
+    own = trainer.model.state_dict()
+    for k, v in src.state_dict().items():
+        if k.startswith(("encoder.", "symbol_head.")):
+            torch.testing.assert_close(own[k], v, msg=k)
+
+
+def test_ddp_two_processes_gloo(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        str(REPO / "train.py"), "--data", str(fixtures_dir / "crohme"), "--out", str(out),
+        "--config", str(tiny), "--max-steps", "3", "--device", "cpu", "--no-progress", "--threads", "1",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert sorted(_losses(out)) == [1, 2, 3]
+    ckpt = load_training_checkpoint(out / "checkpoint.pt")
+    assert ckpt["step"] == 3 and len(ckpt["rng"]) == 2  # one RNG state per rank
+    assert (out / "best" / "model.safetensors").is_file()

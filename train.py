@@ -1,0 +1,105 @@
+"""Train seq2latex: symbol pre-training or expression training (see seq2latex/training.py).
+
+    python train.py --data ../shared/crohme --out runs/x [--decoder transformer|gru]
+        [--stage symbols|expressions] [--max-steps N] [--max-minutes M] [--batch-size B]
+        [--limit-train N] [--limit-val N] [--device auto|cpu|cuda] [--resume] [--init DIR]
+        [--config FILE.yaml]
+    torchrun --nproc_per_node 2 train.py ...   (DDP; gloo on CPU, nccl on CUDA)
+
+Command-line flags override the YAML config, which overrides the defaults in seq2latex/config.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from seq2latex.config import ModelConfig, TrainConfig, load_yaml_configs
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="train.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    p.add_argument("--data", required=True, type=Path, help="CROHME root (or a source folder / zip)")
+    p.add_argument(
+        "--out", required=True, type=Path, help="output folder (checkpoint, best/, log.csv, curves.png)"
+    )
+    p.add_argument("--decoder", choices=["transformer", "gru"], default=None)
+    p.add_argument("--stage", choices=["symbols", "expressions"], default=None)
+    p.add_argument("--max-steps", type=int, default=None)
+    p.add_argument("--max-minutes", type=float, default=None, help="time budget of this invocation")
+    p.add_argument("--batch-size", type=int, default=None)
+    p.add_argument("--limit-train", type=int, default=None)
+    p.add_argument("--limit-val", type=int, default=None)
+    p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    p.add_argument("--init", type=Path, default=None, help="model directory to initialise the encoder from")
+    p.add_argument("--config", type=Path, default=None, help="YAML with `model:` and `train:` sections")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--lr", type=float, default=None)
+    p.add_argument("--val-every", type=int, default=None)
+    p.add_argument("--ckpt-minutes", type=float, default=None)
+    p.add_argument("--sampling", choices=["none", "linear", "exponential", "inverse_sigmoid"], default=None)
+    p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0 = auto)")
+    p.add_argument("--stop-at-step", type=int, default=0, help=argparse.SUPPRESS)  # simulated kill (tests)
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def resolve_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]:
+    model_cfg, train_cfg = load_yaml_configs(args.config) if args.config else (ModelConfig(), TrainConfig())
+    if args.decoder:
+        model_cfg = replace(model_cfg, decoder=replace(model_cfg.decoder, kind=args.decoder))
+    overrides = {
+        "stage": args.stage,
+        "max_steps": args.max_steps,
+        "max_minutes": args.max_minutes,
+        "batch_size": args.batch_size,
+        "limit_train": args.limit_train,
+        "limit_val": args.limit_val,
+        "seed": args.seed,
+        "lr": args.lr,
+        "val_every": args.val_every,
+        "ckpt_minutes": args.ckpt_minutes,
+    }
+    train_cfg = replace(train_cfg, **{k: v for k, v in overrides.items() if v is not None})
+    if args.sampling:
+        train_cfg = replace(train_cfg, sampling=replace(train_cfg.sampling, kind=args.sampling))
+    return model_cfg, train_cfg
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from seq2latex.training import RunOptions, Trainer, cleanup_distributed
+
+    model_cfg, train_cfg = resolve_configs(args)
+    opts = RunOptions(
+        data=args.data,
+        out=args.out,
+        device=args.device,
+        resume=args.resume,
+        init=args.init,
+        stop_at_step=args.stop_at_step,
+        progress=not args.no_progress,
+        threads=args.threads,
+    )
+    try:
+        trainer = Trainer(model_cfg, train_cfg, opts)
+        result = trainer.run()
+    finally:
+        cleanup_distributed()
+    if trainer.dist.main:
+        metric = "symbol accuracy" if train_cfg.stage == "symbols" else "ExpRate"
+        print(
+            f"step {result.step}: best val {metric} {result.best_metric:.2f} "
+            f"(last {result.last_metric}) -> {result.out}",
+            flush=True,
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
