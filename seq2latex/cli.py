@@ -11,7 +11,9 @@ import sys
 _COMMAND_MODULES = [
     "tokenizer.cli",
     "data.cli",
+    "seq2latex.eval_cli",
     "seq2latex.solver.cli",
+    "api.cli",
 ]
 
 

@@ -15,17 +15,18 @@ from seq2latex.solver.config import DEFAULT_TIMEOUT_S, SolverConfig
 from seq2latex.solver.core import solve
 from seq2latex.solver.pool import get_pool
 
-IMAGE_UNAVAILABLE = "recognition of images is not available yet"
 
+def recognize_image(path: Path, model: Path | None = None) -> str:
+    """LaTeX of the handwritten maths in an image, through the same checks and `Recognizer` as the service."""
+    from api.cli import recognize_image_latex
 
-def recognize_image(path: Path) -> str:
-    """LaTeX of the handwritten maths in an image; the recognition issue plugs the model in here."""
-    raise NotImplementedError(IMAGE_UNAVAILABLE)
+    return recognize_image_latex(path, model)
 
 
 def register(subparsers: Any) -> None:
-    p = subparsers.add_parser("solve", help="solve or evaluate maths given as LaTeX (or an image, later)")
-    p.add_argument("image", nargs="?", type=Path, help="photo of a handwritten formula (not available yet)")
+    p = subparsers.add_parser("solve", help="solve or evaluate maths given as LaTeX or as a photo")
+    p.add_argument("image", nargs="?", type=Path, help="photo of a handwritten formula to recognise and solve")
+    p.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
     p.add_argument("--latex", help='LaTeX to solve, e.g. "x^2=1"')
     p.add_argument(
         "--lang", choices=["en", "nl"], default="en", help="language of messages; nl: decimal comma"
@@ -47,10 +48,11 @@ def run(args: argparse.Namespace) -> int:
             print("error: give either IMAGE or --latex, not both", file=sys.stderr)
             return 2
         try:
-            latex = recognize_image(args.image)
-        except NotImplementedError as exc:
+            latex = recognize_image(args.image, args.model)
+        except (ValueError, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
+        print(latex)
     if latex is None:
         print("error: give --latex LATEX (or --bench)", file=sys.stderr)
         return 2

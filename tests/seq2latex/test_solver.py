@@ -184,8 +184,8 @@ def test_cli_solve(capsys: pytest.CaptureFixture[str]) -> None:
     data = json.loads(capsys.readouterr().out)
     assert data["message"] == "Twee reële oplossingen"
     assert main(["solve", "--latex", ""]) == 1
-    assert main(["solve", "photo.png"]) == 2
-    assert "recognition of images is not available yet" in capsys.readouterr().err
+    assert main(["solve", "no-such-photo.png"]) == 2
+    assert "no-such-photo.png" in capsys.readouterr().err
 
 
 def test_cli_bench(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,0 +1,94 @@
+"""The FastAPI application: `create_app(settings)`; the model is loaded once, in the lifespan.
+
+uvicorn --factory api.app:create_app      (settings from SEQ2LATEX_* environment variables)
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
+
+import torch
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+
+from api.deps import API_KEY_HEADER
+from api.errors import install_error_handlers
+from api.limits import InferenceLimiter
+from api.routes import demo, health, recognize, solve, symbol
+from api.settings import Settings
+from seq2latex import __version__
+from seq2latex.recognizer import Recognizer
+
+log = logging.getLogger("seq2latex.api")
+
+
+def torch_threads(settings: Settings) -> int:
+    """Intra-op threads per inference: the cores shared by the concurrent inferences, unless set."""
+    if settings.torch_threads:
+        return settings.torch_threads
+    return max(1, (os.cpu_count() or 1) // settings.max_concurrency)
+
+
+def _warm_solver() -> None:
+    """Start the solver's worker process now, so the first /solve is fast."""
+    from seq2latex.solver import warm_up
+
+    warm_up()
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the model once (unless given), start the bounded pools; stop them at shutdown."""
+    settings: Settings = app.state.settings
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(torch_threads(settings))
+    limiter = InferenceLimiter(settings.max_concurrency, settings.queue_size)
+    solve_executor = ThreadPoolExecutor(
+        max_workers=settings.max_concurrency + settings.queue_size, thread_name_prefix="seq2latex-solve"
+    )
+    try:
+        if app.state.recognizer is None:
+            app.state.recognizer = await run_in_threadpool(
+                Recognizer.from_pretrained, settings.model_dir, settings.device
+            )
+        card = app.state.recognizer.card
+        log.info("model %s %s loaded", card.get("name"), card.get("version", ""))
+        app.state.limiter = limiter
+        app.state.solve_executor = solve_executor
+        if settings.warmup:
+            solve_executor.submit(_warm_solver)
+        yield
+    finally:
+        limiter.shutdown()
+        solve_executor.shutdown(wait=False, cancel_futures=True)
+        torch.set_num_threads(previous_threads)
+
+
+def create_app(settings: Settings | None = None, recognizer: Recognizer | None = None) -> FastAPI:
+    """Build the app. `recognizer` skips loading (tests share one loaded model between apps)."""
+    settings = settings or Settings()
+    app = FastAPI(
+        title="seq2latex",
+        version=__version__,
+        description="Handwritten maths -> LaTeX -> solution. Errors: {'error': {'code', 'message'}}.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.recognizer = recognizer
+    install_error_handlers(app)
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["GET", "POST"],
+        allow_headers=["Content-Type", API_KEY_HEADER],
+    )
+    for module in (solve, recognize, symbol, health, demo):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=demo.STATIC_DIR), name="static")
+    return app

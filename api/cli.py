@@ -1,0 +1,138 @@
+"""`seq2latex serve` (the FastAPI service) and `seq2latex recognize IMAGE...` (images -> LaTeX)."""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser("serve", help="start the HTTP service and the demo page")
+    p.add_argument("--host", default=DEFAULT_HOST, help=f"interface to bind (default {DEFAULT_HOST})")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    p.add_argument("--workers", type=int, default=1, help="worker processes, each with its own model copy")
+    p.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
+    p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
+    p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.set_defaults(func=serve)
+
+    r = subparsers.add_parser("recognize", help="recognize handwritten maths in image files")
+    r.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
+    r.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
+    r.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
+    r.add_argument("--json", action="store_true", help="print one JSON object per image")
+    r.set_defaults(func=recognize)
+
+
+def _check_model(model: Path | None) -> str | None:
+    """An error message if the model directory cannot be used, else None."""
+    from seq2latex.recognizer import DEFAULT_MODEL_DIR
+
+    root = model if model is not None else DEFAULT_MODEL_DIR
+    if not (root / "config.json").is_file():
+        where = "the shipped default model" if model is None else "the model directory"
+        return f"{where} was not found at {root} (pass --model DIR)"
+    return None
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    error = _check_model(args.model)
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    # settings travel through the environment so that every worker process builds the same app
+    if args.model is not None:
+        os.environ["SEQ2LATEX_MODEL_DIR"] = str(args.model.resolve())
+    if args.device:
+        os.environ["SEQ2LATEX_DEVICE"] = args.device
+    uvicorn.run(
+        "api.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=max(1, args.workers),
+        log_level=args.log_level,
+    )
+    return 0
+
+
+@functools.lru_cache(maxsize=2)
+def _recognizer(model: Path | None) -> Any:
+    from seq2latex.recognizer import Recognizer
+
+    return Recognizer.from_pretrained(model)
+
+
+def recognize_file(path: Path, model: Path | None = None, beam: int = 1) -> dict[str, Any]:
+    """One image file -> {"latex", "confidence", "alternatives"}, with the service's image guards.
+
+    Raises `api.errors.ApiError` (a bad image), `OSError` (unreadable file, missing model)."""
+    from api.images import open_image
+    from api.pipeline import recognize_sync
+    from api.settings import Settings
+
+    data = Path(path).read_bytes()
+    settings = Settings()
+    if len(data) > settings.max_upload_bytes:
+        from api.errors import ApiError
+
+        raise ApiError(413, "payload_too_large", f"{path} is larger than {settings.max_upload_bytes} bytes")
+    rec = recognize_sync(_recognizer(model), open_image(data, settings.max_pixels), beam)
+    return {
+        "latex": rec.latex,
+        "confidence": rec.confidence,
+        "alternatives": [{"latex": latex, "score": score} for latex, score in rec.alternatives],
+    }
+
+
+def recognize_image_latex(path: Path, model: Path | None = None, beam: int = 1) -> str:
+    """The LaTeX of the handwritten maths in an image file (the hook for `seq2latex solve IMAGE`).
+
+    Raises ValueError (a bad image: undecodable, unsupported, blank, too large) or OSError (unreadable
+    file, no model)."""
+    from api.errors import ApiError
+
+    try:
+        return str(recognize_file(path, model, beam)["latex"])
+    except ApiError as exc:
+        raise ValueError(f"{path}: {exc.message}") from exc
+
+
+def recognize(args: argparse.Namespace) -> int:
+    from api.errors import ApiError
+    from api.limits import MAX_BEAM
+
+    if not 1 <= args.beam <= MAX_BEAM:
+        print(f"error: --beam must be from 1 to {MAX_BEAM}", file=sys.stderr)
+        return 2
+    error = _check_model(args.model)
+    if error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    failed = 0
+    for path in args.images:
+        try:
+            result = recognize_file(path, args.model, args.beam)
+        except (ApiError, OSError) as exc:
+            failed += 1
+            message = exc.message if isinstance(exc, ApiError) else str(exc)
+            if args.json:
+                print(json.dumps({"image": str(path), "error": message}))
+            else:
+                print(f"{path}: error: {message}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"image": str(path), **result}, ensure_ascii=False))
+        else:
+            print(f"{path}\t{result['latex']}\t{result['confidence']:.3f}")
+    return 1 if failed else 0

@@ -1,0 +1,198 @@
+"""Request bodies -> one `ImageOrLatex` input: multipart `file`, JSON `{"image": base64 | data: URI}`,
+JSON `{"latex": ...}` or a raw `image/*` body; `beam` and `lang` from the body or the query string."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.types import Message
+
+from api.errors import ApiError
+from api.images import decode_base64_image
+from api.limits import JSON_OVERHEAD_BYTES, MAX_BEAM, MULTIPART_OVERHEAD_BYTES
+from api.settings import Settings
+
+SUPPORTED_LANGS = ("en", "nl")
+FILE_FIELDS = ("file", "image")  # multipart field names accepted for the upload
+MAX_FORM_FIELDS = 8
+MAX_FORM_FIELD_BYTES = 64 * 1024
+_CONTROL_CHARS = {chr(c) for c in range(32)} - {"\t", "\n", "\r"}
+
+
+@dataclass
+class ImageOrLatex:
+    image: bytes | None
+    latex: str | None
+    beam: int
+    lang: str
+
+
+class _JsonBody(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    image: str | None = None
+    latex: str | None = None
+    beam: int | None = None
+    lang: str | None = None
+
+
+def _too_large(settings: Settings) -> ApiError:
+    mb = settings.max_upload_bytes / (1024 * 1024)
+    return ApiError(413, "payload_too_large", f"the upload is larger than the limit of {mb:g} MB")
+
+
+async def read_body(request: Request, limit: int, settings: Settings) -> bytes:
+    """The raw body, refusing (413) as soon as it is known to exceed `limit` bytes."""
+    length = request.headers.get("content-length", "")
+    if length.isdigit() and int(length) > limit:
+        raise _too_large(settings)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(settings)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _replay(request: Request, body: bytes) -> Request:
+    """A request whose body is `body` (already read with a size limit), for Starlette's form parser."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return Request(request.scope, receive)
+
+
+def parse_beam(value: Any) -> int:
+    if value is None or value == "":
+        return 1
+    try:
+        beam = int(value)
+        if isinstance(value, float | bool) or str(value).strip() != str(beam):
+            raise ValueError
+    except (TypeError, ValueError):
+        raise ApiError(422, "invalid_parameter", f"beam must be an integer from 1 to {MAX_BEAM}") from None
+    if not 1 <= beam <= MAX_BEAM:
+        raise ApiError(422, "invalid_parameter", f"beam must be an integer from 1 to {MAX_BEAM}")
+    return beam
+
+
+def parse_lang(value: Any) -> str:
+    if value is None or value == "":
+        return "en"
+    if not isinstance(value, str) or value.lower() not in SUPPORTED_LANGS:
+        raise ApiError(422, "invalid_parameter", f"lang must be one of {', '.join(SUPPORTED_LANGS)}")
+    return value.lower()
+
+
+def check_latex(latex: str, settings: Settings) -> str:
+    """Typed LaTeX that is worth solving, stripped; 422 when it is empty, too long or unbalanced."""
+    text = latex.strip()
+    if not text:
+        raise ApiError(422, "empty_latex", "the LaTeX is empty")
+    if len(text) > settings.max_latex_chars:
+        raise ApiError(
+            422,
+            "latex_too_long",
+            f"the LaTeX has {len(text)} characters; the limit is {settings.max_latex_chars}",
+        )
+    if any(ch in _CONTROL_CHARS for ch in text):
+        raise ApiError(422, "invalid_latex", "the LaTeX contains control characters")
+    depth = 0
+    escaped = False
+    for ch in text:
+        if escaped:
+            escaped = False
+            continue
+        if ch == "\\":
+            escaped = True
+        elif ch == "{":
+            depth += 1
+        elif ch == "}":
+            depth -= 1
+            if depth < 0:
+                break
+    if depth != 0:
+        raise ApiError(422, "unbalanced_latex", "the LaTeX has unbalanced braces { }")
+    return text
+
+
+async def read_input(request: Request, settings: Settings, allow_latex: bool) -> ImageOrLatex:
+    """Parse any accepted body; exactly one of image / latex is set in the result."""
+    ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    query = request.query_params
+    fields: dict[str, Any] = {}
+    image: bytes | None = None
+    latex: str | None = None
+    if ctype == "multipart/form-data":
+        body = await read_body(request, settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES, settings)
+        try:
+            form = await _replay(request, body).form(
+                max_files=1, max_fields=MAX_FORM_FIELDS, max_part_size=MAX_FORM_FIELD_BYTES
+            )
+        except StarletteHTTPException as exc:
+            raise ApiError(
+                422, "malformed_request", f"cannot parse the multipart body: {exc.detail}"
+            ) from exc
+        try:
+            for name in FILE_FIELDS:
+                part = form.get(name)
+                if isinstance(part, UploadFile):
+                    image = await part.read()
+                    break
+                if isinstance(part, str) and part:
+                    raise ApiError(422, "invalid_input", f"the form field {name!r} must be a file upload")
+            for key in ("latex", "beam", "lang"):
+                value = form.get(key)
+                if isinstance(value, str):
+                    fields[key] = value
+        finally:
+            await form.close()
+        latex = fields.get("latex")
+    elif ctype == "application/json" or ctype.endswith("+json"):
+        limit = settings.max_upload_bytes * 4 // 3 + JSON_OVERHEAD_BYTES
+        body = await read_body(request, limit, settings)
+        try:
+            parsed = _JsonBody.model_validate(json.loads(body or b"null"))
+        except (ValueError, ValidationError) as exc:
+            msg = "the body must be a JSON object with 'image' or 'latex' (strings), 'beam', 'lang'"
+            raise ApiError(422, "invalid_json", msg) from exc
+        if parsed.image is not None:
+            image = decode_base64_image(parsed.image)
+        latex = parsed.latex
+        fields = {"beam": parsed.beam, "lang": parsed.lang}
+    elif ctype.startswith("image/") or ctype == "application/octet-stream":
+        image = await read_body(request, settings.max_upload_bytes, settings)
+    else:
+        raise ApiError(
+            415,
+            "unsupported_media_type",
+            "send multipart/form-data with a 'file', JSON with 'image' or 'latex', or an image/* body",
+        )
+    if image is not None and len(image) > settings.max_upload_bytes:
+        raise _too_large(settings)
+    beam = parse_beam(fields.get("beam") if fields.get("beam") is not None else query.get("beam"))
+    lang = parse_lang(fields.get("lang") if fields.get("lang") is not None else query.get("lang"))
+    if latex is not None and not allow_latex:
+        raise ApiError(422, "invalid_input", "this endpoint takes an image, not LaTeX (use POST /solve)")
+    if latex is not None and image is not None:
+        raise ApiError(422, "invalid_input", "send either an image or LaTeX, not both")
+    if latex is None and image is None:
+        what = "an image ('file' upload or JSON 'image')" + (" or JSON 'latex'" if allow_latex else "")
+        raise ApiError(422, "missing_input", f"the request has no input: send {what}")
+    if latex is not None:
+        latex = check_latex(latex, settings)
+    return ImageOrLatex(image=image, latex=latex, beam=beam, lang=lang)

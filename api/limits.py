@@ -1,0 +1,73 @@
+"""Bounded inference: at most `max_concurrency` jobs run (in worker threads, off the event loop) and at
+most `queue_size` wait; anything more is refused at once (503) instead of piling up."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+MAX_BEAM = 10  # beam width accepted by the API
+MULTIPART_OVERHEAD_BYTES = 64 * 1024  # multipart headers and small fields on top of the file
+JSON_OVERHEAD_BYTES = 64 * 1024  # JSON keys and small fields on top of the base64 image
+RETRY_AFTER_S = 1  # Retry-After of a 503
+
+
+class Overloaded(Exception):
+    """Every slot is busy and the queue is full."""
+
+
+class InferenceLimiter:
+    """A thread pool of `max_concurrency` workers in front of a queue of at most `queue_size` jobs."""
+
+    def __init__(self, max_concurrency: int, queue_size: int) -> None:
+        self.max_concurrency = max_concurrency
+        self.queue_size = queue_size
+        self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="seq2latex-infer")
+        self._lock = threading.Lock()
+        self._in_flight = 0  # running + waiting
+
+    @property
+    def capacity(self) -> int:
+        return self.max_concurrency + self.queue_size
+
+    @property
+    def in_flight(self) -> int:
+        with self._lock:
+            return self._in_flight
+
+    def _done(self, _: Future[object]) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def submit(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Queue `fn(*args)` or raise `Overloaded`; the slot is freed when the job ends or is cancelled."""
+        with self._lock:
+            if self._in_flight >= self.capacity:
+                raise Overloaded(f"{self._in_flight} inference jobs in flight (limit {self.capacity})")
+            self._in_flight += 1
+        try:
+            fut = self._executor.submit(fn, *args, **kwargs)
+        except BaseException:
+            with self._lock:
+                self._in_flight -= 1
+            raise
+        fut.add_done_callback(self._done)
+        return fut
+
+    async def run(self, timeout_s: float, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        """Run `fn` in the pool; `asyncio.TimeoutError` after `timeout_s` (a job still waiting is dropped)."""
+        fut = self.submit(fn, *args, **kwargs)
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(fut), timeout_s)
+        except (asyncio.TimeoutError, asyncio.CancelledError):
+            fut.cancel()  # only succeeds while it waits; a running job finishes and then frees its slot
+            raise
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,124 @@
+"""The work behind the routes: decoding + recognition in the bounded pool, solving with a time limit."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from api.errors import ApiError
+from api.images import load_image, open_image
+from api.limits import RETRY_AFTER_S, InferenceLimiter, Overloaded
+from seq2latex.recognizer import Recognizer
+
+SYMBOL_TOP_K = 5
+
+
+@dataclass
+class Recognition:
+    latex: str
+    confidence: float
+    alternatives: list[tuple[str, float]]
+    tokens: list[str]
+    token_probs: list[float]
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _ms(seconds: float) -> float:
+    return round(seconds * 1000.0, 2)
+
+
+def _is_blank(tensor: Any) -> bool:
+    return float(tensor.max()) <= 0.0
+
+
+def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recognition:
+    """Decode pixels, preprocess and recognize one image (runs in a worker thread)."""
+    t0 = time.perf_counter()
+    load_image(im)
+    try:
+        tensor = recognizer.preprocess(im)  # (1, H, W)
+    except ValueError as exc:  # data.preprocess.PreprocessError and friends
+        raise ApiError(422, "corrupt_image", f"the image cannot be read: {exc}") from exc
+    if _is_blank(tensor):
+        raise ApiError(422, "blank_image", "no handwriting found in the image")
+    t1 = time.perf_counter()
+    pred = recognizer.recognize_tensors([tensor], beam=beam)[0]
+    t2 = time.perf_counter()
+    return Recognition(
+        latex=pred.latex,
+        confidence=pred.confidence,
+        alternatives=list(pred.alternatives),
+        tokens=list(pred.tokens),
+        token_probs=list(pred.token_probs),
+        timings_ms={"preprocess": _ms(t1 - t0), "recognize": _ms(t2 - t1)},
+    )
+
+
+def classify_sync(recognizer: Recognizer, im: Image.Image, k: int) -> list[tuple[str, float]]:
+    """Top-k symbol classes of one handwritten symbol (runs in a worker thread)."""
+    load_image(im)
+    try:
+        if _is_blank(recognizer.symbol_tensor(im)):
+            raise ApiError(422, "blank_image", "no handwriting found in the image")
+        return recognizer.classify_symbol(im, k=k)
+    except ValueError as exc:
+        raise ApiError(422, "corrupt_image", f"the image cannot be read: {exc}") from exc
+    except RuntimeError as exc:  # the model has no symbol head
+        raise ApiError(501, "not_available", str(exc)) from exc
+
+
+async def in_pool(limiter: InferenceLimiter, timeout_s: float, fn: Any, *args: Any) -> Any:
+    """Run `fn` in the inference pool, mapping a full queue to 503 and the time limit to 504."""
+    try:
+        return await limiter.run(timeout_s, fn, *args)
+    except Overloaded as exc:
+        raise ApiError(
+            503,
+            "overloaded",
+            "the server is busy (inference queue full); retry shortly",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        ) from exc
+    except asyncio.TimeoutError as exc:
+        raise ApiError(504, "timeout", f"recognition did not finish within {timeout_s:g} s") from exc
+
+
+async def recognize_bytes(
+    recognizer: Recognizer,
+    limiter: InferenceLimiter,
+    data: bytes,
+    beam: int,
+    max_pixels: int,
+    timeout_s: float,
+) -> Recognition:
+    im = open_image(data, max_pixels)  # cheap header checks before queueing: 413 / 415 / 422 at once
+    return await in_pool(limiter, timeout_s, recognize_sync, recognizer, im, beam)
+
+
+async def classify_bytes(
+    recognizer: Recognizer, limiter: InferenceLimiter, data: bytes, max_pixels: int, timeout_s: float
+) -> list[tuple[str, float]]:
+    im = open_image(data, max_pixels)
+    return await in_pool(limiter, timeout_s, classify_sync, recognizer, im, SYMBOL_TOP_K)
+
+
+def _solve(latex: str, lang: str) -> dict[str, Any]:
+    from seq2latex import solve
+
+    return solve(latex, lang=lang)
+
+
+async def solve_latex(
+    executor: ThreadPoolExecutor, latex: str, lang: str, timeout_s: float
+) -> dict[str, Any]:
+    """The solver's dict; 504 if it has not answered within `timeout_s` (it has its own, shorter limit)."""
+    loop = asyncio.get_running_loop()
+    fut = loop.run_in_executor(executor, _solve, latex, lang)
+    try:
+        return await asyncio.wait_for(fut, timeout_s)
+    except asyncio.TimeoutError as exc:
+        raise ApiError(504, "solve_timeout", f"the solver did not answer within {timeout_s:g} s") from exc

@@ -1,0 +1,26 @@
+"""Helpers shared by the routes."""
+
+from __future__ import annotations
+
+import time
+
+from api.pipeline import Recognition
+from api.schemas import Alternative, ModelInfo, TokenProb
+from seq2latex.recognizer import Recognizer
+
+
+def model_info(recognizer: Recognizer) -> ModelInfo:
+    card = recognizer.card
+    return ModelInfo(name=str(card.get("name", "unknown")), version=str(card.get("version", "unknown")))
+
+
+def alternatives(rec: Recognition) -> list[Alternative]:
+    return [Alternative(latex=latex, score=score) for latex, score in rec.alternatives]
+
+
+def tokens(rec: Recognition) -> list[TokenProb]:
+    return [TokenProb(token=t, prob=p) for t, p in zip(rec.tokens, rec.token_probs, strict=False)]
+
+
+def elapsed_ms(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000.0, 2)

@@ -1,0 +1,44 @@
+"""POST /recognize: image -> LaTeX, confidence and beam alternatives (no solving)."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+
+from api.deps import ApiKey, LimiterDep, RecognizerDep, SettingsDep
+from api.inputs import read_input
+from api.mathml import latex_to_mathml
+from api.pipeline import recognize_bytes
+from api.routes.common import alternatives, elapsed_ms, model_info, tokens
+from api.schemas import RecognizeResponse, error_responses, request_body
+
+router = APIRouter(tags=["recognition"])
+
+
+@router.post(
+    "/recognize",
+    response_model=RecognizeResponse,
+    dependencies=[ApiKey],
+    openapi_extra=request_body(allow_latex=False),
+    responses=error_responses(401, 413, 415, 422, 503, 504),
+)
+async def recognize(
+    request: Request, settings: SettingsDep, recognizer: RecognizerDep, limiter: LimiterDep
+) -> RecognizeResponse:
+    """Recognize a photo/scan/drawing of a handwritten formula."""
+    start = time.perf_counter()
+    inp = await read_input(request, settings, allow_latex=False)
+    assert inp.image is not None
+    rec = await recognize_bytes(
+        recognizer, limiter, inp.image, inp.beam, settings.max_pixels, settings.request_timeout_s
+    )
+    return RecognizeResponse(
+        latex=rec.latex,
+        confidence=rec.confidence,
+        alternatives=alternatives(rec),
+        tokens=tokens(rec),
+        mathml=latex_to_mathml(rec.latex),
+        model=model_info(recognizer),
+        timings_ms={**rec.timings_ms, "total": elapsed_ms(start)},
+    )

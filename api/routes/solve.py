@@ -1,0 +1,66 @@
+"""POST /solve: image (or typed LaTeX) -> LaTeX + the solver's answer."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter, Request
+
+from api.deps import ApiKey, LimiterDep, RecognizerDep, SettingsDep, SolveExecutorDep
+from api.inputs import read_input
+from api.mathml import latex_to_mathml
+from api.pipeline import recognize_bytes, solve_latex
+from api.routes.common import alternatives, elapsed_ms, model_info
+from api.schemas import Alternative, SolveResponse, error_responses, request_body
+
+router = APIRouter(tags=["solving"])
+
+
+@router.post(
+    "/solve",
+    response_model=SolveResponse,
+    dependencies=[ApiKey],
+    openapi_extra=request_body(allow_latex=True),
+    responses=error_responses(401, 413, 415, 422, 503, 504),
+)
+async def solve(
+    request: Request,
+    settings: SettingsDep,
+    recognizer: RecognizerDep,
+    limiter: LimiterDep,
+    executor: SolveExecutorDep,
+) -> SolveResponse:
+    """Recognize and solve a handwritten formula, or solve typed LaTeX (`{"latex": ...}`)."""
+    start = time.perf_counter()
+    inp = await read_input(request, settings, allow_latex=True)
+    timings: dict[str, float] = {"preprocess": 0.0, "recognize": 0.0}
+    alts: list[Alternative] = []
+    confidence: float | None = None
+    if inp.latex is not None:
+        source, latex = "latex", inp.latex
+    else:
+        assert inp.image is not None
+        rec = await recognize_bytes(
+            recognizer, limiter, inp.image, inp.beam, settings.max_pixels, settings.request_timeout_s
+        )
+        source, latex, confidence, alts = "image", rec.latex, rec.confidence, alternatives(rec)
+        timings.update(rec.timings_ms)
+    t_solve = time.perf_counter()
+    solution = await solve_latex(executor, latex, inp.lang, settings.solve_timeout_s)
+    timings["solve"] = elapsed_ms(t_solve)
+    result_latex = solution.get("result_latex") if isinstance(solution, dict) else None
+    mathml = latex_to_mathml(latex)
+    solution_mathml = (
+        latex_to_mathml(result_latex, display="inline") if isinstance(result_latex, str) else None
+    )
+    return SolveResponse(
+        source=source,
+        latex=latex,
+        confidence=confidence,
+        alternatives=alts,
+        solution=solution,
+        mathml=mathml,
+        solution_mathml=solution_mathml,
+        model=model_info(recognizer),
+        timings_ms={**timings, "total": elapsed_ms(start)},
+    )

@@ -1,0 +1,96 @@
+"""Response models (they document the API in /docs) and the OpenAPI description of the request bodies."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from api.limits import MAX_BEAM
+
+
+class Alternative(BaseModel):
+    latex: str
+    score: float = Field(description="probability of this beam hypothesis")
+
+
+class TokenProb(BaseModel):
+    token: str
+    prob: float
+
+
+class ModelInfo(BaseModel):
+    name: str
+    version: str
+
+
+class RecognizeResponse(BaseModel):
+    latex: str = Field(description="recognized LaTeX (CROHME tokens separated by spaces)")
+    confidence: float = Field(description="model probability of the whole sequence")
+    alternatives: list[Alternative]
+    tokens: list[TokenProb]
+    mathml: str | None = Field(description="MathML rendering of `latex` (sanitised), or null")
+    model: ModelInfo
+    timings_ms: dict[str, float]
+
+
+class SolveResponse(BaseModel):
+    source: str = Field(description="'image' (recognized) or 'latex' (typed)")
+    latex: str
+    confidence: float | None = Field(description="null for typed LaTeX")
+    alternatives: list[Alternative]
+    solution: dict[str, Any] = Field(description="the solver's result (kind, solutions, message, ...)")
+    mathml: str | None
+    solution_mathml: str | None = Field(description="MathML of solution.result_latex, or null")
+    model: ModelInfo
+    timings_ms: dict[str, float]
+
+
+class SymbolPrediction(BaseModel):
+    label: str
+    probability: float
+
+
+class SymbolResponse(BaseModel):
+    predictions: list[SymbolPrediction] = Field(description="top-5 classes, most probable first")
+    model: ModelInfo
+    timings_ms: dict[str, float]
+
+
+class HealthResponse(BaseModel):
+    status: str
+    model: ModelInfo
+    auth_required: bool
+
+
+_PARAMS = {
+    "beam": {"type": "integer", "minimum": 1, "maximum": MAX_BEAM, "default": 1},
+    "lang": {"type": "string", "enum": ["en", "nl"], "default": "en"},
+}
+
+
+def request_body(allow_latex: bool) -> dict[str, Any]:
+    """`openapi_extra` describing the accepted bodies (they are parsed by `api.inputs`)."""
+    json_props: dict[str, Any] = {"image": {"type": "string", "description": "base64 or a data: URI"}}
+    form_props: dict[str, Any] = {"file": {"type": "string", "format": "binary"}}
+    if allow_latex:
+        json_props["latex"] = {"type": "string", "description": "typed LaTeX: skips recognition"}
+        form_props["latex"] = {"type": "string"}
+    json_props.update(_PARAMS)
+    form_props.update(_PARAMS)
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "multipart/form-data": {"schema": {"type": "object", "properties": form_props}},
+                "application/json": {"schema": {"type": "object", "properties": json_props}},
+                "image/*": {"schema": {"type": "string", "format": "binary"}},
+            },
+        }
+    }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    from api.errors import ErrorResponse
+
+    return {s: {"model": ErrorResponse} for s in statuses}

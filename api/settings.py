@@ -1,0 +1,38 @@
+"""Service settings, read from `SEQ2LATEX_*` environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+MB = 1024 * 1024
+DEFAULT_MAX_UPLOAD_BYTES = 10 * MB
+DEFAULT_MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo still fits; larger is a decompression bomb
+DEFAULT_MAX_CONCURRENCY = 2  # inferences running at once
+DEFAULT_QUEUE_SIZE = 16  # inferences waiting for a slot; more -> 503
+DEFAULT_REQUEST_TIMEOUT_S = 30.0  # queue wait + preprocessing + recognition
+DEFAULT_SOLVE_TIMEOUT_S = 10.0  # above the solver's own hard limit, which normally answers first
+DEFAULT_MAX_LATEX_CHARS = 2000
+DEFAULT_CORS_ORIGINS = ["https://www.wiskundewijs.nl", "https://wiskundewijs.nl"]
+
+
+class Settings(BaseSettings):
+    """Everything the service can be configured with; `SEQ2LATEX_MODEL_DIR=... seq2latex serve`."""
+
+    model_config = SettingsConfigDict(env_prefix="SEQ2LATEX_", extra="ignore", protected_namespaces=())
+
+    model_dir: Path | None = None  # None = the shipped model in seq2latex/weights/default
+    device: str = "cpu"
+    torch_threads: int = Field(default=0, ge=0)  # torch threads per inference; 0 = cores / max_concurrency
+    max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0)
+    max_pixels: int = Field(default=DEFAULT_MAX_PIXELS, gt=0)
+    max_concurrency: int = Field(default=DEFAULT_MAX_CONCURRENCY, ge=1)
+    queue_size: int = Field(default=DEFAULT_QUEUE_SIZE, ge=0)
+    request_timeout_s: float = Field(default=DEFAULT_REQUEST_TIMEOUT_S, gt=0)
+    solve_timeout_s: float = Field(default=DEFAULT_SOLVE_TIMEOUT_S, gt=0)
+    max_latex_chars: int = Field(default=DEFAULT_MAX_LATEX_CHARS, gt=0)
+    cors_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_CORS_ORIGINS))
+    api_key: str | None = None  # when set, POST routes and /version need the header X-API-Key
+    warmup: bool = True  # solve a trivial expression at start-up (starts the solver's worker process)

@@ -1,0 +1,294 @@
+// seq2latex demo page: draw or upload -> POST /solve; edit the LaTeX -> POST /solve {latex}.
+// No external scripts; formulas arrive as (server-sanitised) MathML, which browsers render natively.
+"use strict";
+
+const RESOLVE_DELAY_MS = 450;
+const PEN_WIDTH = 4;
+const $ = (id) => document.getElementById(id);
+
+const TEXT = {
+  en: {
+    tagline: "Write or photograph a formula — get its LaTeX and the solution.", language: "Language",
+    draw: "Draw", photo: "Photo", clear: "Clear", undo: "Undo", recognize: "Recognize & solve",
+    choose: "Choose or take a photo of a handwritten formula", start: "Draw a formula or upload a photo.",
+    formula: "Formula", latexHint: "(edit to correct it — the solution updates)", solution: "Solution",
+    docs: "API documentation", recognizing: "Recognizing…", solving: "Solving…",
+    recognized: "Recognized — edit the LaTeX below if something is wrong.", solved: "Solved.",
+    unreachable: "The server could not be reached.", confidence: "Confidence", alternatives: "Alternatives:",
+    drawFirst: "Draw a formula first.", canvasHint: "Write a formula here with your mouse, pen or finger",
+    model: "Model", notReady: "The model is not ready.",
+  },
+  nl: {
+    tagline: "Schrijf of fotografeer een formule — krijg de LaTeX en de oplossing.", language: "Taal",
+    draw: "Tekenen", photo: "Foto", clear: "Wissen", undo: "Ongedaan maken", recognize: "Herken & los op",
+    choose: "Kies of maak een foto van een handgeschreven formule", start: "Teken een formule of upload een foto.",
+    formula: "Formule", latexHint: "(pas aan om te verbeteren — de oplossing volgt)", solution: "Oplossing",
+    docs: "API-documentatie", recognizing: "Herkennen…", solving: "Oplossen…",
+    recognized: "Herkend — pas de LaTeX hieronder aan als er iets niet klopt.", solved: "Opgelost.",
+    unreachable: "De server is niet bereikbaar.", confidence: "Zekerheid", alternatives: "Alternatieven:",
+    drawFirst: "Teken eerst een formule.", canvasHint: "Schrijf hier een formule met muis, pen of vinger",
+    model: "Model", notReady: "Het model is nog niet klaar.",
+  },
+};
+const t = (key) => (TEXT[$("lang").value] || TEXT.en)[key] || TEXT.en[key];
+
+let requestSeq = 0;
+let redrawCanvas = () => {};
+let resolveTimer = null;
+const strokes = [];
+
+function apiHeaders(extra) {
+  const headers = Object.assign({}, extra || {});
+  const key = $("api-key").value.trim();
+  if (key) headers["X-API-Key"] = key;
+  return headers;
+}
+
+function setStatus(text, busy) {
+  const el = $("status");
+  el.textContent = text;
+  el.classList.toggle("busy", !!busy);
+}
+
+function showError(message) {
+  const el = $("error");
+  if (message) { el.textContent = message; el.hidden = false; } else { el.textContent = ""; el.hidden = true; }
+}
+
+function setMath(el, mathml, fallback) {
+  el.replaceChildren();
+  if (mathml) {
+    el.innerHTML = mathml; // sanitised MathML from the server (see api/mathml.py)
+  } else if (fallback) {
+    const code = document.createElement("code");
+    code.textContent = fallback;
+    el.appendChild(code);
+  } else {
+    const span = document.createElement("span");
+    span.className = "placeholder";
+    span.textContent = "—";
+    el.appendChild(span);
+  }
+}
+
+function showSolution(data) {
+  const sol = data.solution || {};
+  const msg = $("solution-message");
+  msg.textContent = sol.message || (sol.kind ? sol.kind : "");
+  msg.className = "message " + (sol.kind === "error" ? "fail" : "ok");
+  setMath($("solution-formula"), data.solution_mathml, sol.result_latex || "");
+}
+
+function showAlternatives(data) {
+  const box = $("alternatives");
+  box.replaceChildren();
+  const alts = (data.alternatives || []).filter((a) => a.latex !== data.latex);
+  if (!alts.length) return;
+  box.appendChild(document.createTextNode(t("alternatives")));
+  for (const alt of alts.slice(0, 4)) {
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "chip";
+    chip.textContent = alt.latex;
+    chip.title = "score " + alt.score.toFixed(3);
+    chip.addEventListener("click", () => { $("latex-input").value = alt.latex; solveLatex(); });
+    box.appendChild(chip);
+  }
+}
+
+function showTimings(data) {
+  const t = data.timings_ms || {};
+  const parts = ["preprocess", "recognize", "solve", "total"]
+    .filter((k) => typeof t[k] === "number" && (t[k] > 0 || k === "total"))
+    .map((k) => k + " " + t[k].toFixed(0) + " ms");
+  $("timings").textContent = parts.join(" · ");
+}
+
+async function postSolve(body, headers, fromImage) {
+  const seq = ++requestSeq;
+  setStatus(fromImage ? t("recognizing") : t("solving"), true);
+  showError("");
+  let resp, data;
+  try {
+    resp = await fetch("/solve", { method: "POST", body: body, headers: apiHeaders(headers) });
+    data = await resp.json();
+  } catch (err) {
+    if (seq === requestSeq) { setStatus("", false); showError(t("unreachable") + " " + err); }
+    return;
+  }
+  if (seq !== requestSeq) return; // a newer request superseded this one
+  if (!resp.ok) {
+    setStatus("", false);
+    showError((data && data.error && data.error.message) || ("HTTP " + resp.status));
+    return;
+  }
+  setStatus(fromImage ? t("recognized") : t("solved"), false);
+  if (fromImage) {
+    $("latex-input").value = data.latex;
+    $("confidence").textContent = t("confidence") + " " + Math.round(100 * data.confidence) + "%";
+    showAlternatives(data);
+  }
+  setMath($("formula"), data.mathml, data.latex);
+  showSolution(data);
+  showTimings(data);
+}
+
+function solveImage(blob, filename) {
+  const form = new FormData();
+  form.append("file", blob, filename);
+  form.append("lang", $("lang").value);
+  return postSolve(form, {}, true);
+}
+
+function solveLatex() {
+  clearTimeout(resolveTimer);
+  const latex = $("latex-input").value;
+  if (!latex.trim()) return;
+  $("confidence").textContent = "";
+  $("alternatives").replaceChildren();
+  return postSolve(JSON.stringify({ latex: latex, lang: $("lang").value }), { "Content-Type": "application/json" }, false);
+}
+
+// ---------------------------------------------------------------- drawing
+function setupCanvas() {
+  const canvas = $("canvas");
+  const ctx = canvas.getContext("2d");
+  let drawing = null;
+
+  function resize() {
+    const ratio = window.devicePixelRatio || 1;
+    const rect = canvas.getBoundingClientRect();
+    canvas.width = Math.max(1, Math.round(rect.width * ratio));
+    canvas.height = Math.max(1, Math.round(rect.height * ratio));
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    redraw();
+  }
+
+  function redraw() {
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.restore();
+    if (!strokes.length) {
+      ctx.fillStyle = "#b8c0cc";
+      ctx.font = "16px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.fillText(t("canvasHint"), canvas.clientWidth / 2, canvas.clientHeight / 2);
+    }
+    ctx.strokeStyle = "#111827";
+    ctx.lineWidth = PEN_WIDTH;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    for (const s of strokes) {
+      ctx.beginPath();
+      ctx.moveTo(s[0].x, s[0].y);
+      if (s.length === 1) ctx.lineTo(s[0].x + 0.1, s[0].y);
+      for (const p of s.slice(1)) ctx.lineTo(p.x, p.y);
+      ctx.stroke();
+    }
+  }
+
+  function point(ev) {
+    const rect = canvas.getBoundingClientRect();
+    return { x: ev.clientX - rect.left, y: ev.clientY - rect.top };
+  }
+
+  canvas.addEventListener("pointerdown", (ev) => {
+    ev.preventDefault();
+    canvas.setPointerCapture(ev.pointerId);
+    drawing = [point(ev)];
+    strokes.push(drawing);
+    redraw();
+  });
+  canvas.addEventListener("pointermove", (ev) => {
+    if (!drawing) return;
+    drawing.push(point(ev));
+    redraw();
+  });
+  const end = () => { drawing = null; };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+
+  $("clear-btn").addEventListener("click", () => { strokes.length = 0; redraw(); });
+  $("undo-btn").addEventListener("click", () => { strokes.pop(); redraw(); });
+  $("recognize-btn").addEventListener("click", () => {
+    if (!strokes.length) { showError(t("drawFirst")); return; }
+    canvas.toBlob((blob) => solveImage(blob, "drawing.png"), "image/png");
+  });
+  window.addEventListener("resize", resize);
+  redrawCanvas = redraw;
+  resize();
+}
+
+// ---------------------------------------------------------------- tabs, upload, editing
+function setupTabs() {
+  for (const tab of document.querySelectorAll(".tab")) {
+    tab.addEventListener("click", () => {
+      for (const t of document.querySelectorAll(".tab")) {
+        const active = t === tab;
+        t.classList.toggle("active", active);
+        t.setAttribute("aria-selected", String(active));
+        $(t.dataset.panel).hidden = !active;
+      }
+      if (tab.id === "tab-draw") window.dispatchEvent(new Event("resize"));
+    });
+  }
+}
+
+function setupUpload() {
+  $("file-input").addEventListener("change", () => {
+    const file = $("file-input").files[0];
+    if (!file) return;
+    const preview = $("preview");
+    if (preview.src) URL.revokeObjectURL(preview.src);
+    preview.src = URL.createObjectURL(file);
+    preview.hidden = false;
+    solveImage(file, file.name || "photo");
+  });
+}
+
+function setupEditing() {
+  $("latex-input").addEventListener("input", () => {
+    clearTimeout(resolveTimer);
+    resolveTimer = setTimeout(solveLatex, RESOLVE_DELAY_MS);
+  });
+  $("latex-input").addEventListener("keydown", (ev) => { if (ev.key === "Enter") solveLatex(); });
+  $("api-key-row").addEventListener("submit", (ev) => ev.preventDefault());
+  $("lang").addEventListener("change", () => {
+    applyLanguage();
+    if ($("latex-input").value.trim()) solveLatex();
+  });
+}
+
+async function loadInfo() {
+  try {
+    const resp = await fetch("/health");
+    const data = await resp.json();
+    if (resp.ok) {
+      $("model-info").textContent = t("model") + " " + data.model.name + " " + data.model.version;
+      $("api-key-row").hidden = !data.auth_required;
+    } else {
+      showError((data.error && data.error.message) || t("notReady"));
+    }
+  } catch (err) {
+    showError(t("unreachable"));
+  }
+}
+
+function applyLanguage() {
+  document.documentElement.lang = $("lang").value;
+  for (const el of document.querySelectorAll("[data-i18n]")) el.textContent = t(el.dataset.i18n);
+  redrawCanvas();
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  const preferred = (navigator.language || "en").slice(0, 2).toLowerCase();
+  if (TEXT[preferred]) $("lang").value = preferred;
+  applyLanguage();
+  setupTabs();
+  setupCanvas();
+  setupUpload();
+  setupEditing();
+  loadInfo();
+});

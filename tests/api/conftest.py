@@ -1,0 +1,104 @@
+"""Fixtures of the service tests: a tiny trained model directory, apps built on it, a live server."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from seq2latex.recognizer import Recognizer
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+IMAGES = HERE.parent / "fixtures" / "images"
+
+
+def load_module(name: str, path: Path) -> ModuleType:
+    """Import a helper script by path (tests/ and benchmarks/ are not packages)."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+model_fixture = load_module("api_model_fixture", HERE / "model_fixture.py")
+
+
+@pytest.fixture(scope="session")
+def captions() -> dict[str, str]:
+    return json.loads((IMAGES / "captions.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def symbol_classes() -> list[str]:
+    return list(model_fixture.SYMBOL_CLASSES)
+
+
+@pytest.fixture(scope="session")
+def images_dir() -> Path:
+    return IMAGES
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A model directory trained for a few seconds to memorise the fixture images."""
+    out = tmp_path_factory.mktemp("fixture-model")
+    stats = model_fixture.build_fixture_model(out)
+    assert stats["learnt"] == 1.0, f"the fixture model did not learn its images: {stats}"
+    return out
+
+
+@pytest.fixture(scope="session")
+def recognizer(model_dir: Path) -> Recognizer:
+    return Recognizer.from_pretrained(model_dir)
+
+
+@pytest.fixture
+def make_client(model_dir: Path, recognizer: Recognizer) -> Iterator[Callable[..., TestClient]]:
+    """`make_client(**settings)` -> a started TestClient (lifespan run) sharing the loaded model."""
+    clients: list[TestClient] = []
+
+    def make(**overrides: Any) -> TestClient:
+        settings = Settings(model_dir=model_dir, warmup=False, **overrides)
+        client = TestClient(create_app(settings, recognizer=recognizer), raise_server_exceptions=False)
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for c in clients:
+        c.__exit__(None, None, None)
+
+
+@pytest.fixture
+def client(make_client: Callable[..., TestClient]) -> TestClient:
+    return make_client()
+
+
+@pytest.fixture(scope="session")
+def load_bench() -> ModuleType:
+    return load_module("api_load_bench", REPO / "benchmarks" / "load_bench.py")
+
+
+@pytest.fixture(scope="session")
+def live_server(model_dir: Path, load_bench: ModuleType) -> Iterator[str]:
+    """`seq2latex serve --model <fixture model>` on 127.0.0.1:<free port>, as a child process."""
+    port = load_bench.free_port()
+    proc = load_bench.start_server(model_dir, port)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        load_bench.stop_server(proc)

@@ -1,0 +1,127 @@
+"""The bounded inference queue (503 when full), the request and solver time limits (504)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.limits import InferenceLimiter, Overloaded
+
+
+def test_limiter_bounds_running_and_waiting_jobs() -> None:
+    limiter = InferenceLimiter(max_concurrency=2, queue_size=1)
+    gate = threading.Event()
+    running = []
+    lock = threading.Lock()
+    peak = [0]
+
+    def job() -> int:
+        with lock:
+            running.append(1)
+            peak[0] = max(peak[0], len(running))
+        gate.wait(5)
+        with lock:
+            running.pop()
+        return 7
+
+    try:
+        futures = [limiter.submit(job) for _ in range(3)]  # 2 run, 1 waits
+        with pytest.raises(Overloaded):
+            limiter.submit(job)
+        assert limiter.in_flight == 3
+        gate.set()
+        assert [f.result(5) for f in futures] == [7, 7, 7]
+        assert peak[0] == 2
+        deadline = time.monotonic() + 5
+        while limiter.in_flight and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert limiter.in_flight == 0
+        assert limiter.submit(lambda: 1).result(5) == 1  # capacity is free again
+    finally:
+        gate.set()
+        limiter.shutdown()
+
+
+def test_limiter_timeout_drops_a_waiting_job() -> None:
+    limiter = InferenceLimiter(max_concurrency=1, queue_size=1)
+    gate = threading.Event()
+    ran = []
+    try:
+        limiter.submit(gate.wait, 5)
+
+        async def waiting() -> None:
+            await limiter.run(0.05, ran.append, 1)
+
+        with pytest.raises(asyncio.TimeoutError):
+            asyncio.run(waiting())
+        gate.set()
+        time.sleep(0.1)
+        assert ran == []  # the timed-out job never ran
+        assert limiter.in_flight == 0
+    finally:
+        gate.set()
+        limiter.shutdown()
+
+
+def _block(client: TestClient, n: int) -> threading.Event:
+    """Occupy `n` slots of the app's own limiter with jobs that wait for the returned event."""
+    gate = threading.Event()
+    limiter: InferenceLimiter = client.app.state.limiter  # type: ignore[attr-defined]
+    for _ in range(n):
+        limiter.submit(gate.wait, 10)
+    return gate
+
+
+def test_503_when_the_queue_is_full(make_client: Callable[..., TestClient], images_dir: Path) -> None:
+    c = make_client(max_concurrency=1, queue_size=1)
+    gate = _block(c, 2)  # one running, one waiting: full
+    try:
+        for path in ("/solve", "/recognize", "/symbol"):
+            r = c.post(path, files={"file": ("x.png", (images_dir / "x2_minus_4.png").read_bytes())})
+            assert r.status_code == 503, r.text
+            assert r.json()["error"]["code"] == "overloaded"
+            assert r.headers["retry-after"] == "1"
+        # typed LaTeX needs no model slot: still served
+        assert c.post("/solve", json={"latex": "x+1=2"}).status_code == 200
+    finally:
+        gate.set()
+    deadline = time.monotonic() + 5
+    while c.app.state.limiter.in_flight and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.01)
+    r = c.post("/recognize", files={"file": ("x.png", (images_dir / "x2_minus_4.png").read_bytes())})
+    assert r.status_code == 200
+
+
+def test_504_request_time_limit(make_client: Callable[..., TestClient], images_dir: Path) -> None:
+    c = make_client(max_concurrency=1, queue_size=4, request_timeout_s=0.2)
+    gate = _block(c, 1)  # the request has to wait for a slot longer than its time limit
+    try:
+        t = time.perf_counter()
+        r = c.post("/solve", files={"file": ("x.png", (images_dir / "x2_minus_4.png").read_bytes())})
+        assert r.status_code == 504, r.text
+        assert r.json()["error"]["code"] == "timeout"
+        assert time.perf_counter() - t < 5
+    finally:
+        gate.set()
+
+
+def test_504_solver_time_limit(make_client: Callable[..., TestClient]) -> None:
+    c = make_client(solve_timeout_s=1e-6)
+    unique = f"x^3 - {time.time_ns() % 997 + 3}x + 1 = 0"  # never in the solver's result cache
+    r = c.post("/solve", json={"latex": unique})
+    assert r.status_code == 504, r.text
+    assert r.json()["error"]["code"] == "solve_timeout"
+
+
+def test_hostile_latex_gets_a_kind_error_within_the_solver_limit(client: TestClient) -> None:
+    t = time.perf_counter()
+    r = client.post("/solve", json={"latex": "x^{999999999}=1"})
+    assert r.status_code == 200, r.text
+    assert r.json()["solution"]["kind"] == "error"
+    assert time.perf_counter() - t < 10

@@ -1,0 +1,118 @@
+"""`seq2latex serve` as a real process: the load benchmark (48 requests from 8 clients) and the demo page
+in headless Chromium (upload a photo, draw on the canvas, edit the LaTeX)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from types import ModuleType
+
+import httpx
+import pytest
+
+CHROMIUM = Path(os.environ.get("SEQ2LATEX_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def test_serve_answers(live_server: str, images_dir: Path, captions: dict[str, str]) -> None:
+    assert httpx.get(f"{live_server}/health").json()["model"]["name"] == "fixture-tiny"
+    files = {"file": ("p.jpg", (images_dir / "x2_minus_4_photo_exif.jpg").read_bytes())}
+    r = httpx.post(f"{live_server}/solve", files=files, timeout=60)
+    assert r.status_code == 200 and r.json()["latex"] == captions["x2_minus_4"]
+
+
+def test_load_48_requests_from_8_clients(live_server: str, load_bench: ModuleType) -> None:
+    report = load_bench.run_load(live_server, clients=8, requests=48, endpoint="/solve")
+    assert report["requests"] == 48
+    assert report["ok"] == 48 and report["errors"] == 0, report
+    assert report["throughput_rps"] > 0 and report["latency_ms"]["p99"] >= report["latency_ms"]["p50"] > 0
+
+
+def test_load_bench_refuses_remote_hosts(load_bench: ModuleType) -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        load_bench.run_load("http://example.com:80", clients=1, requests=1)
+
+
+@pytest.fixture(scope="module")
+def browser() -> object:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install -y chromium chromium-driver)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_demo_page_in_chromium(
+    browser: object, live_server: str, images_dir: Path, captions: dict[str, str], tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    shots = Path(os.environ.get("SEQ2LATEX_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1200, "height": 820}, locale="en-GB")  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(live_server + "/")
+    expect(page.locator("#model-info")).to_contain_text("fixture-tiny")
+
+    # 1. upload a photo (EXIF-rotated JPEG): LaTeX, rendered formula and the solution appear
+    page.click("#tab-photo")
+    page.set_input_files("#file-input", str(images_dir / "x2_minus_4_photo_exif.jpg"))
+    expect(page.locator("#latex-input")).to_have_value(captions["x2_minus_4"])
+    expect(page.locator("#solution-message")).to_have_text("Two real solutions")
+    expect(page.locator("#formula math")).to_have_count(1)
+    expect(page.locator("#solution-formula")).to_contain_text("2")
+    page.screenshot(path=str(shots / "demo_upload.png"), full_page=True)
+
+    # 2. correct the LaTeX by typing: the solution follows without another upload
+    page.fill("#latex-input", "x^2 = 9")
+    expect(page.locator("#solution-formula")).to_contain_text(re.compile(r"3"))
+    expect(page.locator("#formula msup")).to_have_count(1)
+    page.select_option("#lang", "nl")
+    expect(page.locator("#solution-message")).to_have_text("Twee reële oplossingen")
+    page.screenshot(path=str(shots / "demo_edit.png"), full_page=True)
+
+    # 3. draw with the mouse on the canvas and recognize it
+    page.click("#tab-draw")
+    box = page.locator("#canvas").bounding_box()
+    assert box is not None
+    strokes = [
+        [(60, 150), (120, 80)],
+        [(60, 80), (120, 150)],
+        [(160, 80), (200, 80), (200, 115), (160, 150), (210, 150)],
+    ]
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+        page.mouse.down()
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=6)
+        page.mouse.up()
+    page.click("#recognize-btn")
+    expect(page.locator("#status")).to_contain_text("Herkend")  # the page follows the chosen language
+    expect(page.locator("#tab-draw")).to_have_text("Tekenen")
+    assert page.input_value("#latex-input").strip()
+    page.screenshot(path=str(shots / "demo_draw.png"), full_page=True)
+
+    assert not errors, errors
+
+    # 4. a bad upload shows the server's error message (the browser logs the 415 itself)
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not an image")
+    page.click("#tab-photo")
+    page.set_input_files("#file-input", str(bad))
+    expect(page.locator("#error")).to_contain_text("supported format")
+    assert [e for e in errors if "415" not in e] == []
+    page.close()
