@@ -13,31 +13,17 @@ from seq2latex.solver.lexer import SolverInputError, prepare, tokenize
 from seq2latex.solver.messages import LANGS, message
 from seq2latex.solver.parser import parse
 from seq2latex.solver.pool import WorkerError, get_pool
+from seq2latex.solver.result import empty_result
 
 _CACHE: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _LIMITS: dict[str, object] = {"exponent": MAX_EXPONENT}
 
 
-def _result(latex: str, normalized: str, kind: str = "error") -> dict[str, Any]:
-    return {
-        "input": latex,
-        "latex": normalized,
-        "kind": kind,
-        "variables": [],
-        "solutions": [],
-        "approx": [],
-        "solution_set": None,
-        "value": None,
-        "result_latex": "",
-        "message": "",
-    }
-
-
 def _error(
     latex: str, normalized: str, code: str, detail: str, lang: str, cfg: SolverConfig
 ) -> dict[str, Any]:
-    res = _result(latex, normalized)
+    res = {"input": latex, "latex": normalized, **empty_result("error")}
     limit = cfg.max_chars if code == "too_long" else _LIMITS.get(code, cfg.timeout_s)
     res["message"] = message(code, lang, detail=detail, limit=limit)
     return res
@@ -109,7 +95,7 @@ def _solve(text: str, lang: str, cfg: SolverConfig, original: Any) -> dict[str, 
         return _error(text, normalized, "timeout", "", lang, cfg)
     if "error" in answer:
         return _error(text, normalized, answer["error"], answer.get("detail", ""), lang, cfg)
-    res = _result(text, normalized)
+    res = {"input": text, "latex": normalized, **empty_result("error")}
     res.update(answer)
     if cfg.use_cache:
         with _CACHE_LOCK:

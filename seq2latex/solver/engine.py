@@ -15,6 +15,7 @@ from seq2latex.solver.config import MAX_BRANCHES
 from seq2latex.solver.lexer import SolverInputError
 from seq2latex.solver.messages import message
 from seq2latex.solver.parser import Node
+from seq2latex.solver.result import empty_result
 
 _PREFERRED = ["x", "y", "z", "t", "u", "v", "w", "s", "r", "q", "p", "n", "m", "k", "h", "g", "f", "d"]
 _NUMERIC_GRID = sorted({round(-10 + i * 0.05, 4) for i in range(401)} | {float(i) for i in range(-100, 101)})
@@ -280,19 +281,6 @@ def _sort_values(values: list[sp.Expr]) -> list[sp.Expr]:
     return sorted(values, key=_value_key)
 
 
-def _base(kind: str) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "variables": [],
-        "solutions": [],
-        "approx": [],
-        "solution_set": None,
-        "value": None,
-        "result_latex": "",
-        "message": "",
-    }
-
-
 # --- equations ------------------------------------------------------------------------------
 def _doit(e: sp.Expr) -> sp.Expr:
     if e.has(sp.Integral, sp.Derivative, sp.Limit, sp.Sum, sp.Product):
@@ -455,7 +443,7 @@ def _solve_equation(
     """statements: (branches of lhs - rhs, original sides)."""
     exprs = [_doit(e) for branches, _ in statements for e in branches]
     sides = [_doit(s) for _, ss in statements for s in ss]
-    res = _base("equation")
+    res = empty_result("equation")
     syms = _sorted_symbols(sides + [d for d in conv.denominators])
     if not syms:  # `0x = 5`: the unknown cancelled while building the expression
         syms = sorted((s for n, s in conv.symbols.items() if n not in conv.bound), key=_pref_key)
@@ -572,7 +560,7 @@ def _is_zero(e: sp.Expr) -> bool:
 # --- inequalities ---------------------------------------------------------------------------
 def _solve_inequality(rels: list[list[sp.Basic]], sides: list[sp.Expr], lang: str) -> dict:
     """rels: one list of branch relations per relation of the input (intersected)."""
-    res = _base("inequality")
+    res = empty_result("inequality")
     flat = [r for group in rels for r in group]
     syms = _sorted_symbols(sides)
     res["variables"] = [str(s) for s in syms]
@@ -611,7 +599,7 @@ def _truth(r: sp.Basic) -> bool:
 
 # --- systems --------------------------------------------------------------------------------
 def _solve_system(branch_sets: list[list[sp.Expr]], lang: str) -> dict:
-    res = _base("system")
+    res = empty_result("system")
     all_exprs = [_doit(e) for eqs in branch_sets for e in eqs]
     syms = _sorted_symbols(all_exprs)
     res["variables"] = [str(s) for s in syms]
@@ -666,7 +654,7 @@ def _top_op(node: Node) -> str:
 
 
 def _evaluate(node: Node, values: list[sp.Expr], lang: str) -> dict:
-    res = _base("expression")
+    res = empty_result("expression")
     top = _top_op(node)
     results: list[sp.Expr] = []
     key = "value"
@@ -797,7 +785,7 @@ def _solve_mixed(nodes: list[Node], lang: str) -> dict:
             total = sp.Intersection(total, sp.solveset(r, x, sp.S.Reals))
     if not isinstance(total, sp.FiniteSet) and total is not sp.S.EmptySet:
         raise SolverInputError("mixed")
-    res = _base("equation")
+    res = empty_result("equation")
     res["variables"] = [str(x)]
     values = _sort_values(list(total))
     res["solution_set"] = str(total)
