@@ -205,7 +205,7 @@ def _lighting(shape: tuple[int, int], rng: np.random.Generator, cfg: AugmentConf
         d = (xx - cx) * math.cos(phi) + (yy - cy) * math.sin(phi)
         edge = rng.uniform(0.5, 2.5)
         depth = rng.uniform(*cfg.shadow_depth) * min(1.0, s)
-        light = light * (1.0 - depth / (1.0 + np.exp(-d / edge)))
+        light = light * (1.0 - depth / (1.0 + np.exp(np.clip(-d / edge, -60.0, 60.0))))  # clip: no overflow
     light = np.clip(light, 0.15, 1.0).astype(np.float32)
     big = Image.fromarray(light).resize((w, h), Image.Resampling.BILINEAR)
     return np.asarray(big, dtype=np.float32)
