@@ -1,0 +1,51 @@
+"""The model shipped in the package: it loads with no arguments and reads real CROHME 2014 test images.
+
+The images in tests/fixtures/crohme2014_shipped are ones the shipped model reads correctly today
+(greedy); asserting their exact LaTeX makes a regression of the shipped weights fail.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from seq2latex.cli import main
+from seq2latex.recognizer import DEFAULT_MODEL_DIR, Recognizer
+from tokenizer import normalize
+
+SPLIT = Path(__file__).resolve().parents[1] / "fixtures" / "crohme2014_shipped"
+
+
+@pytest.fixture(scope="module")
+def shipped() -> Recognizer:
+    assert (DEFAULT_MODEL_DIR / "config.json").is_file(), "the package ships a model"
+    return Recognizer.from_pretrained()
+
+
+def _captions() -> dict[str, str]:
+    return dict(line.split("\t") for line in (SPLIT / "caption.txt").read_text().splitlines())
+
+
+def test_shipped_model_is_small_and_documented(shipped: Recognizer) -> None:
+    size = sum(f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir())
+    assert size <= 40 * 2**20
+    card = shipped.card
+    assert card["metrics"]["val_exprate"] >= 0 and card["training_data"]
+
+
+def test_reads_real_crohme_test_images(shipped: Recognizer) -> None:
+    captions = _captions()
+    names = sorted(captions)
+    preds = shipped([Image.open(SPLIT / f"{n}.png") for n in names])
+    assert {n: p.latex for n, p in zip(names, preds, strict=True)} == {n: normalize(captions[n]) for n in names}
+    assert all(0.0 < p.confidence <= 1.0 for p in preds)
+
+
+def test_eval_defaults_to_the_shipped_model(tmp_path: Path) -> None:
+    out = tmp_path / "eval.json"
+    assert main(["eval", "--data", str(SPLIT), "--json", str(out)]) == 0
+    metrics = json.loads(out.read_text())
+    assert metrics["n"] == len(_captions()) and metrics["exprate"] == 100.0
