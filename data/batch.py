@@ -37,3 +37,15 @@ class Batch:
 
     def __len__(self) -> int:
         return self.images.shape[0]
+
+
+def pad_images(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """[(1, H, W_i)] -> images (B, 1, H, W_max) zero-padded on the right, pixel mask (B, H, W_max)."""
+    h = max(t.shape[-2] for t in tensors)
+    w = max(t.shape[-1] for t in tensors)
+    images = torch.zeros(len(tensors), 1, h, w)  # (B, 1, H, W)
+    mask = torch.zeros(len(tensors), h, w, dtype=torch.bool)  # (B, H, W)
+    for i, t in enumerate(tensors):
+        images[i, :, : t.shape[-2], : t.shape[-1]] = t
+        mask[i, : t.shape[-2], : t.shape[-1]] = True
+    return images, mask

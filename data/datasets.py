@@ -18,7 +18,7 @@ from PIL import Image
 from torch.utils.data import Dataset, Sampler
 
 from data.augment import AugmentConfig, augment
-from data.batch import Batch
+from data.batch import Batch, pad_images
 from data.preprocess import PreprocessConfig, preprocess
 from data.records import Record
 from data.render import RenderConfig, render_strokes
@@ -152,18 +152,11 @@ def _aspect(rec: Record) -> float:
 
 def collate(items: Sequence[ExpressionItem], pad_id: int) -> Batch:
     """Pad images (right, with 0) and token ids (with `pad_id`) into a `Batch`."""
-    b = len(items)
-    h = max(it.image.shape[-2] for it in items)
-    w = max(it.image.shape[-1] for it in items)
+    images, pixel_mask = pad_images([it.image for it in items])  # (B, 1, H, W), (B, H, W)
     t = max(it.tokens.shape[0] for it in items)
-    images = torch.zeros(b, 1, h, w, dtype=torch.float32)  # (B, 1, H, W)
-    pixel_mask = torch.zeros(b, h, w, dtype=torch.bool)  # (B, H, W)
-    tokens = torch.full((b, t), pad_id, dtype=torch.long)  # (B, T)
-    token_mask = torch.zeros(b, t, dtype=torch.bool)  # (B, T)
+    tokens = torch.full((len(items), t), pad_id, dtype=torch.long)  # (B, T)
+    token_mask = torch.zeros(len(items), t, dtype=torch.bool)  # (B, T)
     for i, it in enumerate(items):
-        ih, iw = it.image.shape[-2:]
-        images[i, :, :ih, :iw] = it.image
-        pixel_mask[i, :ih, :iw] = True
         n = it.tokens.shape[0]
         tokens[i, :n] = it.tokens
         token_mask[i, :n] = True

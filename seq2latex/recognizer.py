@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from data.batch import pad_images
 from seq2latex import __version__
 from seq2latex.checkpoint import load_card, load_model_dir
 from seq2latex.config import ModelConfig
@@ -32,18 +33,6 @@ class Prediction:
     tokens: list[str]
     token_probs: list[float]
     alternatives: list[tuple[str, float]] = field(default_factory=list)
-
-
-def pad_images(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-    """[(1, H, W_i)] -> images (B, 1, H, W_max) zero-padded on the right, pixel mask (B, H, W_max)."""
-    h = max(t.shape[-2] for t in tensors)
-    w = max(t.shape[-1] for t in tensors)
-    images = torch.zeros(len(tensors), 1, h, w)
-    mask = torch.zeros(len(tensors), h, w, dtype=torch.bool)
-    for i, t in enumerate(tensors):
-        images[i, :, : t.shape[-2], : t.shape[-1]] = t
-        mask[i, : t.shape[-2], : t.shape[-1]] = True
-    return images, mask
 
 
 class Recognizer:

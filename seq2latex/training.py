@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from data.batch import pad_images
 from seq2latex import __version__
 from seq2latex.checkpoint import (
     load_model_dir,
@@ -41,7 +42,6 @@ from seq2latex.config import ModelConfig, TrainConfig, from_dict, to_dict
 from seq2latex.decoding import greedy_decode
 from seq2latex.evaluation import score
 from seq2latex.model import Seq2Latex
-from seq2latex.recognizer import pad_images
 from seq2latex.sampling import sampling_probability
 from tokenizer import LatexTokenizer
 

@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 from PIL import Image, ImageOps
 
+from data.batch import pad_images
 from data.preprocess import PreprocessConfig, preprocess
 from seq2latex.checkpoint import save_model_dir
 from seq2latex.config import DecoderConfig, EncoderConfig, ModelConfig
 from seq2latex.decoding import greedy_decode
 from seq2latex.model import Seq2Latex
-from seq2latex.recognizer import pad_images
 from tokenizer import LatexTokenizer
 
 IMAGES = Path(__file__).resolve().parents[1] / "fixtures" / "images"

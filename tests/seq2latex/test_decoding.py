@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
+from data.batch import pad_images
 from seq2latex.config import DecoderConfig, EncoderConfig, ModelConfig
 from seq2latex.decoding import beam_decode, decode, greedy_decode
 from seq2latex.model import Seq2Latex
-from seq2latex.recognizer import pad_images
 
 VOCAB = 24
 
