@@ -37,6 +37,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     p.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
     p.add_argument("--init", type=Path, default=None, help="model directory to initialise the encoder from")
+    p.add_argument(
+        "--init-scope",
+        choices=["encoder", "all"],
+        default="encoder",
+        help="what --init copies: encoder + symbol heads (default), or all matching tensors (fine-tune)",
+    )
     p.add_argument("--config", type=Path, default=None, help="YAML with `model:` and `train:` sections")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--lr", type=float, default=None)
@@ -82,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         device=args.device,
         resume=args.resume,
         init=args.init,
+        init_scope=args.init_scope,
         stop_at_step=args.stop_at_step,
         progress=not args.no_progress,
         threads=args.threads,

@@ -16,7 +16,7 @@ def predictions_path(json_path: Path) -> Path:
 def run_eval(args: argparse.Namespace) -> int:
     import torch
 
-    from seq2latex.evaluation import evaluate, iter_eval_samples, results_as_dicts
+    from seq2latex.evaluation import augment_samples, evaluate, iter_eval_samples, results_as_dicts
     from seq2latex.recognizer import Recognizer
 
     device = args.device
@@ -29,8 +29,18 @@ def run_eval(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    metrics, results = evaluate(recognizer, iter_eval_samples(args.data, limit=args.limit), beam=args.beam)
-    text = json.dumps(metrics, indent=2)
+    if args.augment < 0:
+        print("error: --augment must be >= 0", file=sys.stderr)
+        return 2
+    samples = iter_eval_samples(args.data, limit=args.limit)
+    if args.augment > 0:
+        samples = augment_samples(samples, args.augment, args.seed)
+    metrics, results = evaluate(recognizer, samples, beam=args.beam)
+    report: dict[str, object] = dict(metrics)
+    report["model"] = f"{recognizer.card.get('name', '?')} {recognizer.card.get('version', '')}".strip()
+    report["beam"] = args.beam
+    report["augment"] = {"strength": args.augment, "seed": args.seed} if args.augment > 0 else None
+    text = json.dumps(report, indent=2)
     print(text)
     if args.json:
         out = Path(args.json)
@@ -49,6 +59,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N samples (0 = all)")
     p.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
     p.add_argument("--json", default=None, help="write metrics here (+ <stem>.predictions.jsonl beside it)")
+    p.add_argument(
+        "--augment",
+        type=float,
+        default=0.0,
+        help="evaluate a photo-like copy of the split: augmentation strength (0 = off, 1 = default photo)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the --augment copy")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     p.set_defaults(func=run_eval)

@@ -80,6 +80,18 @@ def iter_eval_samples(path: str | Path, limit: int = 0) -> Iterator[EvalSample]:
             yield EvalSample(rec.name, image, rec.latex)
 
 
+def augment_samples(samples: Iterator[EvalSample], strength: float, seed: int = 0) -> Iterator[EvalSample]:
+    """A photo-like copy of an evaluation set: each image goes through `data.augment` (RGB, coloured
+    ink and paper) with its own generator seeded by (seed, position), so the copy is the same on every
+    run and machine and a sample's photo does not depend on `--limit`."""
+    from data.augment import AugmentConfig, augment
+
+    cfg = AugmentConfig(strength=strength, colour=True)
+    for i, s in enumerate(samples):
+        rng = np.random.default_rng([seed, i])
+        yield EvalSample(s.name, augment(s.image, rng, cfg), s.reference)
+
+
 @dataclass
 class SampleResult:
     name: str

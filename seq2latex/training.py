@@ -73,7 +73,8 @@ class RunOptions:
     out: Path
     device: str = "auto"  # auto | cpu | cuda
     resume: bool = False
-    init: Path | None = None  # model directory whose encoder (and symbol heads) initialise this run
+    init: Path | None = None  # model directory whose weights initialise this run
+    init_scope: str = "encoder"  # encoder: encoder + symbol heads; all: every tensor of matching shape
     stop_at_step: int = 0  # stop as if killed after this step (checkpoint written; for tests)
     progress: bool = True
     threads: int = 0  # CPU threads per process (0 = cores / processes)
@@ -282,20 +283,26 @@ class Trainer:
     # ------------------------------------------------------------------ setup helpers
 
     def _init_from(self, path: Path) -> None:
+        """Copy weights from a model directory: the encoder and symbol heads (after symbol
+        pre-training), or with init_scope="all" every tensor whose name and shape match
+        (fine-tuning / continuing a shipped model under a new schedule)."""
+        if self.opts.init_scope not in ("encoder", "all"):
+            raise ValueError(f"init_scope must be 'encoder' or 'all', not {self.opts.init_scope!r}")
         src, _, _, _ = load_model_dir(path, "cpu")
         own = self.model.state_dict()
+        prefixes = ("encoder.", "symbol_head.", "count_head.")
         copied = 0
         for k, v in src.state_dict().items():
-            if (
-                k.startswith(("encoder.", "symbol_head.", "count_head."))
-                and k in own
-                and own[k].shape == v.shape
-            ):
+            wanted = self.opts.init_scope == "all" or k.startswith(prefixes)
+            if wanted and k in own and own[k].shape == v.shape:
                 own[k] = v.to(own[k].dtype)
                 copied += 1
         self.model.load_state_dict(own)
         if self.dist.main:
-            print(f"initialised {copied} tensors (encoder and symbol heads) from {path}", flush=True)
+            what = (
+                "matching tensors" if self.opts.init_scope == "all" else "tensors (encoder and symbol heads)"
+            )
+            print(f"initialised {copied} {what} from {path}", flush=True)
 
     def _build_data(self) -> None:
         from data.augment import AugmentConfig

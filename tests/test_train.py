@@ -117,6 +117,29 @@ def test_symbol_pretraining_then_init(fixtures_dir: Path, tiny: Path, tmp_path: 
             torch.testing.assert_close(own[k], v, msg=k)
 
 
+def test_init_scope_all_continues_a_whole_model(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
+    from seq2latex.config import load_yaml_configs
+    from seq2latex.training import RunOptions, Trainer
+
+    data = fixtures_dir / "crohme"
+    _run(data, tmp_path / "a", tiny, "--max-steps", "3", "--seed", "7")
+    src, *_ = load_model_dir(tmp_path / "a" / "best")
+    model_cfg, train_cfg = load_yaml_configs(tiny)
+    src_state = {k: v.float() for k, v in src.state_dict().items()}
+
+    def initialised(scope: str) -> dict[str, torch.Tensor]:
+        opts = RunOptions(data=data, out=tmp_path / scope, init=tmp_path / "a" / "best", init_scope=scope)
+        return Trainer(model_cfg, train_cfg, opts).model.state_dict()
+
+    whole = initialised("all")
+    for k, v in src_state.items():
+        torch.testing.assert_close(whole[k].float(), v, msg=k)
+    enc = initialised("encoder")
+    assert any(not torch.equal(enc[k].float(), v) for k, v in src_state.items() if k.startswith("decoder."))
+    with pytest.raises(ValueError, match="init_scope"):
+        initialised("decoder")
+
+
 def test_ddp_two_processes_gloo(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     cmd = [

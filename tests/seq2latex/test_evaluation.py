@@ -52,3 +52,28 @@ def test_eval_samples_from_offline_inkml_and_zip(fixtures_dir: Path, tmp_path: P
                 z.write(p, p.relative_to(root / "offline" / "2014").as_posix())
     zipped = list(iter_eval_samples(zpath))
     assert sorted(s.name for s in zipped) == sorted(s.name for s in offline)
+
+
+def test_augmented_copy_is_fixed_by_its_seed(fixtures_dir: Path) -> None:
+    import numpy as np
+
+    from seq2latex.evaluation import augment_samples, iter_eval_samples
+
+    split = fixtures_dir / "crohme" / "offline" / "2014"
+    clean = list(iter_eval_samples(split))
+
+    def photos(seed: int, limit: int = 0) -> list:
+        return list(augment_samples(iter_eval_samples(split, limit=limit), 1.0, seed))
+
+    a, b, other = photos(0), photos(0), photos(1)
+    assert [s.name for s in a] == [s.name for s in clean]
+    assert [s.reference for s in a] == [s.reference for s in clean]
+    assert all(s.image.mode == "RGB" for s in a)  # coloured ink and paper, like a phone photo
+    assert all(np.array_equal(np.asarray(x.image), np.asarray(y.image)) for x, y in zip(a, b, strict=True))
+    assert any(
+        x.image.size != y.image.size or not np.array_equal(np.asarray(x.image), np.asarray(y.image))
+        for x, y in zip(a, other, strict=True)
+    )
+    # a sample's photo does not depend on how many samples are evaluated
+    first = photos(0, limit=1)[0]
+    assert np.array_equal(np.asarray(first.image), np.asarray(a[0].image))

@@ -40,7 +40,9 @@ def test_reads_real_crohme_test_images(shipped: Recognizer) -> None:
     captions = _captions()
     names = sorted(captions)
     preds = shipped([Image.open(SPLIT / f"{n}.png") for n in names])
-    assert {n: p.latex for n, p in zip(names, preds, strict=True)} == {n: normalize(captions[n]) for n in names}
+    assert {n: p.latex for n, p in zip(names, preds, strict=True)} == {
+        n: normalize(captions[n]) for n in names
+    }
     assert all(0.0 < p.confidence <= 1.0 for p in preds)
 
 
@@ -49,3 +51,31 @@ def test_eval_defaults_to_the_shipped_model(tmp_path: Path) -> None:
     assert main(["eval", "--data", str(SPLIT), "--json", str(out)]) == 0
     metrics = json.loads(out.read_text())
     assert metrics["n"] == len(_captions()) and metrics["exprate"] == 100.0
+
+
+def test_eval_reports_a_photo_like_copy(tmp_path: Path) -> None:
+    out = tmp_path / "photo.json"
+    assert (
+        main(
+            [
+                "eval",
+                "--data",
+                str(SPLIT),
+                "--augment",
+                "1",
+                "--seed",
+                "3",
+                "--limit",
+                "3",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    report = json.loads(out.read_text())
+    assert report["n"] == 3 and report["augment"] == {"strength": 1.0, "seed": 3}
+    assert report["model"].startswith(Recognizer.from_pretrained().card["name"])
+    rows = [json.loads(line) for line in out.with_name("photo.predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 3
+    assert main(["eval", "--data", str(SPLIT), "--augment", "-1"]) == 2
