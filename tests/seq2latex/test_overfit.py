@@ -147,7 +147,11 @@ def test_eval_cli_on_trained_model(trained: dict, tmp_path: Path) -> None:
         "token_accuracy",
         "latency_ms_p50",
         "latency_ms_p95",
+        "beam",
+        "augment",
+        "model",
     }
+    assert metrics["beam"] == 1 and metrics["augment"] is None
     assert metrics["n"] == len(_samples(trained["data"]))
     assert metrics["exprate"] >= TARGET_EXPRATE
     assert metrics["exprate"] <= metrics["le1"] <= metrics["le2"]
