@@ -19,6 +19,9 @@ def run_eval(args: argparse.Namespace) -> int:
     from seq2latex.evaluation import augment_samples, evaluate, iter_eval_samples, results_as_dicts
     from seq2latex.recognizer import Recognizer
 
+    if args.augment < 0:
+        print("error: --augment must be >= 0", file=sys.stderr)
+        return 2
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -28,9 +31,6 @@ def run_eval(args: argparse.Namespace) -> int:
         recognizer = Recognizer.from_pretrained(args.model, device=device)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if args.augment < 0:
-        print("error: --augment must be >= 0", file=sys.stderr)
         return 2
     samples = iter_eval_samples(args.data, limit=args.limit)
     if args.augment > 0:

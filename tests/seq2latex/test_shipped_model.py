@@ -53,7 +53,7 @@ def test_eval_defaults_to_the_shipped_model(tmp_path: Path) -> None:
     assert metrics["n"] == len(_captions()) and metrics["exprate"] == 100.0
 
 
-def test_eval_reports_a_photo_like_copy(tmp_path: Path) -> None:
+def test_eval_reports_a_photo_like_copy(shipped: Recognizer, tmp_path: Path) -> None:
     out = tmp_path / "photo.json"
     assert (
         main(
@@ -75,7 +75,7 @@ def test_eval_reports_a_photo_like_copy(tmp_path: Path) -> None:
     )
     report = json.loads(out.read_text())
     assert report["n"] == 3 and report["augment"] == {"strength": 1.0, "seed": 3}
-    assert report["model"].startswith(Recognizer.from_pretrained().card["name"])
+    assert report["model"].startswith(shipped.card["name"])
     rows = [json.loads(line) for line in out.with_name("photo.predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 3
     assert main(["eval", "--data", str(SPLIT), "--augment", "-1"]) == 2
