@@ -147,7 +147,9 @@ def _combine(terms: Terms) -> Terms:
     acc: dict[tuple[int, ...], sp.Rational] = {}
     for c, e in terms:
         acc[e] = acc.get(e, sp.Integer(0)) + c
-    return [(c, e) for e, c in sorted(acc.items(), key=lambda kv: (-sum(kv[0]), [-x for x in kv[0]])) if c != 0]
+    return [
+        (c, e) for e, c in sorted(acc.items(), key=lambda kv: (-sum(kv[0]), [-x for x in kv[0]])) if c != 0
+    ]
 
 
 def _scale(terms: Terms, k: sp.Rational) -> Terms:
@@ -163,7 +165,7 @@ def _coef(terms: Terms, exps: tuple[int, ...]) -> sp.Rational:
 
 
 def _value_latex(v: sp.Expr, fmt: _Fmt) -> str:
-    """`2 - \sqrt{3}` (the rational part first), or the single fraction when that is shorter."""
+    """`2 - \\sqrt{3}` (the rational part first), or the single fraction when that is shorter."""
     if v.is_Rational:
         return fmt.num(v)
     r, rest = v.as_coeff_Add()
@@ -547,7 +549,9 @@ def _product_sum(b: _Builder, a2: sp.Rational, p: sp.Rational, q: sp.Rational, n
     x = names[0]
     if a2 != 1:
         monic = [(sp.Integer(1), (2,)), (p, (1,)), (q, (0,))]
-        b.add(_rel(_side([t for t in monic if t[0] != 0], names, fmt), "=", "0"), "monic", n=fmt.text(a2), x=x)
+        b.add(
+            _rel(_side([t for t in monic if t[0] != 0], names, fmt), "=", "0"), "monic", n=fmt.text(a2), x=x
+        )
     disc = p**2 - 4 * q
     r1, r2 = sorted([(-p - sp.sqrt(disc)) / 2, (-p + sp.sqrt(disc)) / 2])
     s1, s2 = -r1, -r2  # x^2 + p x + q = (x + s1)(x + s2); the smaller solution first
@@ -563,7 +567,9 @@ def _product_sum(b: _Builder, a2: sp.Rational, p: sp.Rational, q: sp.Rational, n
     b.add(f"{x} = {fmt.num(-s1)} \\vee {x} = {fmt.num(-s2)}", "solve_each")
 
 
-def _abc(b: _Builder, a: sp.Rational, bb: sp.Rational, c: sp.Rational, disc: sp.Rational, names: list[str]) -> None:
+def _abc(
+    b: _Builder, a: sp.Rational, bb: sp.Rational, c: sp.Rational, disc: sp.Rational, names: list[str]
+) -> None:
     fmt = b.fmt
     x = names[0]
     calc = f"({fmt.num(bb)})^{{2}}" if bb < 0 else f"{fmt.num(bb)}^{{2}}"
@@ -619,8 +625,14 @@ def _system(b: _Builder, nodes: list[Node], reader: _Reader, gens: list[sp.Symbo
             raise NoSteps()
         rows.append((lhs, rhs))
     if any(_lcd(lhs + rhs) > 1 for lhs, rhs in rows) and any(_has(n, "div") for n in nodes):
-        rows = [(_scale(lhs, sp.Integer(_lcd(lhs + rhs))), _scale(rhs, sp.Integer(_lcd(lhs + rhs)))) for lhs, rhs in rows]
-        b.add(_cases([_rel(_side(lhs, names, fmt), "=", _side(rhs, names, fmt)) for lhs, rhs in rows]), "system_lcd")
+        rows = [
+            (_scale(lhs, sp.Integer(_lcd(lhs + rhs))), _scale(rhs, sp.Integer(_lcd(lhs + rhs))))
+            for lhs, rhs in rows
+        ]
+        b.add(
+            _cases([_rel(_side(lhs, names, fmt), "=", _side(rhs, names, fmt)) for lhs, rhs in rows]),
+            "system_lcd",
+        )
     ex, ey = (1, 0), (0, 1)
     coefs = []
     for lhs, rhs in rows:
@@ -653,7 +665,9 @@ def _substitution_signs(coefs: list[tuple[sp.Rational, ...]], i: int, v: int) ->
     return sum(1 for q in (av, -aw / av, c / av, coefs[1 - i][v]) if q < 0)
 
 
-def _substitution(b: _Builder, coefs: list[tuple[sp.Rational, ...]], i: int, v: int, names: list[str]) -> None:
+def _substitution(
+    b: _Builder, coefs: list[tuple[sp.Rational, ...]], i: int, v: int, names: list[str]
+) -> None:
     fmt = b.fmt
     w = 1 - v
     j = 1 - i
@@ -666,7 +680,19 @@ def _substitution(b: _Builder, coefs: list[tuple[sp.Rational, ...]], i: int, v: 
     def rows(other: str) -> str:
         return _cases([iso, other] if i == 0 else [other, iso])
 
-    b.add(rows(_rel(_side([t for t in [(coefs[j][0], (1, 0)), (coefs[j][1], (0, 1))] if t[0] != 0], names, fmt), "=", fmt.num(coefs[j][2]))), "isolate", v=vn, w=wn, i=i + 1)
+    b.add(
+        rows(
+            _rel(
+                _side([t for t in [(coefs[j][0], (1, 0)), (coefs[j][1], (0, 1))] if t[0] != 0], names, fmt),
+                "=",
+                fmt.num(coefs[j][2]),
+            )
+        ),
+        "isolate",
+        v=vn,
+        w=wn,
+        i=i + 1,
+    )
     bv, bw, cj = coefs[j][v], coefs[j][w], coefs[j][2]
     lhs: Terms
     if bv != 0:
@@ -684,7 +710,14 @@ def _substitution(b: _Builder, coefs: list[tuple[sp.Rational, ...]], i: int, v: 
     value = result[1]
     vval = sum((cc * (value if e == (1,) else 1) for cc, e in expr), sp.Integer(0))
     final = {v: f"{vn} = {fmt.num(vval)}", w: f"{wn} = {fmt.num(value)}"}
-    b.add(_cases([final[0], final[1]]), "back_substitute", w=wn, value=fmt.text(value), v=vn, expr=_side(expr, [wn], fmt, text=True))
+    b.add(
+        _cases([final[0], final[1]]),
+        "back_substitute",
+        w=wn,
+        value=fmt.text(value),
+        v=vn,
+        expr=_side(expr, [wn], fmt, text=True),
+    )
 
 
 def _elimination(b: _Builder, coefs: list[tuple[sp.Rational, ...]], names: list[str]) -> None:
@@ -692,7 +725,11 @@ def _elimination(b: _Builder, coefs: list[tuple[sp.Rational, ...]], names: list[
     best = None
     for k in (1, 0):  # eliminate y first on a tie
         p, q = abs(coefs[0][k]), abs(coefs[1][k])
-        lcm = sp.ilcm(int(p.p * q.q), int(q.p * p.q)) / (p.q * q.q) if (p.q != 1 or q.q != 1) else sp.ilcm(int(p), int(q))
+        lcm = (
+            sp.ilcm(int(p.p * q.q), int(q.p * p.q)) / (p.q * q.q)
+            if (p.q != 1 or q.q != 1)
+            else sp.ilcm(int(p), int(q))
+        )
         lcm = sp.Rational(lcm)
         m1, m2 = lcm / p, lcm / q
         cost = m1 + m2
@@ -705,17 +742,24 @@ def _elimination(b: _Builder, coefs: list[tuple[sp.Rational, ...]], names: list[
     e2 = tuple(c * m2 for c in coefs[1])
 
     def std(e: tuple[sp.Rational, ...]) -> str:
-        return _rel(_side([t for t in [(e[0], (1, 0)), (e[1], (0, 1))] if t[0] != 0], names, fmt), "=", fmt.num(e[2]))
+        return _rel(
+            _side([t for t in [(e[0], (1, 0)), (e[1], (0, 1))] if t[0] != 0], names, fmt), "=", fmt.num(e[2])
+        )
 
     if m1 != 1 or m2 != 1:
         b.add(_cases([std(e1), std(e2)]), "multiply_equations", m1=fmt.text(m1), m2=fmt.text(m2))
     add = e1[k] == -e2[k]
     new = tuple(e2[t] + e1[t] if add else e2[t] - e1[t] for t in range(3))
     un = names[u]
-    b.add(_cases([std(e1), _rel(_side([(new[u], (1,))], [un], fmt), "=", fmt.num(new[2]))]),
-          "add_equations" if add else "subtract_equations", v=names[k])
+    b.add(
+        _cases([std(e1), _rel(_side([(new[u], (1,))], [un], fmt), "=", fmt.num(new[2]))]),
+        "add_equations" if add else "subtract_equations",
+        v=names[k],
+    )
     value = new[2] / new[u]
-    b.add(_cases([std(e1), f"{un} = {fmt.num(value)}"]), "divide", n=fmt.text(new[u])) if new[u] != 1 else None
+    b.add(_cases([std(e1), f"{un} = {fmt.num(value)}"]), "divide", n=fmt.text(new[u])) if new[
+        u
+    ] != 1 else None
     a_u, a_k, c = coefs[0][u], coefs[0][k], coefs[0][2]
     kn = names[k]
 
@@ -746,7 +790,10 @@ def build_steps(nodes: list[Node], lang: str) -> list[Step]:
     gens = _sorted_symbols(sides)
     fmt = _Fmt(lang, decimal=any(_has(n, "num", ".") for n in nodes))
     b = _Builder(lang, fmt)
-    first = [_node_latex(n.args[0], fmt) + f" {_REL_LATEX.get(n.text, '?')} " + _node_latex(n.args[1], fmt) for n in nodes]
+    first = [
+        _node_latex(n.args[0], fmt) + f" {_REL_LATEX.get(n.text, '?')} " + _node_latex(n.args[1], fmt)
+        for n in nodes
+    ]
     if "?" in " ".join(first):
         raise NoSteps()
     if len(nodes) == 1 and len(gens) == 1 and ops[0] in _REL_LATEX:
