@@ -16,7 +16,7 @@ const TEXT = {
     recognized: "Recognized — edit the LaTeX below if something is wrong.", solved: "Solved.",
     unreachable: "The server could not be reached.", confidence: "Confidence", alternatives: "Alternatives:",
     drawFirst: "Draw a formula first.", canvasHint: "Write a formula here with your mouse, pen or finger",
-    model: "Model", notReady: "The model is not ready.",
+    model: "Model", notReady: "The model is not ready.", steps: "Steps",
   },
   nl: {
     tagline: "Schrijf of fotografeer een formule — krijg de LaTeX en de oplossing.", language: "Taal",
@@ -27,7 +27,7 @@ const TEXT = {
     recognized: "Herkend — pas de LaTeX hieronder aan als er iets niet klopt.", solved: "Opgelost.",
     unreachable: "De server is niet bereikbaar.", confidence: "Zekerheid", alternatives: "Alternatieven:",
     drawFirst: "Teken eerst een formule.", canvasHint: "Schrijf hier een formule met muis, pen of vinger",
-    model: "Model", notReady: "Het model is nog niet klaar.",
+    model: "Model", notReady: "Het model is nog niet klaar.", steps: "Stappen",
   },
 };
 const t = (key) => (TEXT[$("lang").value] || TEXT.en)[key] || TEXT.en[key];
@@ -77,6 +77,28 @@ function showSolution(data) {
   msg.textContent = sol.message || (sol.kind ? sol.kind : "");
   msg.className = "message " + (sol.kind === "error" ? "fail" : "ok");
   setMath($("solution-formula"), data.solution_mathml, sol.result_latex || "");
+  showSteps(sol.steps, data.steps_mathml);
+}
+
+// Steps under the answer: one rendered formula per line, its explanation beside it.
+function showSteps(steps, mathml) {
+  const list = $("steps");
+  list.replaceChildren();
+  const has = Array.isArray(steps) && steps.length > 0;
+  $("steps-box").hidden = !has;
+  if (!has) return;
+  steps.forEach((step, i) => {
+    const item = document.createElement("li");
+    item.className = "step" + (step.aside ? " aside" : "");
+    const math = document.createElement("div");
+    math.className = "step-math";
+    setMath(math, mathml && mathml[i], step.latex);
+    const text = document.createElement("div");
+    text.className = "step-explanation";
+    text.textContent = step.explanation;
+    item.append(math, text);
+    list.appendChild(item);
+  });
 }
 
 function showAlternatives(data) {
@@ -137,6 +159,7 @@ function solveImage(blob, filename) {
   const form = new FormData();
   form.append("file", blob, filename);
   form.append("lang", $("lang").value);
+  form.append("steps", "true");
   return postSolve(form, {}, true);
 }
 
@@ -146,7 +169,7 @@ function solveLatex() {
   if (!latex.trim()) return;
   $("confidence").textContent = "";
   $("alternatives").replaceChildren();
-  return postSolve(JSON.stringify({ latex: latex, lang: $("lang").value }), { "Content-Type": "application/json" }, false);
+  return postSolve(JSON.stringify({ latex: latex, lang: $("lang").value, steps: true }), { "Content-Type": "application/json" }, false);
 }
 
 // ---------------------------------------------------------------- drawing

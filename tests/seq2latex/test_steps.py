@@ -114,7 +114,11 @@ def _solution_set(latex: str, lang: str, variables: list[str]) -> sp.Set:
         assert r["kind"] != "error", (part, r["message"])
         if not r["variables"]:  # `0 = 5`, `0 < 3`
             true = r["message"] in ("The statement is true", "De bewering klopt")
-            s = (sp.S.Reals if len(syms) == 1 else sp.ProductSet(sp.S.Reals, sp.S.Reals)) if true else sp.S.EmptySet
+            s = (
+                (sp.S.Reals if len(syms) == 1 else sp.ProductSet(sp.S.Reals, sp.S.Reals))
+                if true
+                else sp.S.EmptySet
+            )
         elif r["kind"] == "inequality":
             s = sp.sympify(r["solution_set"], locals={v: sp.Symbol(v, real=True) for v in variables})
         elif r["kind"] == "system":
@@ -173,19 +177,25 @@ def test_table_covers_the_four_kinds_in_both_languages() -> None:
 
 BRACED_COMMA = pytest.param(
     ("linear", "nl", "0{,}5x = 2", ["door 0,5"]),
-    marks=pytest.mark.xfail(reason="the solver reads `0{,}5` once the issue-14 parser fix is merged", strict=False),
+    marks=pytest.mark.xfail(
+        reason="the solver reads `0{,}5` once the issue-14 parser fix is merged", strict=False
+    ),
     id="linear:nl:0{,}5x = 2",
 )
 
 
 @pytest.mark.parametrize(
-    "case", [*CASES, BRACED_COMMA], ids=[*[f"{c[0]}:{c[1]}:{c[2][:40]}" for c in CASES], "linear:nl:braced-comma"]
+    "case",
+    [*CASES, BRACED_COMMA],
+    ids=[*[f"{c[0]}:{c[1]}:{c[2][:40]}" for c in CASES], "linear:nl:braced-comma"],
 )
 def test_every_step_keeps_the_solution_set(case: tuple[str, str, str, list[str]]) -> None:
     group, lang, latex, expected = case
     r = solve(latex, lang, config=NO_CACHE, steps=True)
     json.dumps(r)
-    assert r["kind"] == ("inequality" if group == "inequality" else "system" if group == "system" else "equation")
+    assert r["kind"] == (
+        "inequality" if group == "inequality" else "system" if group == "system" else "equation"
+    )
     assert r["steps_reason"] is None and r["steps"], r["steps_reason"]
     steps = r["steps"]
     assert all(set(s) == {"latex", "explanation", "aside"} and s["explanation"] for s in steps)
