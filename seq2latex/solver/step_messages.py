@@ -168,7 +168,7 @@ STEP_MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
-def step_message(key: str, lang: str, **fields: object) -> str:
+def step_text(key: str, lang: str, **fields: object) -> str:
     """The step text `key` in `lang` (English when the language is unknown), with fields filled in."""
     lang = lang if lang in LANGS else "en"
     return STEP_MESSAGES[key][lang].format(**fields)
@@ -176,4 +176,4 @@ def step_message(key: str, lang: str, **fields: object) -> str:
 
 def no_steps(lang: str) -> dict[str, object]:
     """The steps part of a result that could not be solved."""
-    return {"steps": None, "steps_reason": step_message("reason_error", lang)}
+    return {"steps": None, "steps_reason": step_text("reason_error", lang)}

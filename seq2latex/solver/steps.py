@@ -26,7 +26,7 @@ import sympy as sp
 from seq2latex.solver.engine import _INEQ, _Converter, _OutOfTime, _sorted_symbols, _within
 from seq2latex.solver.lexer import SolverInputError, tokenize
 from seq2latex.solver.parser import Node, parse
-from seq2latex.solver.step_messages import step_message
+from seq2latex.solver.step_messages import step_text
 
 STEPS_TIME_S = 1.0  # most time for working out and checking the steps, after the answer itself
 MIN_STEPS_S = 0.05  # less time left than this: no steps
@@ -376,7 +376,7 @@ class _Builder:
         self.steps: list[Step] = []
 
     def msg(self, key: str, **fields: object) -> str:
-        return step_message(key, self.lang, **fields)
+        return step_text(key, self.lang, **fields)
 
     def add(self, latex: str, key: str, aside: bool = False, **fields: object) -> None:
         if self.steps and not aside and _same_text(self.steps[-1].latex, latex):
@@ -815,17 +815,17 @@ def steps_result(nodes: list[Node], lang: str, answer: dict[str, Any], seconds: 
     """{"steps": [...] or None, "steps_reason": None or a text}, within `seconds` (at most
     `STEPS_TIME_S`); never raises."""
     if "error" in answer or answer.get("kind") == "error":
-        return {"steps": None, "steps_reason": step_message("reason_error", lang)}
+        return {"steps": None, "steps_reason": step_text("reason_error", lang)}
     seconds = min(seconds, STEPS_TIME_S)
     if seconds < MIN_STEPS_S:
-        return {"steps": None, "steps_reason": step_message("reason_time", lang)}
+        return {"steps": None, "steps_reason": step_text("reason_time", lang)}
     try:
         steps = _within(seconds, lambda: build_steps(nodes, lang))
     except _OutOfTime:
-        return {"steps": None, "steps_reason": step_message("reason_time", lang)}
+        return {"steps": None, "steps_reason": step_text("reason_time", lang)}
     except NoSteps as exc:
-        return {"steps": None, "steps_reason": step_message(exc.key, lang)}
+        return {"steps": None, "steps_reason": step_text(exc.key, lang)}
     except (SolverInputError, ValueError, TypeError, ZeroDivisionError, AttributeError, IndexError,
             NotImplementedError, RecursionError, AssertionError):  # fmt: skip
-        return {"steps": None, "steps_reason": step_message("reason_unsupported", lang)}
+        return {"steps": None, "steps_reason": step_text("reason_unsupported", lang)}
     return {"steps": [s.as_dict() for s in steps], "steps_reason": None}

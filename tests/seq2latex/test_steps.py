@@ -281,7 +281,7 @@ def test_no_time_left_means_no_steps() -> None:
     assert r == {"steps": None, "steps_reason": "Het uitwerken van de stappen duurde te lang"}
 
 
-def test_every_step_message_has_english_and_dutch() -> None:
+def test_every_step_text_has_english_and_dutch() -> None:
     for key, texts in STEP_MESSAGES.items():
         assert set(texts) == {"en", "nl"} and all(texts.values()), key
         assert texts["en"] != texts["nl"] or key in ("start_system",), key
