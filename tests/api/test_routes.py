@@ -242,3 +242,19 @@ def test_api_key(make_client: Callable[..., TestClient], images_dir: Path) -> No
     r = c.post("/solve", json={"latex": "x=1"}, headers={"X-API-Key": "s3cret"})
     assert r.status_code == 200
     assert c.get("/version", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_api_docs_work_offline(client: TestClient, page: str) -> None:
+    """The docs pages name no other host: their scripts and styles come from this server, and answer."""
+    r = client.get(page)
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    html = r.text
+    assert not re.search(r"(https?:)?//[\w.-]+\.[a-z]{2,}", html), re.findall(r"(?:https?:)?//[^\s'\"]+", html)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith(".js") for a in assets)
+    for url in assets:
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 1000, url
+    spec = re.search(r"(?:url: '|spec-url=\")([^'\"]+)", html)
+    assert spec and client.get(spec.group(1)).json()["info"]["title"] == "seq2latex"
