@@ -296,3 +296,22 @@ def test_no_float_riddled_formulas() -> None:
         "- \\frac{\\sqrt{4 a + 1}}{2} - \\frac{1}{2}",
         "\\frac{\\sqrt{4 a + 1}}{2} - \\frac{1}{2}",
     }
+
+
+def test_cli_solve_takes_latex_as_the_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    from seq2latex.cli import main
+
+    assert main(["solve", "x^2=1"]) == 0
+    assert "x = -1 \\vee x = 1" in capsys.readouterr().out
+    assert main(["solve", "\\frac{x}{2}=3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["solutions"] == [{"x": "6"}]
+    assert main(["solve", "photo.jpg"]) == 2  # a missing photo stays a missing file
+    assert "photo.jpg" in capsys.readouterr().err
+
+
+def test_cli_solve_without_input_names_every_form(capsys: pytest.CaptureFixture[str]) -> None:
+    from seq2latex.cli import main
+
+    assert main(["solve"]) == 2
+    err = capsys.readouterr().err
+    assert "IMAGE" in err and "--latex" in err and "--bench" in err
