@@ -15,6 +15,7 @@ import torch
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import API_KEY_HEADER
@@ -73,7 +74,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, recognizer: Recognizer | None = None) -> FastAPI:
     """Build the app. `recognizer` skips loading (tests share one loaded model between apps)."""
     settings = settings or Settings()
-    app = FastAPI(
+    # /docs and /redoc load Swagger UI / ReDoc from the package's own files (fastapi-offline), not a CDN
+    app = FastAPIOffline(
         title="seq2latex",
         version=__version__,
         description="Handwritten maths -> LaTeX -> solution. Errors: {'error': {'code', 'message'}}.",

@@ -11,6 +11,7 @@ from api.limits import MAX_BEAM
 
 class Alternative(BaseModel):
     latex: str
+    latex_typed: str = Field(description="`latex` as a person types it (`z^3+2=z`)")
     score: float = Field(description="probability of this beam hypothesis")
 
 
@@ -26,6 +27,7 @@ class ModelInfo(BaseModel):
 
 class RecognizeResponse(BaseModel):
     latex: str = Field(description="recognized LaTeX (CROHME tokens separated by spaces)")
+    latex_typed: str = Field(description="the same LaTeX as a person types it (`z^3+2=z`)")
     confidence: float = Field(description="model probability of the whole sequence")
     alternatives: list[Alternative]
     tokens: list[TokenProb]
@@ -37,6 +39,7 @@ class RecognizeResponse(BaseModel):
 class SolveResponse(BaseModel):
     source: str = Field(description="'image' (recognized) or 'latex' (typed)")
     latex: str
+    latex_typed: str = Field(description="the LaTeX as typed (or the recognized tokens written compactly)")
     confidence: float | None = Field(description="null for typed LaTeX")
     alternatives: list[Alternative]
     solution: dict[str, Any] = Field(description="the solver's result (kind, solutions, message, ...)")

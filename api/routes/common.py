@@ -7,6 +7,7 @@ import time
 from api.pipeline import Recognition
 from api.schemas import Alternative, ModelInfo, TokenProb
 from seq2latex.recognizer import Recognizer
+from tokenizer import compact
 
 
 def model_info(recognizer: Recognizer) -> ModelInfo:
@@ -15,7 +16,7 @@ def model_info(recognizer: Recognizer) -> ModelInfo:
 
 
 def alternatives(rec: Recognition) -> list[Alternative]:
-    return [Alternative(latex=latex, score=score) for latex, score in rec.alternatives]
+    return [Alternative(latex=latex, latex_typed=compact(latex), score=score) for latex, score in rec.alternatives]
 
 
 def tokens(rec: Recognition) -> list[TokenProb]:

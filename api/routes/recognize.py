@@ -12,6 +12,7 @@ from api.mathml import latex_to_mathml
 from api.pipeline import recognize_bytes
 from api.routes.common import alternatives, elapsed_ms, model_info, tokens
 from api.schemas import RecognizeResponse, error_responses, request_body
+from tokenizer import compact
 
 router = APIRouter(tags=["recognition"])
 
@@ -35,6 +36,7 @@ async def recognize(
     )
     return RecognizeResponse(
         latex=rec.latex,
+        latex_typed=compact(rec.latex),
         confidence=rec.confidence,
         alternatives=alternatives(rec),
         tokens=tokens(rec),

@@ -7,11 +7,14 @@ import time
 from fastapi import APIRouter, Request
 
 from api.deps import ApiKey, LimiterDep, RecognizerDep, SettingsDep, SolveExecutorDep
+from api.errors import ApiError
 from api.inputs import read_input
 from api.mathml import latex_to_mathml
 from api.pipeline import recognize_bytes, solve_latex
 from api.routes.common import alternatives, elapsed_ms, model_info
 from api.schemas import Alternative, SolveResponse, error_responses, request_body
+from seq2latex.solver import INPUT_ERROR_CODES
+from tokenizer import compact
 
 router = APIRouter(tags=["solving"])
 
@@ -48,6 +51,11 @@ async def solve(
     t_solve = time.perf_counter()
     solution = await solve_latex(executor, latex, inp.lang, settings.solve_timeout_s, inp.steps)
     timings["solve"] = elapsed_ms(t_solve)
+    code = solution.get("error_code")
+    if source == "latex" and code in INPUT_ERROR_CODES:
+        # typed LaTeX that cannot be read is the client's error; recognized LaTeX that cannot be solved
+        # is an answer (200, solution.kind "error"): the picture was fine, the maths is not
+        raise ApiError(422, "decimal_comma" if code == "decimal_comma" else "invalid_latex", solution["message"])
     result_latex = solution.get("result_latex") if isinstance(solution, dict) else None
     mathml = latex_to_mathml(latex)
     solution_mathml = (
@@ -58,6 +66,7 @@ async def solve(
     return SolveResponse(
         source=source,
         latex=latex,
+        latex_typed=latex if source == "latex" else compact(latex),
         confidence=confidence,
         alternatives=alts,
         solution=solution,

@@ -3,6 +3,8 @@
 "use strict";
 
 const RESOLVE_DELAY_MS = 450;
+const BEAM = 3; // image requests ask for the top alternatives
+const HINT_MARGIN_PX = 12;
 const PEN_WIDTH = 4;
 const $ = (id) => document.getElementById(id);
 
@@ -17,6 +19,7 @@ const TEXT = {
     unreachable: "The server could not be reached.", confidence: "Confidence", alternatives: "Alternatives:",
     drawFirst: "Draw a formula first.", canvasHint: "Write a formula here with your mouse, pen or finger",
     model: "Model", notReady: "The model is not ready.", steps: "Steps",
+    decimalComma: "Write {n} (with a decimal point) or switch to Nederlands.",
   },
   nl: {
     tagline: "Schrijf of fotografeer een formule — krijg de LaTeX en de oplossing.", language: "Taal",
@@ -28,6 +31,7 @@ const TEXT = {
     unreachable: "De server is niet bereikbaar.", confidence: "Zekerheid", alternatives: "Alternatieven:",
     drawFirst: "Teken eerst een formule.", canvasHint: "Schrijf hier een formule met muis, pen of vinger",
     model: "Model", notReady: "Het model is nog niet klaar.", steps: "Stappen",
+    decimalComma: "Schrijf {n} (met een decimale punt).",
   },
 };
 const t = (key) => (TEXT[$("lang").value] || TEXT.en)[key] || TEXT.en[key];
@@ -71,10 +75,31 @@ function setMath(el, mathml, fallback) {
   }
 }
 
+// the solver's API wording for a decimal comma, as a student needs it
+function friendlyMessage(code, message, latex) {
+  if (code !== "decimal_comma") return message;
+  const m = /(\d+)\s*(?:\{\s*,\s*\}|,)\s*(\d+)/.exec(latex || "");
+  return t("decimalComma").replace("{n}", m ? m[1] + "." + m[2] : "2.25");
+}
+
+// results that no longer belong to the current input go; keepLatex: the LaTeX box is that input
+function clearResults(keepLatex) {
+  if (!keepLatex) $("latex-input").value = "";
+  setMath($("formula"), null, "");
+  $("confidence").textContent = "";
+  $("alternatives").replaceChildren();
+  $("solution-message").replaceChildren();
+  $("solution-message").className = "message";
+  setMath($("solution-formula"), null, "");
+  $("solution-formula").replaceChildren();
+  showSteps(null, null);
+  $("timings").textContent = "";
+}
+
 function showSolution(data) {
   const sol = data.solution || {};
   const msg = $("solution-message");
-  msg.textContent = sol.message || (sol.kind ? sol.kind : "");
+  msg.textContent = friendlyMessage(sol.error_code, sol.message, data.latex) || (sol.kind ? sol.kind : "");
   msg.className = "message " + (sol.kind === "error" ? "fail" : "ok");
   setMath($("solution-formula"), data.solution_mathml, sol.result_latex || "");
   showSteps(sol.steps, data.steps_mathml);
@@ -105,15 +130,16 @@ function showAlternatives(data) {
   const box = $("alternatives");
   box.replaceChildren();
   const alts = (data.alternatives || []).filter((a) => a.latex !== data.latex);
+  alts.forEach((a) => { a.typed = a.latex_typed || a.latex; });
   if (!alts.length) return;
   box.appendChild(document.createTextNode(t("alternatives")));
   for (const alt of alts.slice(0, 4)) {
     const chip = document.createElement("button");
     chip.type = "button";
     chip.className = "chip";
-    chip.textContent = alt.latex;
+    chip.textContent = alt.typed;
     chip.title = "score " + alt.score.toFixed(3);
-    chip.addEventListener("click", () => { $("latex-input").value = alt.latex; solveLatex(); });
+    chip.addEventListener("click", () => { $("latex-input").value = alt.typed; solveLatex(); });
     box.appendChild(chip);
   }
 }
@@ -130,6 +156,7 @@ async function postSolve(body, headers, fromImage) {
   const seq = ++requestSeq;
   setStatus(fromImage ? t("recognizing") : t("solving"), true);
   showError("");
+  if (fromImage) clearResults(false);
   let resp, data;
   try {
     resp = await fetch("/solve", { method: "POST", body: body, headers: apiHeaders(headers) });
@@ -141,12 +168,16 @@ async function postSolve(body, headers, fromImage) {
   if (seq !== requestSeq) return; // a newer request superseded this one
   if (!resp.ok) {
     setStatus("", false);
-    showError((data && data.error && data.error.message) || ("HTTP " + resp.status));
+    clearResults(!fromImage);
+    if (fromImage) $("preview").hidden = true;
+    const error = (data && data.error) || {};
+    const latex = fromImage ? "" : $("latex-input").value;
+    showError(friendlyMessage(error.code, error.message, latex) || ("HTTP " + resp.status));
     return;
   }
   setStatus(fromImage ? t("recognized") : t("solved"), false);
   if (fromImage) {
-    $("latex-input").value = data.latex;
+    $("latex-input").value = data.latex_typed || data.latex;
     $("confidence").textContent = t("confidence") + " " + Math.round(100 * data.confidence) + "%";
     showAlternatives(data);
   }
@@ -159,6 +190,7 @@ function solveImage(blob, filename) {
   const form = new FormData();
   form.append("file", blob, filename);
   form.append("lang", $("lang").value);
+  form.append("beam", String(BEAM));
   form.append("steps", "true");
   return postSolve(form, {}, true);
 }
@@ -195,9 +227,15 @@ function setupCanvas() {
     ctx.restore();
     if (!strokes.length) {
       ctx.fillStyle = "#b8c0cc";
-      ctx.font = "16px system-ui, sans-serif";
       ctx.textAlign = "center";
-      ctx.fillText(t("canvasHint"), canvas.clientWidth / 2, canvas.clientHeight / 2);
+      const hint = t("canvasHint");
+      let size = 16; // shrink the hint until it fits a narrow (phone) canvas
+      ctx.font = size + "px system-ui, sans-serif";
+      while (size > 9 && ctx.measureText(hint).width > canvas.clientWidth - 2 * HINT_MARGIN_PX) {
+        size -= 1;
+        ctx.font = size + "px system-ui, sans-serif";
+      }
+      ctx.fillText(hint, canvas.clientWidth / 2, canvas.clientHeight / 2, canvas.clientWidth - 2 * HINT_MARGIN_PX);
     }
     ctx.strokeStyle = "#111827";
     ctx.lineWidth = PEN_WIDTH;
@@ -265,6 +303,7 @@ function setupUpload() {
     if (!file) return;
     const preview = $("preview");
     if (preview.src) URL.revokeObjectURL(preview.src);
+    preview.onerror = () => { preview.hidden = true; }; // not a picture the browser can show
     preview.src = URL.createObjectURL(file);
     preview.hidden = false;
     solveImage(file, file.name || "photo");
@@ -291,11 +330,25 @@ async function loadInfo() {
     if (resp.ok) {
       $("model-info").textContent = t("model") + " " + data.model.name + " " + data.model.version;
       $("api-key-row").hidden = !data.auth_required;
+      loadFormats();
     } else {
       showError((data.error && data.error.message) || t("notReady"));
     }
   } catch (err) {
     showError(t("unreachable"));
+  }
+}
+
+// the formats the running server accepts (GET /version), not a hard-coded list
+async function loadFormats() {
+  try {
+    const resp = await fetch("/version", { headers: apiHeaders() });
+    if (!resp.ok) return;
+    const data = await resp.json();
+    const formats = (data.limits && data.limits.formats) || [];
+    $("formats").textContent = formats.map((f) => (f === "WEBP" ? "WebP" : f)).join(", ");
+  } catch (err) {
+    // the list is a hint only
   }
 }
 

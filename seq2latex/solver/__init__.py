@@ -8,6 +8,7 @@ from __future__ import annotations
 from seq2latex.solver.config import SolverConfig
 from seq2latex.solver.core import solve
 from seq2latex.solver.pool import get_pool, shutdown
+from seq2latex.solver.result import INPUT_ERROR_CODES
 
 
 def warm_up(workers: int = 1) -> None:
@@ -15,4 +16,4 @@ def warm_up(workers: int = 1) -> None:
     get_pool(workers).warm_up()
 
 
-__all__ = ["SolverConfig", "shutdown", "solve", "warm_up"]
+__all__ = ["INPUT_ERROR_CODES", "SolverConfig", "shutdown", "solve", "warm_up"]

@@ -33,10 +33,29 @@ def hostile_inputs() -> dict[str, str]:
     }
 
 
+def read_value(text: str) -> Any:
+    """A value the solver wrote (LaTeX, or a plain number) back as SymPy, through the solver's own parser."""
+    from seq2latex.solver.engine import _Converter
+    from seq2latex.solver.lexer import tokenize
+    from seq2latex.solver.parser import parse
+
+    nodes = parse(tokenize(text), "en")
+    if len(nodes) != 1:
+        raise ValueError(f"not one value: {text!r}")
+    return _Converter(imag_unit=True).one(nodes[0])
+
+
 def _same_value(a: str, b: str) -> bool:
+    """Expected value `a` (SymPy syntax, as in the case table) equals the solver's LaTeX value `b`."""
     import sympy as sp
 
-    x, y = sp.sympify(a), sp.sympify(b)
+    x = sp.sympify(a, locals={"I": sp.I})
+    try:
+        y = read_value(b)
+    except ValueError:
+        return False
+    x = x.subs({s: sp.Symbol(s.name, real=True) for s in x.free_symbols})
+    y = y.subs({s: sp.Symbol(s.name, real=True) for s in y.free_symbols})
     if x == y:
         return True
     try:
@@ -63,10 +82,14 @@ def _same_solution_list(expected: list[dict[str, str]], got: list[dict[str, str]
 
 
 def _same_set(a: str, b: str) -> bool:
+    """Expected set `a` (SymPy syntax) is the solver's LaTeX set `b` (both written by SymPy's printer)."""
     import sympy as sp
 
-    sa, sb = sp.sympify(a), sp.sympify(b)
-    return bool(sa == sb or (sa.is_subset(sb) and sb.is_subset(sa)))
+    from seq2latex.solver.engine import set_text
+
+    expected = sp.sympify(a)
+    expected = expected.subs({s: sp.Symbol(s.name, real=True) for s in expected.free_symbols})
+    return set_text(expected) == b
 
 
 def check_case(case: dict[str, Any], result: dict[str, Any]) -> list[str]:

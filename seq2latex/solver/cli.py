@@ -23,9 +23,23 @@ def recognize_image(path: Path, model: Path | None = None) -> str:
     return recognize_image_latex(path, model)
 
 
+_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+
+
+def looks_like_latex(arg: Path) -> bool:
+    """An argument that is no file and reads as maths (`x^2=1`, `\\frac{1}{2}`), not as a photo's name."""
+    if arg.exists() or arg.suffix.lower() in _IMAGE_SUFFIXES:
+        return False
+    text = str(arg)
+    return any(ch in text for ch in "=^\\<>+{}") or text.replace(" ", "").isdigit()
+
+
 def register(subparsers: Any) -> None:
     p = subparsers.add_parser("solve", help="solve or evaluate maths given as LaTeX or as a photo")
-    p.add_argument("image", nargs="?", type=Path, help="photo of a handwritten formula to recognise and solve")
+    p.add_argument(
+        "image", nargs="?", type=Path,
+        help="photo of a handwritten formula to recognise and solve (typed LaTeX here is solved as --latex)",
+    )  # fmt: skip
     p.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
     p.add_argument("--latex", help='LaTeX to solve, e.g. "x^2=1"')
     p.add_argument(
@@ -43,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(bench(args.cases, args.timeout), indent=2))
         return 0
     latex = args.latex
+    if args.image is not None and latex is None and looks_like_latex(args.image):
+        latex, args.image = str(args.image), None  # `seq2latex solve 'x^2=1'`: typed maths, not a file
     if args.image is not None:
         if latex is not None:
             print("error: give either IMAGE or --latex, not both", file=sys.stderr)
@@ -54,7 +70,9 @@ def run(args: argparse.Namespace) -> int:
             return 2
         print(latex)
     if latex is None:
-        print("error: give --latex LATEX (or --bench)", file=sys.stderr)
+        print("error: give an IMAGE to recognise and solve, --latex LATEX, or --bench", file=sys.stderr)
+        print("usage: seq2latex solve IMAGE | seq2latex solve --latex 'x^2=1' | seq2latex solve --bench",
+              file=sys.stderr)
         return 2
     result = solve(latex, args.lang, timeout_s=args.timeout)
     if args.json:

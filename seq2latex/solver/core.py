@@ -27,6 +27,7 @@ def _error(
     res = {"input": latex, "latex": normalized, **empty_result("error")}
     limit = cfg.max_chars if code == "too_long" else _LIMITS.get(code, cfg.timeout_s)
     res["message"] = message(code, lang, detail=detail, limit=limit)
+    res["error_code"] = code
     return res
 
 
@@ -53,7 +54,9 @@ def solve(
     """Solve an equation, inequality or system, or evaluate an expression, given as LaTeX.
 
     Returns {"input", "latex", "kind", "variables", "solutions", "approx", "solution_set", "value",
-    "result_latex", "message"}; kind is "error" (with a message) for input that cannot be handled.
+    "result_latex", "message", "error_code"}; kind is "error" (with a message and an `error_code`) for
+    input that cannot be handled. Values in `solutions`, `value` and `solution_set` are LaTeX in the
+    input's own letters (or a plain decimal where no closed form exists); `approx` holds decimals.
     SymPy runs in a worker process that is killed after `timeout_s` (default `config.timeout_s`).
     With `steps=True` the result also has "steps" (a list of {"latex", "explanation", "aside"}, or None)
     and "steps_reason" (why there are none), worked out and checked in the same worker.

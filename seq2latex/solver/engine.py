@@ -22,6 +22,7 @@ _NUMERIC_GRID = sorted({round(-10 + i * 0.05, 4) for i in range(401)} | {float(i
 _TOL = 1e-9
 TIDY_S = 0.2  # per solution value, for simplify to find a shorter form
 SOLVE_FALLBACK_S = 0.8  # share of the time limit for sympy.solve before the numerical root search
+MAX_FORMULA_CHARS = 120  # a solution formula longer than this (as LaTeX) is no answer a student can use
 MAX_EXPAND_DEGREE = 60  # above this, polynomial equations go to solveset (inversion) instead of expansion
 _FUNCS: dict[str, Any] = {
     "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "cot": sp.cot, "sec": sp.sec, "csc": sp.csc,
@@ -202,7 +203,7 @@ def _is_real_number(v: sp.Expr) -> bool:
 
 
 def _value_latex(v: sp.Expr) -> str:
-    if v.has(sp.CRootOf) or isinstance(v, sp.Float) or len(sp.latex(v)) > 120:
+    if v.has(sp.CRootOf) or isinstance(v, sp.Float) or len(sp.latex(v)) > MAX_FORMULA_CHARS:
         return f"\\approx {_short(v)}"
     return sp.latex(v)
 
@@ -217,6 +218,28 @@ def _short(v: sp.Expr) -> str:
 def _eq_latex(var: sp.Symbol, v: sp.Expr) -> str:
     text = _value_latex(v)
     return f"{sp.latex(var)} {text}" if text.startswith("\\approx") else f"{sp.latex(var)} = {text}"
+
+
+def _no_closed_form(v: sp.Expr) -> bool:
+    """A value that SymPy can only write as a root object: the JSON gets its decimal value instead."""
+    return bool(v.has(sp.CRootOf, sp.RootSum))
+
+
+def value_text(v: sp.Expr) -> str:
+    """A value for the JSON: LaTeX in the user's symbols, or a plain number where no closed form exists."""
+    if _no_closed_form(v) or isinstance(v, sp.Float):
+        return _approx(v)
+    return sp.latex(v, ln_notation=True)  # \\ln: a bare \\log reads as base 10 at school
+
+
+def _approx_entries(x: sp.Symbol, values: list[sp.Expr]) -> list[dict[str, str]]:
+    """Decimal values (plain number strings) of the numerical solutions; none for formulas in parameters."""
+    return [{str(x): _approx(v)} for v in values if not v.free_symbols and _is_real_number(v)]
+
+
+def _usable(v: sp.Expr) -> bool:
+    """A formula a student can use: exact, real-looking (no i of Cardano's casus) and not huge."""
+    return not (_no_closed_form(v) or v.has(sp.I) or v.atoms(sp.Float) or len(sp.latex(v)) > MAX_FORMULA_CHARS)
 
 
 def set_to_latex(x: sp.Symbol, s: sp.Set) -> str:
@@ -465,27 +488,18 @@ def _solve_equation(
         res["result_latex"] = "\\text{" + ("identiteit" if lang == "nl" else "identity") + "}"
         return res
     if len(syms) > 1:
-        sols: list[sp.Expr] = []
-        for e in exprs:
-            for v in sp.solve(e, x):
-                if v not in sols and (v.free_symbols or _is_real_number(v)):
-                    sols.append(v)
-        res["solutions"] = [{str(x): str(v)} for v in sols]
-        res["approx"] = [{str(x): _approx(v)} for v in sols]
-        res["result_latex"] = " \\vee ".join(_eq_latex(x, v) for v in sols) or "\\emptyset"
-        res["message"] = message("solved_for" if sols else "solved_for_none", lang, var=str(x))
-        return res
+        return _solve_for(res, exprs, x, syms[1:], lang)
     total: sp.Set = sp.S.EmptySet
     numeric = False
     for e in exprs:
         s, num = _real_solve(e, x, sides, conv.denominators)
         total = sp.Union(total, s)
         numeric = numeric or num
-    res["solution_set"] = str(total)
+    res["solution_set"] = set_text(total)
     if isinstance(total, sp.FiniteSet) or total is sp.S.EmptySet:
         values = _sort_values([_tidy(v) for v in total])
-        res["solutions"] = [{str(x): str(v)} for v in values]
-        res["approx"] = [{str(x): _approx(v)} for v in values]
+        res["solutions"] = [{str(x): value_text(v)} for v in values]
+        res["approx"] = _approx_entries(x, values)
         if not values:
             const = all(not sp.simplify(e).has(x) for e in exprs)
             res["message"] = message("contradiction" if const else "no_real_solution", lang)
@@ -507,6 +521,51 @@ def _solve_equation(
     else:
         res["message"] = message("infinite", lang)
     return res
+
+
+def set_text(s: sp.Set) -> str:
+    """A solution set for the JSON, as LaTeX (`\\left(-2, 2\\right)`, `\\mathbb{R}`)."""
+    if isinstance(s, sp.FiniteSet):
+        return "\\left\\{" + ", ".join(value_text(v) for v in _sort_values(list(s))) + "\\right\\}"
+    return sp.latex(s, ln_notation=True)
+
+
+def _solve_for(res: dict, exprs: list[sp.Expr], x: sp.Symbol, params: list[sp.Symbol], lang: str) -> dict:
+    """x in terms of the other letters. "No solution" only when it is proved (the set is empty); a
+    formula nobody can use (root objects, Cardano with i, floats, huge) is reported as such."""
+    sols: list[sp.Expr] = []
+    unsolved = False
+    for e in exprs:
+        try:
+            found = _within(SOLVE_FALLBACK_S, lambda e=e: sp.solve(e, x))
+        except (NotImplementedError, ValueError, TypeError, _OutOfTime):
+            found, unsolved = [], True
+        if not found and not unsolved:
+            unsolved = not _proved_empty(e, x)
+        for v in found:
+            if v not in sols and (v.free_symbols or _is_real_number(v)):
+                sols.append(v)
+    names = ", ".join(str(p) for p in params)
+    if unsolved or not all(_usable(v) for v in sols):
+        res["message"] = message("no_closed_form", lang, var=str(x), params=names)
+        return res
+    res["solutions"] = [{str(x): value_text(v)} for v in sols]
+    res["approx"] = _approx_entries(x, sols)
+    res["result_latex"] = " \\vee ".join(_eq_latex(x, v) for v in sols) or "\\emptyset"
+    res["message"] = message("solved_for" if sols else "solved_for_none", lang, var=str(x))
+    return res
+
+
+def _proved_empty(e: sp.Expr, x: sp.Symbol) -> bool:
+    """e = 0 has no real solution x for any value of the parameters: e no longer depends on x and is a
+    nonzero constant, or solveset proves the set empty."""
+    if not sp.expand(e).has(x):
+        return bool(sp.expand(e).is_nonzero)
+    try:
+        s = _within(SOLVE_FALLBACK_S, lambda: sp.solveset(e, x, sp.S.Reals))
+    except (NotImplementedError, ValueError, TypeError, _OutOfTime):
+        return False
+    return s is sp.S.EmptySet
 
 
 _PROBES = ((0.3, 0.71, 0.53, 0.37), (0.61, 0.27, 0.83, 0.19), (0.45, 0.58, 0.12, 0.77))
@@ -540,8 +599,8 @@ def _periodic(res: dict, x: sp.Symbol, total: sp.Set, lang: str) -> dict:
             res["result_latex"] = f"{sp.latex(x)} \\in {sp.latex(total)}"
             return res
     values.sort(key=lambda v: _value_key(v.subs(k, 0)))
-    res["solutions"] = [{str(x): str(v)} for v in values]
-    res["approx"] = [{str(x): _approx(v)} for v in values]
+    res["solutions"] = [{str(x): value_text(v)} for v in values]
+    res["approx"] = _approx_entries(x, values)
     res["result_latex"] = " \\vee ".join(f"{sp.latex(x)} = {sp.latex(v)}" for v in values)
     res["message"] = message("periodic", lang)
     return res
@@ -583,7 +642,7 @@ def _solve_inequality(rels: list[list[sp.Basic]], sides: list[sp.Expr], lang: st
         total = sp.Intersection(total, part)
     if total.has(sp.ConditionSet) or (len(syms) > 1 and not isinstance(total, (sp.Interval, sp.Union))):
         raise SolverInputError("ineq_vars" if len(syms) > 1 else "cannot_solve", "inequality")
-    res["solution_set"] = str(total)
+    res["solution_set"] = set_text(total)
     res["result_latex"] = set_to_latex(x, total)
     key = "ineq_none" if total is sp.S.EmptySet else "ineq_all" if total == sp.S.Reals else "ineq_set"
     res["message"] = message(key, lang)
@@ -624,8 +683,12 @@ def _solve_system(branch_sets: list[list[sp.Expr]], lang: str) -> dict:
         res["message"] = message("true" if ok else "false", lang)
         return res
     infinite = any(len(sol) < len(syms) or any(v.free_symbols for v in sol.values()) for sol in sols)
-    res["solutions"] = [{str(k): str(v) for k, v in sol.items()} for sol in sols]
-    res["approx"] = [{str(k): _approx(v) for k, v in sol.items()} for sol in sols]
+    res["solutions"] = [{str(k): value_text(v) for k, v in sol.items()} for sol in sols]
+    res["approx"] = [
+        {str(k): _approx(v) for k, v in sol.items()}
+        for sol in sols
+        if all(not v.free_symbols and _is_real_number(v) for v in sol.values())
+    ]
     parts = [
         " \\wedge ".join(_eq_latex(k, v) for k, v in sorted(sol.items(), key=lambda kv: _pref_key(kv[0])))
         for sol in sols
@@ -670,7 +733,7 @@ def _evaluate(node: Node, values: list[sp.Expr], lang: str) -> dict:
             return res
         if v.has(sp.nan, sp.zoo):
             res["message"] = message("undefined", lang)
-            res["value"] = str(v)
+            res["value"] = None
             res["result_latex"] = "\\text{undefined}"
             return res
         if v.free_symbols:
@@ -686,8 +749,8 @@ def _evaluate(node: Node, values: list[sp.Expr], lang: str) -> dict:
         key = "antiderivative"
     res["message"] = message(key, lang)
     v = results[0] if len(results) == 1 else sp.FiniteSet(*results)
-    res["value"] = str(v)
-    approx = [_approx(r) for r in results if not r.free_symbols]
+    res["value"] = value_text(v) if isinstance(v, sp.Expr) else set_text(v)
+    approx = [_approx(r) for r in results if not r.free_symbols and _is_real_number(r)]
     if approx:
         res["approx"] = [{"value": a} for a in approx]
     latex = sp.latex(v)
@@ -727,7 +790,7 @@ def _classify(nodes: list[Node]) -> str:
         return "expression"
     if any(n.op != "chain" or n.text == "trailing=" for n in nodes):
         raise SolverInputError(
-            "parse", "a comma separates equations (for a decimal comma use lang 'nl', or write a point)"
+            "decimal_comma", "a comma separates equations (for a decimal comma use lang 'nl', or write a point)"
         )
     eq = [o == "=" for o in ops]
     if all(eq):
@@ -788,9 +851,9 @@ def _solve_mixed(nodes: list[Node], lang: str) -> dict:
     res = empty_result("equation")
     res["variables"] = [str(x)]
     values = _sort_values(list(total))
-    res["solution_set"] = str(total)
-    res["solutions"] = [{str(x): str(v)} for v in values]
-    res["approx"] = [{str(x): _approx(v)} for v in values]
+    res["solution_set"] = set_text(total)
+    res["solutions"] = [{str(x): value_text(v)} for v in values]
+    res["approx"] = _approx_entries(x, values)
     res["result_latex"] = set_to_latex(x, total)
     res["message"] = (
         message("real_solutions", lang, n=len(values)) if values else message("no_real_solution", lang)

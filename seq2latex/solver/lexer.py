@@ -96,9 +96,13 @@ def _read_group(src: str, start: int) -> tuple[str, int]:
 _UNICODE_ROOT = re.compile(r"√\s*(\d+(?:[.,]\d+)?|[A-Za-z])")
 
 
+_BRACED_COMMA = re.compile(r"(?<=\d)\s*\{\s*,\s*\}\s*(?=\d)")  # `2{,}25`: the LaTeX way to write a decimal comma
+
+
 def prepare(text: str) -> str:
     """Unicode maths symbols, HTML entities and math-mode delimiters rewritten to plain LaTeX."""
     text = _UNICODE_ROOT.sub(r"\\sqrt{\1}", html.unescape(text))
+    text = _BRACED_COMMA.sub(",", text)  # then read as any comma between digits (see parser.resolve_commas)
     for char, repl in _UNICODE.items():
         text = text.replace(char, repl)
     return (

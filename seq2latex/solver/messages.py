@@ -40,6 +40,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No solution for {var}",
         "nl": "Geen oplossing voor {var}",
     },
+    "no_closed_form": {
+        "en": "No exact formula for {var} in terms of {params}: fill in a value for {params} to get "
+        "numeric roots",
+        "nl": "Geen exacte formule voor {var} in termen van {params}: vul een waarde in voor {params} "
+        "voor numerieke oplossingen",
+    },
     "true": {"en": "The statement is true", "nl": "De bewering klopt"},
     "false": {"en": "The statement is false", "nl": "De bewering klopt niet"},
     "ineq_set": {"en": "Solution set of the inequality", "nl": "Oplossingsverzameling van de ongelijkheid"},
@@ -91,6 +97,11 @@ MESSAGES: dict[str, dict[str, str]] = {
     "tower": {"en": "Too many powers stacked on each other", "nl": "Te veel machten op elkaar gestapeld"},
     "number": {"en": "A number in the input is too large", "nl": "Een getal in de invoer is te groot"},
     "parse": {"en": "Could not read the input: {detail}", "nl": "Kon de invoer niet lezen: {detail}"},
+    "decimal_comma": {
+        "en": "A comma between numbers separates equations in English: write a decimal point (2.25), "
+        "or use lang 'nl' for a decimal comma",
+        "nl": "Een komma tussen getallen scheidt hier vergelijkingen: schrijf een decimale punt (2.25)",
+    },
     "unsupported": {"en": "Not supported: {detail}", "nl": "Niet ondersteund: {detail}"},
     "normalize": {"en": "Could not read the LaTeX: {detail}", "nl": "Kon de LaTeX niet lezen: {detail}"},
     "timeout": {

@@ -74,11 +74,20 @@ def test_413_decompression_bomb(
     assert len(bomb) < 2000
     e = err(client.post("/recognize", files={"file": ("bomb.png", bomb)}), 413, "image_too_large")
     assert "pixels" in e["message"]
+    assert "bomb" not in e["message"] and "DOS" not in e["message"]
     small_limit = make_client(max_pixels=10_000)  # the fixture is 204 x 85 = 17340 pixels
     err(
         small_limit.post("/solve", files={"file": ("x.png", (images_dir / "x2_minus_4.png").read_bytes())}),
         413,
     )
+
+
+@pytest.mark.parametrize("size", [(8000, 7000), (20000, 20000), (100_000, 100_000)])
+def test_413_pixel_limit_has_one_message(client: TestClient, size: tuple[int, int]) -> None:
+    """Over the service's limit and over Pillow's own bomb limit: the same code and the same wording."""
+    e = err(client.post("/solve", files={"file": ("big.png", bomb_png(*size))}), 413, "image_too_large")
+    w, h = size
+    assert e["message"] == f"the image has {w * h} pixels; the limit is 50000000 pixels"
 
 
 # ------------------------------------------------------------------ 415

@@ -138,11 +138,33 @@ def test_solve_typed_latex_skips_recognition(client: TestClient) -> None:
     assert r.json()["solution"]["solutions"] == [{"x": "3"}]
 
 
-def test_solve_unsolvable_latex_is_a_solution_of_kind_error(client: TestClient) -> None:
-    r = client.post("/solve", json={"latex": "\\frac{1}{}+=="})
+def test_typed_latex_that_cannot_be_read_is_422_and_read_but_unsolvable_is_200(client: TestClient) -> None:
+    """The contract: unreadable typed LaTeX is the client's error; LaTeX that was read is an answer."""
+    for latex, lang, code in [
+        ("\\frac{1}{}+==", "en", "invalid_latex"),
+        ("x^2 = 2,25", "en", "decimal_comma"),
+        ("x^2 = 2{,}25", "en", "decimal_comma"),
+    ]:
+        r = client.post("/solve", json={"latex": latex, "lang": lang})
+        assert r.status_code == 422, (latex, r.text)
+        assert r.json()["error"]["code"] == code and r.json()["error"]["message"]
+    assert client.post("/solve", json={"latex": "x^2 = 2{,}25", "lang": "nl"}).status_code == 200
+    r = client.post("/solve", json={"latex": "\\sin x > x^5 + x"})  # read fine; SymPy cannot solve it
     assert r.status_code == 200, r.text
-    assert r.json()["solution"]["kind"] == "error"
-    assert r.json()["solution"]["message"]
+    assert r.json()["solution"]["kind"] == "error" and r.json()["solution"]["error_code"] == "cannot_solve"
+
+
+def test_typed_style_latex_in_answers(client: TestClient, images_dir: Path, captions: dict[str, str]) -> None:
+    body = client.post("/solve", files=upload(images_dir / "x2_minus_4.png")).json()
+    assert body["latex"] == captions["x2_minus_4"] and body["latex_typed"] == "x^2-4=0"
+    again = client.post("/solve", json={"latex": body["latex_typed"]}).json()
+    assert again["latex_typed"] == "x^2-4=0"
+    assert again["solution"]["solutions"] == body["solution"]["solutions"]
+    rec = client.post("/recognize", files=upload(images_dir / "x2_minus_4.png"), data={"beam": "3"}).json()
+    from tokenizer import normalize
+
+    assert rec["alternatives"] and all(normalize(a["latex_typed"]) == a["latex"] for a in rec["alternatives"])
+    assert rec["alternatives"][0]["latex_typed"] == rec["latex_typed"]
 
 
 def test_mathml_is_sanitised(client: TestClient) -> None:
@@ -242,3 +264,19 @@ def test_api_key(make_client: Callable[..., TestClient], images_dir: Path) -> No
     r = c.post("/solve", json={"latex": "x=1"}, headers={"X-API-Key": "s3cret"})
     assert r.status_code == 200
     assert c.get("/version", headers={"X-API-Key": "s3cret"}).status_code == 200
+
+
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_api_docs_work_offline(client: TestClient, page: str) -> None:
+    """The docs pages name no other host: their scripts and styles come from this server, and answer."""
+    r = client.get(page)
+    assert r.status_code == 200 and "text/html" in r.headers["content-type"]
+    html = r.text
+    assert not re.search(r"(https?:)?//[\w.-]+\.[a-z]{2,}", html), re.findall(r"(?:https?:)?//[^\s'\"]+", html)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(a.endswith(".js") for a in assets)
+    for url in assets:
+        asset = client.get(url)
+        assert asset.status_code == 200 and len(asset.content) > 1000, url
+    spec = re.search(r"(?:url: '|spec-url=\")([^'\"]+)", html)
+    assert spec and client.get(spec.group(1)).json()["info"]["title"] == "seq2latex"

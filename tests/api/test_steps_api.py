@@ -51,3 +51,26 @@ def test_steps_as_a_form_field_with_an_image(client: TestClient, images_dir: Pat
 def test_a_bad_steps_value_is_422(client: TestClient, value: object) -> None:
     r = client.post("/solve", json={"latex": "x = 1", "steps": value})
     assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_parameter"
+
+
+def test_steps_keep_the_422_contract_for_typed_latex(client: TestClient) -> None:
+    """`"steps": true` changes nothing about what is a client error: unreadable typed LaTeX is still 422,
+    LaTeX that was read but cannot be solved is still an answer (with null steps, a reason and its code)."""
+    for latex, lang, code in [
+        ("\\frac{1}{}+==", "en", "invalid_latex"),
+        ("x^2 = 2,25", "en", "decimal_comma"),
+        ("x^2 = 2{,}25", "en", "decimal_comma"),
+    ]:
+        r = client.post("/solve", json={"latex": latex, "lang": lang, "steps": True})
+        assert r.status_code == 422, (latex, r.text)
+        assert r.json()["error"]["code"] == code
+    r = client.post("/solve", json={"latex": "x^2 = 2{,}25", "lang": "nl", "steps": True})
+    assert r.status_code == 200, r.text
+    sol = r.json()["solution"]
+    assert sol["error_code"] is None and sol["steps"] and sol["steps_reason"] is None
+    assert r.json()["latex_typed"] == "x^2 = 2{,}25"
+    r = client.post("/solve", json={"latex": "\\sin x > x^5 + x", "steps": True})
+    assert r.status_code == 200, r.text
+    sol = r.json()["solution"]
+    assert sol["kind"] == "error" and sol["error_code"] == "cannot_solve"
+    assert sol["steps"] is None and sol["steps_reason"] and r.json()["steps_mathml"] is None

@@ -19,7 +19,7 @@ from seq2latex.solver.parser import parse
 
 CASES = load_cases()
 KEYS = {"input", "latex", "kind", "variables", "solutions", "approx", "solution_set", "value",
-        "result_latex", "message"}  # fmt: skip
+        "result_latex", "message", "error_code"}  # fmt: skip
 NO_CACHE = SolverConfig(use_cache=False)
 
 
@@ -74,11 +74,12 @@ def test_contract_example() -> None:
 
 def test_dutch_messages_and_decimal_comma() -> None:
     assert solve("x^2 = -1", "nl")["message"] == "Geen reële oplossing"
-    assert solve("x = 2,5", "nl")["solutions"] == [{"x": "5/2"}]
-    assert solve("x = 2 , 5", "nl")["solutions"] == [{"x": "5/2"}]  # model tokens, same rule
+    assert solve("x = 2,5", "nl")["solutions"] == [{"x": "\\frac{5}{2}"}]
+    assert solve("x = 2 , 5", "nl")["solutions"] == [{"x": "\\frac{5}{2}"}]  # model tokens, same rule
     system = solve("x + y = 5 , x - y = 1", "nl")
     assert system["kind"] == "system" and system["message"] == "Het stelsel heeft één oplossing"
-    assert solve("x = 2,5", "en")["kind"] == "error"  # English: the comma separates
+    english = solve("x = 2,5", "en")  # English: the comma separates
+    assert english["kind"] == "error" and english["error_code"] == "decimal_comma"
     assert solve("x = 1,000", "en")["solutions"] == [{"x": "1000"}]
 
 
@@ -238,3 +239,79 @@ def test_every_message_has_english_and_dutch() -> None:
         re.findall(r'message\(\s*"(\w+)"', source)
     )
     assert codes and codes <= set(messages.MESSAGES)
+
+
+def test_braced_decimal_comma() -> None:
+    """`2{,}25` is how LaTeX writes a decimal comma (no space after it)."""
+    r = solve("x^2=2{,}25", "nl", config=NO_CACHE)
+    assert r["kind"] == "equation" and r["approx"] == [{"x": "-1.5"}, {"x": "1.5"}]
+    assert solve("x = 1{,}000", "en", config=NO_CACHE)["approx"] == [{"x": "1000.0"}]
+    assert solve("x = 2{,}5", "en", config=NO_CACHE)["error_code"] == "decimal_comma"
+
+
+def test_no_solution_only_when_proved() -> None:
+    """x^5 + x = a has a real root for every a; SymPy just has no formula for it."""
+    for text in ("x^5+x=a", "x^5 + a x = 1"):
+        r = solve(text, config=NO_CACHE)
+        assert r["kind"] == "equation" and r["solutions"] == [], r
+        assert "no solution" not in r["message"].lower() and "\\emptyset" not in r["result_latex"]
+        assert r["message"].startswith("No exact formula for x in terms of a")
+    assert solve("x^5+x=a", "nl", config=NO_CACHE)["message"].startswith("Geen exacte formule voor x")
+    proved = solve("x + a = x + a + 1", config=NO_CACHE)  # never true, whatever a is
+    assert proved["message"] == "No solution for x" and proved["result_latex"] == "\\emptyset"
+
+
+def _values(r: dict) -> list[str]:
+    out = [v for sol in r["solutions"] + r["approx"] for v in sol.values()]
+    return out + [r[k] for k in ("value", "solution_set") if r[k] is not None]
+
+
+def test_json_values_are_latex_or_numbers_in_the_users_letters() -> None:
+    from seq2latex.solver.cases import read_value
+
+    r = solve("z^3+2=z", config=NO_CACHE)  # one real root, no closed form (CRootOf inside SymPy)
+    assert r["variables"] == ["z"] and list(r["solutions"][0]) == ["z"]
+    assert abs(float(r["solutions"][0]["z"]) + 1.5213797068045676) < 1e-12
+    for text in ("z^3+2=z", "x^2 = 2", "e^x = 5", "\\sin x = \\frac12", "x^2 < 4", "x + y = 3, x - y = 1",
+                 "\\frac{x^2-4}{x-2}", "\\int x dx", "x^2 = a"):  # fmt: skip
+        r = solve(text, config=NO_CACHE)
+        assert r["kind"] != "error", (text, r["message"])
+        for v in _values(r):
+            assert not any(word in v for word in ("CRootOf", "sqrt(", "**", "log(", "Interval")), (text, v)
+            if v.startswith("\\left\\{") or "\\left(" in v or "\\left[" in v:
+                continue  # a set or interval: LaTeX, not one value
+            read_value(v)  # LaTeX that the solver itself reads back
+    assert solve("e^x = 5", config=NO_CACHE)["solutions"] == [{"x": "\\ln{\\left(5 \\right)}"}]
+    assert solve("x^2 < 4", config=NO_CACHE)["solution_set"] == "\\left(-2, 2\\right)"
+
+
+def test_no_float_riddled_formulas() -> None:
+    """Cardano for z^3 + z = gamma: exact rationals or no formula, never ^{0.333333} and 13.5 gamma."""
+    r = solve("z^3+z=\\gamma", config=NO_CACHE)
+    text = json.dumps(r)
+    assert "0.333" not in text and "13.5" not in text and " I" not in text, text
+    assert r["kind"] == "equation" and r["message"].startswith("No exact formula for z in terms of gamma")
+    quadratic = solve("x^2 + x = a", config=NO_CACHE)  # a usable formula stays exact
+    assert {s["x"] for s in quadratic["solutions"]} == {
+        "- \\frac{\\sqrt{4 a + 1}}{2} - \\frac{1}{2}",
+        "\\frac{\\sqrt{4 a + 1}}{2} - \\frac{1}{2}",
+    }
+
+
+def test_cli_solve_takes_latex_as_the_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    from seq2latex.cli import main
+
+    assert main(["solve", "x^2=1"]) == 0
+    assert "x = -1 \\vee x = 1" in capsys.readouterr().out
+    assert main(["solve", "\\frac{x}{2}=3", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["solutions"] == [{"x": "6"}]
+    assert main(["solve", "photo.jpg"]) == 2  # a missing photo stays a missing file
+    assert "photo.jpg" in capsys.readouterr().err
+
+
+def test_cli_solve_without_input_names_every_form(capsys: pytest.CaptureFixture[str]) -> None:
+    from seq2latex.cli import main
+
+    assert main(["solve"]) == 2
+    err = capsys.readouterr().err
+    assert "IMAGE" in err and "--latex" in err and "--bench" in err

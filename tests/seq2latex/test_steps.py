@@ -4,12 +4,14 @@ run-time check, by solving each step's LaTeX again with the public `solve` and c
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 import sympy as sp
 
 from seq2latex import solve
 from seq2latex.solver import SolverConfig, shutdown, warm_up
+from seq2latex.solver.cases import read_value
 from seq2latex.solver.lexer import tokenize
 from seq2latex.solver.parser import parse
 from seq2latex.solver.step_messages import STEP_MESSAGES
@@ -104,6 +106,25 @@ CASES: list[tuple[str, str, str, list[str]]] = [
 ]
 
 
+_INTERVAL = re.compile(r"\\left([\[(])(.+?), (.+?)\\right([\])])")
+
+
+def _read_set(text: str) -> sp.Set:
+    """A real set as the solver writes it in the JSON (LaTeX: `\\left(-\\infty, 2\\right] \\cup ...`,
+    `\\mathbb{R}`, `\\emptyset`), its endpoints read back with the solver's value reader."""
+    total: sp.Set = sp.S.EmptySet
+    for part in text.split("\\cup"):
+        part = part.strip()
+        if part == "\\mathbb{R}":
+            total = sp.Union(total, sp.S.Reals)
+        elif part != "\\emptyset":
+            m = _INTERVAL.fullmatch(part)
+            assert m, f"not a set the test can read: {text!r}"
+            lo, hi = read_value(m[2]), read_value(m[3])
+            total = sp.Union(total, sp.Interval(lo, hi, m[1] == "(", m[4] == ")"))
+    return total
+
+
 def _solution_set(latex: str, lang: str, variables: list[str]) -> sp.Set:
     """The solution set of a step's LaTeX according to the public `solve` (a `\\vee` is a union)."""
     text = latex.replace("{,}", "," if lang == "nl" else ".")
@@ -120,16 +141,16 @@ def _solution_set(latex: str, lang: str, variables: list[str]) -> sp.Set:
                 else sp.S.EmptySet
             )
         elif r["kind"] == "inequality":
-            s = sp.sympify(r["solution_set"], locals={v: sp.Symbol(v, real=True) for v in variables})
+            s = _read_set(r["solution_set"])
         elif r["kind"] == "system":
             assert r["variables"] == variables and r["message"] in (
                 "The system has one solution",
                 "Het stelsel heeft één oplossing",
             ), r
-            s = sp.FiniteSet(*[sp.Tuple(*[sp.sympify(sol[v]) for v in variables]) for sol in r["solutions"]])
+            s = sp.FiniteSet(*[sp.Tuple(*[read_value(sol[v]) for v in variables]) for sol in r["solutions"]])
         elif r["solutions"]:
-            s = sp.FiniteSet(*[sp.sympify(sol[variables[0]]) for sol in r["solutions"]])
-        elif r["solution_set"] and "Reals" in r["solution_set"]:
+            s = sp.FiniteSet(*[read_value(sol[variables[0]]) for sol in r["solutions"]])
+        elif r["solution_set"] == "\\mathbb{R}":
             s = sp.S.Reals
         else:
             s = sp.S.EmptySet
@@ -157,7 +178,7 @@ def _aside_holds(latex: str, lang: str) -> bool:
     for part in latex.split("=")[2:]:
         r = solve(part.replace("{,}", "," if lang == "nl" else "."), lang, config=NO_CACHE)
         assert r["kind"] == "expression", r
-        values.append(sp.sympify(r["value"]))
+        values.append(read_value(r["value"]))
     return len(values) >= 2 and all(sp.simplify(v - values[-1]) == 0 for v in values)
 
 
@@ -175,18 +196,9 @@ def test_table_covers_the_four_kinds_in_both_languages() -> None:
         assert langs == {"en", "nl"}, group
 
 
-BRACED_COMMA = pytest.param(
-    ("linear", "nl", "0{,}5x = 2", ["door 0,5"]),
-    marks=pytest.mark.xfail(
-        reason="the solver reads `0{,}5` once the issue-14 parser fix is merged", strict=False
-    ),
-    id="linear:nl:0{,}5x = 2",
-)
-
-
 @pytest.mark.parametrize(
     "case",
-    [*CASES, BRACED_COMMA],
+    [*CASES, ("linear", "nl", "0{,}5x = 2", ["door 0,5"])],
     ids=[*[f"{c[0]}:{c[1]}:{c[2][:40]}" for c in CASES], "linear:nl:braced-comma"],
 )
 def test_every_step_keeps_the_solution_set(case: tuple[str, str, str, list[str]]) -> None:
@@ -285,3 +297,33 @@ def test_every_step_text_has_english_and_dutch() -> None:
     for key, texts in STEP_MESSAGES.items():
         assert set(texts) == {"en", "nl"} and all(texts.values()), key
         assert texts["en"] != texts["nl"] or key in ("start_system",), key
+
+
+STEP_KEYS = {"input", "latex", "kind", "variables", "solutions", "approx", "solution_set", "value",
+             "result_latex", "message", "error_code", "steps", "steps_reason"}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("latex", "lang", "code"),
+    [("2x + 3 = 7", "en", None), ("\\sin x = 0", "en", None), ("", "en", "empty"), ("\\frac{1}{2", "nl", "unbalanced"),
+     ("x^2 = 2{,}25", "en", "decimal_comma"), ("\\sin x > x^5 + x", "en", "cannot_solve"), ("x" * 5000, "en", "too_long")],
+)  # fmt: skip
+def test_steps_sit_next_to_the_error_code(latex: str, lang: str, code: str | None) -> None:
+    """With steps=True every result has the full contract (error_code included) plus the two steps keys;
+    an error has null steps and a reason, and its error_code is the one the plain call gives."""
+    r = solve(latex, lang, config=NO_CACHE, steps=True)
+    assert set(r) == STEP_KEYS
+    assert r["error_code"] == code == solve(latex, lang, config=NO_CACHE)["error_code"]
+    if code is not None:
+        assert r["kind"] == "error" and r["steps"] is None and r["steps_reason"]
+
+
+def test_step_latex_is_read_by_the_solver_and_values_are_latex() -> None:
+    """The steps' LaTeX is valid input for the solver (no error), and the answer's values are LaTeX
+    (issue 14), read back to the same numbers the last step states."""
+    r = solve("2x + 3 = 0", "nl", config=NO_CACHE, steps=True)
+    assert r["solutions"] == [{"x": "- \\frac{3}{2}"}]
+    assert r["steps"][-1]["latex"] == "x = -\\frac{3}{2}"
+    for step in r["steps"]:
+        assert solve(step["latex"], "nl", config=NO_CACHE)["kind"] != "error", step
+    assert read_value(r["solutions"][0]["x"]) == sp.Rational(-3, 2)
