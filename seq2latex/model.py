@@ -14,6 +14,21 @@ from seq2latex.encoder import EncoderOutput, ViTEncoder
 from seq2latex.heads import SymbolClassifierHead, SymbolCountHead
 
 
+def reverse_targets(targets: torch.Tensor, pad_id: int) -> torch.Tensor:
+    """Left-to-right targets <sos> y_1 ... y_T <eos> <pad>... -> right-to-left <eos> y_T ... y_1 <sos> <pad>...
+
+    (B, T) -> (B, T). The same function maps right-to-left back to left-to-right: applied twice it is
+    the identity. Rows keep their padding at the end. The decoder then starts right-to-left rows with
+    <eos> and ends them with <sos>, so one vocabulary and one decoder serve both directions.
+    """
+    b, t = targets.shape
+    lengths = (targets != pad_id).sum(dim=1)  # (B,) incl. both end tokens
+    pos = torch.arange(t, device=targets.device)[None, :].expand(b, t)  # (B, T)
+    src = (lengths[:, None] - 1 - pos).clamp(min=0)  # (B, T): position read from, reversed
+    out = targets.gather(1, src)  # (B, T): the row reversed, so <eos> leads and <sos> closes it
+    return torch.where(pos < lengths[:, None], out, targets.new_full((), pad_id))
+
+
 @dataclass
 class LossOutput:
     logits: torch.Tensor  # (B, T-1, V)
@@ -47,10 +62,20 @@ class Seq2Latex(nn.Module):
         aux_weight: float = 0.0,
         label_smoothing: float = 0.0,
     ) -> LossOutput:
-        """targets (B, T): <sos> ... <eos> <pad>...; predicts targets[:, 1:] from targets[:, :-1]."""
+        """targets (B, T): <sos> ... <eos> <pad>...; predicts targets[:, 1:] from targets[:, :-1].
+
+        With `cfg.bidirectional` the decoder also reads the right-to-left targets of the same images
+        (the encoder runs once): logits are then (2B, T-1, V), left-to-right rows first.
+        """
         enc = self.forward_features(images, pixel_mask)
+        memory, memory_mask = enc.features, enc.mask
+        if self.cfg.bidirectional:
+            r2l = reverse_targets(targets, self.cfg.pad_id)
+            targets = torch.cat([targets, r2l], dim=0)  # (2B, T)
+            memory = torch.cat([memory, memory], dim=0)  # (2B, N, D)
+            memory_mask = torch.cat([memory_mask, memory_mask], dim=0)  # (2B, N)
         tokens_in, labels = targets[:, :-1], targets[:, 1:]
-        logits = self.decoder(enc.features, enc.mask, tokens_in, sampling_prob=sampling_prob)  # (B, T-1, V)
+        logits = self.decoder(memory, memory_mask, tokens_in, sampling_prob=sampling_prob)  # (B', T-1, V)
         ce = F.cross_entropy(
             logits.float().reshape(-1, logits.shape[-1]),  # (B*(T-1), V)
             labels.reshape(-1),  # (B*(T-1),)
