@@ -44,8 +44,15 @@ class PreprocessError(ValueError):
 class PreprocessConfig:
     """Model input geometry."""
 
-    height: int = 64
+    height: int = 64  # output height; with max_height > height, the smallest output height
     max_width: int = 1024
+    # Symbol-preserving scale (max_height > height): the image is resized so that its typical symbol
+    # (`estimate_symbol_height`) is `symbol_height` px high, and the output height follows the
+    # expression (height .. max_height, a multiple of `height_multiple`); a tall expression then keeps
+    # readable symbols instead of being squeezed into `height` px. 0 = every image is `height` px high.
+    max_height: int = 0
+    symbol_height: float = 36.0
+    height_multiple: int = 16
     margin: int = 4  # blank pixels kept around the ink (output scale)
     width_multiple: int = 16  # patch size of the encoder
     min_width: int = 32
@@ -54,6 +61,14 @@ class PreprocessConfig:
     def __post_init__(self) -> None:
         if self.max_width % self.width_multiple or self.height <= 2 * self.margin:
             raise ValueError(f"inconsistent {self}: max_width must be a multiple of width_multiple")
+        if self.max_height and (self.max_height < self.height or self.max_height % self.height_multiple):
+            raise ValueError(
+                f"inconsistent {self}: max_height must be >= height and a multiple of height_multiple"
+            )
+
+    @property
+    def variable_height(self) -> bool:
+        return self.max_height > self.height
 
 
 def to_pil(image: Image.Image | np.ndarray | bytes | bytearray) -> Image.Image:
@@ -206,6 +221,35 @@ def _ink_bbox(ink: np.ndarray) -> tuple[int, int, int, int] | None:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
+def estimate_symbol_height(ink: np.ndarray) -> float | None:
+    """Typical symbol height (px) of an ink crop: the image is cut at ink-free columns into
+    segments (symbols, or stacks such as fractions) and the median segment ink height is taken;
+    None without ink. Robust to a few tall stacks; cheap (two projections)."""
+    b = ink > INK_LEVEL  # (h, w)
+    cols = np.pad(b.any(axis=0), 1).astype(np.int8)
+    edges = np.diff(cols)
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    heights = []
+    for a, z in zip(starts, ends, strict=True):
+        if z - a < 2:  # specks and dots do not set the scale
+            continue
+        rows = np.flatnonzero(b[:, a:z].any(axis=1))
+        heights.append(rows[-1] - rows[0] + 1)
+    if not heights:
+        return None
+    return float(np.median(heights))
+
+
+def output_height(crop_h: int, symbol_h: float | None, cfg: PreprocessConfig) -> tuple[int, float]:
+    """(output height, scale) of a crop `crop_h` px high for the symbol-preserving scale."""
+    inner_min, inner_max = cfg.height - 2 * cfg.margin, cfg.max_height - 2 * cfg.margin
+    scale = cfg.symbol_height / symbol_h if symbol_h else inner_min / crop_h
+    inner = min(max(crop_h * scale, inner_min), inner_max)
+    out_h = math.ceil((inner + 2 * cfg.margin) / cfg.height_multiple) * cfg.height_multiple
+    out_h = min(max(out_h, cfg.height), cfg.max_height)
+    return out_h, inner / crop_h
+
+
 def _blank(cfg: PreprocessConfig) -> torch.Tensor:
     width = max(cfg.min_width, cfg.width_multiple)
     return torch.zeros(1, cfg.height, width, dtype=torch.float32)  # (1, H, W)
@@ -242,7 +286,11 @@ def preprocess(
     y0, y1, x0, x1 = box
     crop = ink[y0:y1, x0:x1]  # (h, w)
     h, w = crop.shape
+    out_h = cfg.height
     inner_h = cfg.height - 2 * cfg.margin
+    if cfg.variable_height:
+        out_h, s = output_height(h, estimate_symbol_height(crop), cfg)
+        inner_h = min(out_h - 2 * cfg.margin, max(1, round(h * s)))
     inner_w_max = cfg.max_width - 2 * cfg.margin
     scale = min(inner_h / h, inner_w_max / w)
     new_w = max(1, min(inner_w_max, round(w * scale)))
@@ -252,7 +300,7 @@ def preprocess(
     resized = np.asarray(crop_im.resize((new_w, new_h), method), dtype=np.float32) / 255.0  # (h', w')
     out_w = math.ceil((new_w + 2 * cfg.margin) / cfg.width_multiple) * cfg.width_multiple
     out_w = max(min(out_w, cfg.max_width), cfg.min_width)
-    out = np.zeros((cfg.height, out_w), dtype=np.float32)  # (H, W)
-    top = (cfg.height - new_h) // 2
+    out = np.zeros((out_h, out_w), dtype=np.float32)  # (H, W)
+    top = (out_h - new_h) // 2
     out[top : top + new_h, cfg.margin : cfg.margin + new_w] = resized
     return torch.from_numpy(out).unsqueeze(0)  # (1, H, W)

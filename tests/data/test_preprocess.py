@@ -124,3 +124,48 @@ def test_never_raises_on_valid_images(mode: str, size: tuple[int, int]) -> None:
     out = preprocess(im)
     assert out.shape[:2] == (1, 64) and out.shape[2] % 16 == 0 and out.shape[2] <= 1024
     assert torch.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
+
+
+def _strokes_image(levels: int, symbol_px: int = 40, cols: int = 6) -> Image.Image:
+    """Dark-on-white drawing: `cols` symbols (box outlines `symbol_px` high, gaps between them) on the
+    middle line, then one column stacking `levels` symbols (a fraction-like tower)."""
+    from PIL import ImageDraw
+
+    w = (cols + 1) * symbol_px * 2
+    h = (levels + 1) * symbol_px * 2
+    im = Image.new("L", (w, h), 255)
+    d = ImageDraw.Draw(im)
+    mid = h // 2 - symbol_px // 2
+    for c in range(cols):
+        x0 = c * 2 * symbol_px + symbol_px // 2
+        d.rectangle([x0, mid, x0 + symbol_px * 0.7, mid + symbol_px], outline=0, width=4)
+    x0 = cols * 2 * symbol_px + symbol_px // 2
+    top = h // 2 - levels * symbol_px * 3 // 4
+    for r in range(levels):
+        y0 = top + r * symbol_px * 3 // 2
+        d.rectangle([x0, y0, x0 + symbol_px * 0.7, y0 + symbol_px], outline=0, width=4)
+    return im
+
+
+def test_symbol_height_estimate_follows_the_symbols_not_the_expression() -> None:
+    from data.preprocess import estimate_symbol_height, ink_map
+
+    for px in (30, 60):
+        flat = ink_map(_strokes_image(1, px).convert("L"))
+        assert estimate_symbol_height(flat) == pytest.approx(px + 1, abs=2)
+    assert estimate_symbol_height(np.zeros((10, 10), dtype=np.float32)) is None
+
+
+def test_variable_height_keeps_symbols_readable() -> None:
+    cfg = PreprocessConfig(max_height=128, symbol_height=30)
+    flat, tall, huge = (preprocess(_strokes_image(r, 40), cfg) for r in (1, 3, 8))
+    assert flat.shape[1] == 64  # one line: the minimum height, as with the fixed 64 px
+    assert 64 < tall.shape[1] <= 128 and tall.shape[1] % 16 == 0  # three levels: taller output
+    assert huge.shape[1] == 128  # capped
+    fixed = preprocess(_strokes_image(3, 40))
+    assert fixed.shape[1] == 64
+    # in the tall output a symbol is ~30 px high; squeezed into 64 px it would be ~11 px
+    rows = torch.nonzero(tall[0].amax(dim=1) > 0.5).flatten()
+    assert (rows[-1] - rows[0] + 1) > 2 * 64 - 2 * 4 - 10
+    with pytest.raises(ValueError):
+        PreprocessConfig(max_height=100)  # not a multiple of 16
