@@ -31,6 +31,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", choices=["symbols", "expressions"], default=None)
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--max-minutes", type=float, default=None, help="time budget of this invocation")
+    p.add_argument(
+        "--max-cpu-minutes",
+        type=float,
+        default=None,
+        help="training CPU-time budget of this invocation (equal-budget studies; robust to a busy machine)",
+    )
+    p.add_argument(
+        "--schedule-minutes",
+        type=float,
+        default=None,
+        help="cosine learning-rate decay over this many wall-clock minutes of this run (not steps)",
+    )
+    p.add_argument(
+        "--holdout",
+        default=None,
+        help="validation split: a committed name (default crohme_val) or a name-list .txt; '' = none",
+    )
     p.add_argument("--batch-size", type=int, default=None)
     p.add_argument("--limit-train", type=int, default=None)
     p.add_argument("--limit-val", type=int, default=None)
@@ -63,6 +80,9 @@ def resolve_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]
         "stage": args.stage,
         "max_steps": args.max_steps,
         "max_minutes": args.max_minutes,
+        "max_cpu_minutes": args.max_cpu_minutes,
+        "holdout": args.holdout,
+        "schedule_minutes": args.schedule_minutes,
         "batch_size": args.batch_size,
         "limit_train": args.limit_train,
         "limit_val": args.limit_val,

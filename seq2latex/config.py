@@ -61,7 +61,12 @@ class ModelConfig:
     eos_id: int = 2
     preprocess_height: int = 64
     preprocess_max_width: int = 1024
+    preprocess_max_height: int = 0  # > preprocess_height: symbol-preserving scale (data.preprocess)
+    preprocess_symbol_height: float = 36.0
     symbol_size: int = 64  # side of the square single-symbol crops (symbol classifier input)
+    # Trained on right-to-left targets too (<eos> y_T ... y_1 <sos>, through the same decoder, as BTTR):
+    # training doubles the decoder batch; decoding can rescore hypotheses with both directions.
+    bidirectional: bool = False
 
 
 @dataclass
@@ -94,7 +99,18 @@ class TrainConfig:
     seed: int = 0
     augment_strength: float = 0.0  # 0 disables photo-like augmentation
     train_sources: list[str] = field(default_factory=lambda: ["offline/train"])
-    val_source: str = "offline/2014"
+    # Validation (model selection, early stop) = the records of val_source named in the committed
+    # held-out split (data/splits/<holdout>.txt, writer-disjoint from train); the training sources lose
+    # those names. holdout "" validates on all of val_source (only for sources that are not trained on).
+    val_source: str = "offline/train"
+    holdout: str = "crohme_val"
+    schedule_cpu_minutes: float = 0.0  # > 0: the cosine decays over this many training CPU-minutes, not steps
+    schedule_minutes: float = 0.0  # > 0: ... over this many wall-clock minutes of this invocation (GPU runs)
+    max_cpu_minutes: float = (
+        0.0  # budget of training CPU time of this process (0 = none); equal-budget studies
+    )
+    val_every_cpu_minutes: float = 0.0  # also validate every this many training CPU-minutes (0 = off)
+    ema_decay: float = 0.0  # exponential moving average of the weights (0 = off); validated and saved when on
     limit_train: int = 0  # 0 = all
     limit_val: int = 200  # 0 = all
     max_tokens: int = 150  # training captions with more tokens are skipped
@@ -104,8 +120,28 @@ class TrainConfig:
     ckpt_minutes: float = 5.0  # minutes between training checkpoints
     log_every: int = 10
     num_workers: int = 0
-    symbol_sources: list[str] = field(default_factory=lambda: ["inkml/train"])  # stage symbols
-    symbol_val_source: str = "inkml/test2014"  # stage symbols
+    preload_images: bool = False  # decode every offline image once before training (GPU runs, zips)
+    symbol_sources: list[str] = field(default_factory=lambda: ["inkml/train"])  # symbol crops (traceGroups)
+    symbol_val_source: str = "inkml/train"  # its holdout names' crops validate the symbol head
+    # Multi-task expression training: every `symbol_every` steps a batch of `symbol_batch_size`
+    # traceGroup crops goes through the same encoder and the symbol head, loss weight `symbol_weight`
+    # (0 = off), so the one model serves /recognize and /symbol and the head never drifts.
+    symbol_weight: float = 0.0
+    symbol_every: int = 1
+    symbol_batch_size: int = 32
+    limit_val_symbols: int = 3000  # validation crops of the symbol head in multi-task training
+
+
+def preprocess_config(cfg: ModelConfig) -> Any:
+    """The `data.preprocess.PreprocessConfig` a model reads its images with."""
+    from data.preprocess import PreprocessConfig
+
+    return PreprocessConfig(
+        height=cfg.preprocess_height,
+        max_width=cfg.preprocess_max_width,
+        max_height=cfg.preprocess_max_height,
+        symbol_height=cfg.preprocess_symbol_height,
+    )
 
 
 def to_dict(obj: Any) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from PIL import Image
 from data.batch import pad_images
 from seq2latex import __version__
 from seq2latex.checkpoint import load_card, load_model_dir
-from seq2latex.config import ModelConfig
+from seq2latex.config import ModelConfig, preprocess_config
 from seq2latex.decoding import DEFAULT_LENGTH_PENALTY, decode
 from seq2latex.model import Seq2Latex
 from tokenizer import LatexTokenizer
@@ -73,12 +73,9 @@ class Recognizer:
 
     def preprocess(self, image: ImageInput) -> torch.Tensor:
         """Any supported image -> (1, H, W) float tensor (ink = 1) via `data.preprocess`."""
-        from data.preprocess import PreprocessConfig, preprocess
+        from data.preprocess import preprocess
 
-        cfg = PreprocessConfig(
-            height=self.config.preprocess_height, max_width=self.config.preprocess_max_width
-        )
-        return preprocess(image, cfg)
+        return preprocess(image, preprocess_config(self.config))
 
     def symbol_tensor(self, image: ImageInput) -> torch.Tensor:
         """One symbol image -> (1, S, S) tensor, the same path as `data.symbols.SymbolDataset` crops."""
@@ -88,8 +85,11 @@ class Recognizer:
 
     # ------------------------------------------------------------------ inference
 
-    def recognize_tensors(self, tensors: list[torch.Tensor], beam: int = 1) -> list[Prediction]:
-        """Preprocessed (1, H, W) tensors -> predictions, batched."""
+    def recognize_tensors(
+        self, tensors: list[torch.Tensor], beam: int = 1, rescore: bool = True
+    ) -> list[Prediction]:
+        """Preprocessed (1, H, W) tensors -> predictions, batched. With beam > 1 a bidirectional
+        model rescores its hypotheses with both reading directions unless `rescore` is False."""
         beam = max(1, min(int(beam), MAX_BEAM))
         out: list[Prediction] = []
         with torch.inference_mode():
@@ -101,6 +101,7 @@ class Recognizer:
                     mask.to(self.device),
                     beam=beam,
                     length_penalty=DEFAULT_LENGTH_PENALTY,
+                    rescore=rescore,
                 )
                 for r in results:
                     tokens = [self.tokenizer.id_to_token(t) for t in r.token_ids]
@@ -117,11 +118,13 @@ class Recognizer:
                     )
         return out
 
-    def __call__(self, images: list[ImageInput] | ImageInput, beam: int = 1) -> list[Prediction]:
+    def __call__(
+        self, images: list[ImageInput] | ImageInput, beam: int = 1, rescore: bool = True
+    ) -> list[Prediction]:
         """Image(s) (PIL, encoded bytes or arrays) -> one Prediction each."""
         if not isinstance(images, list):
             images = [images]
-        return self.recognize_tensors([self.preprocess(im) for im in images], beam=beam)
+        return self.recognize_tensors([self.preprocess(im) for im in images], beam=beam, rescore=rescore)
 
     def classify_symbol(self, image: ImageInput, k: int = DEFAULT_TOP_K) -> list[tuple[str, float]]:
         """One handwritten symbol -> top-k (class, probability) from the symbol classifier head."""

@@ -17,7 +17,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
@@ -38,8 +38,9 @@ from seq2latex.checkpoint import (
     save_model_dir,
     save_training_checkpoint,
 )
-from seq2latex.config import ModelConfig, TrainConfig, from_dict, to_dict
+from seq2latex.config import ModelConfig, TrainConfig, from_dict, preprocess_config, to_dict
 from seq2latex.decoding import greedy_decode
+from seq2latex.ema import WeightEMA
 from seq2latex.evaluation import score
 from seq2latex.model import Seq2Latex
 from seq2latex.sampling import sampling_probability
@@ -47,6 +48,7 @@ from tokenizer import LatexTokenizer
 
 CHECKPOINT_FILE = "checkpoint.pt"
 BEST_DIR = "best"
+BEST_RAW_DIR = "best_raw"  # with EMA on: the best of the raw weights too
 LOG_FILE = "log.csv"
 PLOT_FILE = "curves.png"
 CONFIG_FILE = "train_config.json"
@@ -61,8 +63,22 @@ LOG_COLUMNS = (
     "lr",
     "samples_per_s",
     "elapsed_s",
-    "val",
+    "cpu_min",  # training CPU time of this run so far (the budget of --max-cpu-minutes)
+    "val",  # ExpRate (expressions) or symbol accuracy (symbols), of the EMA weights when EMA is on
+    "val_le1",
+    "val_le2",
+    "val_loss",  # teacher-forced cross-entropy on the validation split
+    "val_raw",  # ExpRate of the raw (non-EMA) weights, when EMA is on
+    "sym_loss",  # multi-task: the symbol batch's cross-entropy, on the steps that have one
+    "val_sym",  # multi-task: symbol-head accuracy on the held-out writers' traceGroup crops
 )
+
+
+@dataclass
+class ValItem:
+    image: torch.Tensor  # (1, H, W)
+    tokens: torch.Tensor  # (T,) <sos> ... <eos>
+    reference: list[str]
 
 
 @dataclass
@@ -132,10 +148,25 @@ def setup_environment(opts: RunOptions) -> tuple[DistInfo, torch.device]:
     return info, device
 
 
-def lr_factor(step: int, cfg: TrainConfig) -> float:
-    """Linear warm-up then cosine decay to min_lr_ratio at max_steps."""
+def lr_factor(
+    step: int,
+    cfg: TrainConfig,
+    cpu_minutes: Callable[[], float] | None = None,
+    wall_minutes: Callable[[], float] | None = None,
+) -> float:
+    """Linear warm-up then cosine decay to min_lr_ratio at max_steps, or at schedule_cpu_minutes of
+    training CPU time (`cpu_minutes()`), or at schedule_minutes of this invocation's wall-clock time
+    (`wall_minutes()`): the schedules of time-budgeted runs."""
     if step < cfg.warmup_steps:
         return (step + 1) / cfg.warmup_steps
+    progress = None
+    if cfg.schedule_cpu_minutes > 0 and cpu_minutes is not None:
+        progress = cpu_minutes() / cfg.schedule_cpu_minutes
+    elif cfg.schedule_minutes > 0 and wall_minutes is not None:
+        progress = wall_minutes() / cfg.schedule_minutes
+    if progress is not None:
+        progress = min(1.0, progress)
+        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
     span = max(1, cfg.max_steps - cfg.warmup_steps)
     progress = min(1.0, (step - cfg.warmup_steps) / span)
     return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
@@ -185,6 +216,17 @@ def select_records(root: Path, names: list[str], limit: int = 0) -> list[Any]:
     return records[:limit] if limit else records
 
 
+def _preload(records: list[Any]) -> None:
+    """Decode the images of offline records once (workers then share them instead of re-reading
+    files or zip members every epoch)."""
+    for r in records:
+        if r.strokes is None and r._image is None:
+            image = r.image
+            if image is not None:
+                image.load()
+                r._image = image
+
+
 class _ExpressionStep(nn.Module):
     """Wraps the model so DDP sees one forward that returns the losses."""
 
@@ -201,11 +243,21 @@ class _ExpressionStep(nn.Module):
         sampling_prob: float,
         aux_weight: float,
         label_smoothing: float,
-    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        symbol_images: torch.Tensor | None = None,
+        symbol_labels: torch.Tensor | None = None,
+        symbol_weight: float = 0.0,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """-> (total loss, expression ce, count loss, symbol ce); the symbol batch (multi-task) goes
+        through the same encoder and the symbol head."""
         out = self.model.compute_losses(
             images, tokens, pixel_mask, sampling_prob, counts, aux_weight, label_smoothing
         )
-        return out.loss, out.ce, out.count
+        loss, sym = out.loss, out.ce.new_zeros(())
+        if symbol_images is not None and symbol_labels is not None and symbol_weight > 0:
+            logits = self.model.classify_symbols(symbol_images)  # (S, C)
+            sym = F.cross_entropy(logits.float(), symbol_labels, label_smoothing=label_smoothing)
+            loss = loss + symbol_weight * sym
+        return loss, out.ce, out.count, sym
 
 
 class _SymbolStep(nn.Module):
@@ -272,12 +324,28 @@ class Trainer:
             lr=train_cfg.lr,
             betas=(0.9, 0.98),
         )
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, partial(lr_factor, cfg=train_cfg))
+        self.t_start: float | None = None  # wall clock of this invocation's training loop
+        self.cpu_s = 0.0  # training CPU seconds so far (all runs of this output folder); drives the schedule
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer,
+            partial(
+                lr_factor,
+                cfg=train_cfg,
+                cpu_minutes=lambda: self.cpu_s / 60.0,
+                wall_minutes=lambda: (time.monotonic() - self.t_start) / 60.0 if self.t_start else 0.0,
+            ),
+        )
         self.step = 0
         self.epoch = 0
         self.consumed = 0
         self.best_metric = -1.0
+        self.best_key: tuple[float, float] = (-1.0, -1.0)
+        self.best_raw = -1.0
         self.last_metric: float | None = None
+        self.ema = WeightEMA(self.model, train_cfg.ema_decay) if train_cfg.ema_decay > 0 else None
+        self.symbol_batches: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None  # multi-task
+        self.val_symbols: list[tuple[torch.Tensor, int]] = []
+        self.last_symbol_loss: float | None = None
         seed_everything(train_cfg.seed + 1000 * self.dist.rank)
 
     # ------------------------------------------------------------------ setup helpers
@@ -307,45 +375,49 @@ class Trainer:
     def _build_data(self) -> None:
         from data.augment import AugmentConfig
         from data.datasets import BucketBatchSampler, ExpressionDataset, collate
-        from data.preprocess import PreprocessConfig
 
         cfg, root = self.cfg, Path(self.opts.data)
         augment_cfg = AugmentConfig(strength=cfg.augment_strength) if cfg.augment_strength > 0 else None
         if self.symbols:
             from data.symbols import SymbolDataset
 
-            train_records = select_records(root, cfg.symbol_sources, cfg.limit_train)
+            train_records, val_records = self._split_records(root, cfg.symbol_sources, cfg.symbol_val_source)
+            train_records = train_records[: cfg.limit_train] if cfg.limit_train else train_records
             self.train_set: Any = SymbolDataset(
                 train_records, self.classes, self.model_cfg.symbol_size, augment_cfg, cfg.seed
             )
             widths = [self.model_cfg.symbol_size] * len(self.train_set)
             collate_fn: Any = None
             with_epoch = False
-            val_records = select_records(root, [cfg.symbol_val_source])
             val_set = SymbolDataset(val_records, self.classes, self.model_cfg.symbol_size, None, cfg.seed)
             n_val = min(len(val_set), cfg.limit_val) if cfg.limit_val else len(val_set)
             stride = max(1, len(val_set) // max(n_val, 1))  # spread over the split, deterministic
             self.val_symbols = [val_set[i] for i in range(0, len(val_set), stride)][:n_val]
         else:
-            pre = PreprocessConfig(
-                height=self.model_cfg.preprocess_height, max_width=self.model_cfg.preprocess_max_width
-            )
-            records = select_records(root, cfg.train_sources, cfg.limit_train)
+            pre = preprocess_config(self.model_cfg)
+            records, val_records = self._split_records(root, cfg.train_sources, cfg.val_source)
+            records = records[: cfg.limit_train] if cfg.limit_train else records
+            if cfg.preload_images:
+                _preload(records)
             max_tokens = min(cfg.max_tokens, self.model_cfg.decoder.max_len - 2)  # room for <sos>/<eos>
             records = [r for r in records if 0 < len(r.latex.split()) <= max_tokens]
             self.train_set = ExpressionDataset(
                 records, self.tokenizer, pre, augment_cfg, symbol_classes=self.classes, seed=cfg.seed
             )
-            widths = self.train_set.widths()
+            widths = self.train_set.sort_keys()
+            if cfg.symbol_weight > 0:
+                self._build_symbol_task(root, augment_cfg)
             collate_fn = partial(collate, pad_id=self.tokenizer.pad_id)
             with_epoch = True
-            val_records = select_records(root, [cfg.val_source])
             if cfg.val_max_tokens:
                 val_records = [r for r in val_records if len(r.latex.split()) <= cfg.val_max_tokens]
             if cfg.limit_val:
                 val_records = val_records[: cfg.limit_val]
             val_set = ExpressionDataset(val_records, self.tokenizer, pre, None, seed=cfg.seed)
-            self.val_items = [(val_set[i].image, r.latex.split()) for i, r in enumerate(val_records)]
+            self.val_items = []
+            for i, r in enumerate(val_records):
+                item = val_set[i]
+                self.val_items.append(ValItem(item.image, item.tokens, r.latex.split()))
         if len(self.train_set) == 0:
             raise ValueError(f"no training samples found under {root}")
         self.sampler = BucketBatchSampler(
@@ -367,7 +439,70 @@ class Trainer:
             collate_fn=collate_fn,
             num_workers=cfg.num_workers,
             pin_memory=self.device.type == "cuda",
+            persistent_workers=cfg.num_workers > 0,  # batches carry their epoch; no restart per epoch
+            prefetch_factor=4 if cfg.num_workers > 0 else None,
         )
+
+    def _build_symbol_task(self, root: Path, augment_cfg: Any) -> None:
+        """Multi-task expression training: an endless stream of traceGroup crops of the training
+        writers, and the crops of the held-out writers to validate the symbol head."""
+        from data.symbols import SymbolDataset
+
+        cfg = self.cfg
+        train_recs, val_recs = self._split_records(root, cfg.symbol_sources, cfg.symbol_val_source)
+        sym_train = SymbolDataset(train_recs, self.classes, self.model_cfg.symbol_size, augment_cfg, cfg.seed)
+        sym_val = SymbolDataset(val_recs, self.classes, self.model_cfg.symbol_size, None, cfg.seed)
+        n_val = min(len(sym_val), cfg.limit_val_symbols) if cfg.limit_val_symbols else len(sym_val)
+        stride = max(1, len(sym_val) // max(n_val, 1))  # spread over the split, deterministic
+        self.val_symbols = [sym_val[i] for i in range(0, len(sym_val), stride)][:n_val]
+        if self.dist.main:
+            print(
+                f"symbol task: {len(sym_train)} training crops, {len(self.val_symbols)} validation crops",
+                flush=True,
+            )
+
+        def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            epoch = 0
+            while True:
+                sym_train.set_epoch(epoch)
+                gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch * 31 + self.dist.rank)
+                order = torch.randperm(len(sym_train), generator=gen).tolist()
+                bs = cfg.symbol_batch_size
+                for i in range(0, len(order) - bs + 1, bs):
+                    items = [sym_train[j] for j in order[i : i + bs]]
+                    yield torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+                epoch += 1
+
+        self.symbol_batches = stream()
+
+    def _split_records(self, root: Path, train_sources: list[str], val_source: str) -> tuple[list, list]:
+        """(training records, validation records): the held-out split's names leave the training
+        sources and make up the validation set (`holdout` ""  validates on all of `val_source`)."""
+        from data.splits import load_split, partition
+
+        train = select_records(root, train_sources)
+        val = select_records(root, [val_source])
+        if not self.cfg.holdout:
+            if val_source in train_sources and self.dist.main:
+                print(
+                    f"warning: val_source {val_source!r} is also trained on and no holdout split is set: "
+                    "validation measures the training data (fine for an overfit test, not for selection)",
+                    flush=True,
+                )
+            return train, val
+        names = load_split(self.cfg.holdout)
+        train, _ = partition(train, names)
+        _, val = partition(val, names)
+        if not val:
+            raise ValueError(
+                f"no record of {val_source!r} under {root} is in the holdout split {self.cfg.holdout!r}"
+            )
+        if self.dist.main:
+            print(
+                f"holdout {self.cfg.holdout!r}: {len(train)} training, {len(val)} validation records",
+                flush=True,
+            )
+        return train, val
 
     def _batches(self) -> Iterator[Any]:
         """Endless batches; tracks (epoch, consumed) for exact resume."""
@@ -406,7 +541,11 @@ class Trainer:
             "sampler": {"epoch": self.epoch, "position": self.consumed},
             "rng": gathered,
             "best_metric": self.best_metric,
+            "best_key": list(self.best_key),
+            "best_raw": self.best_raw,
             "last_metric": self.last_metric,
+            "cpu_s": self.cpu_s,
+            "ema": self.ema.state_dict() if self.ema is not None else None,
             "model_config": to_dict(self.model_cfg),
             "train_config": to_dict(self.cfg),
         }
@@ -424,7 +563,15 @@ class Trainer:
         self.epoch = int(state["epoch"])
         self.consumed = int(state["consumed"])
         self.best_metric = float(state["best_metric"])
+        self.best_key = tuple(state.get("best_key") or (self.best_metric, -1.0))  # type: ignore[assignment]
         self.last_metric = state.get("last_metric")
+        self.cpu_s = float(state.get("cpu_s", 0.0))
+        self.best_raw = float(state.get("best_raw", -1.0))
+        if self.ema is not None:
+            if state.get("ema") is not None:
+                self.ema.load_state_dict(state["ema"])
+            else:
+                self.ema = WeightEMA(self.model, self.cfg.ema_decay)
         rngs = state["rng"]
         if self.dist.rank < len(rngs):
             _set_rng_state(rngs[self.dist.rank])
@@ -432,40 +579,88 @@ class Trainer:
     # ------------------------------------------------------------------ validation
 
     @torch.no_grad()
-    def validate(self) -> float:
-        """Val ExpRate (expressions) or symbol accuracy (symbols), in percent; rank 0 only."""
+    def validate(self) -> dict[str, float]:
+        """Validation metrics in percent (`metric`: ExpRate or symbol accuracy; expressions also give
+        le1, le2, loss); rank 0 only. With EMA on, these are of the EMA weights, plus `raw`."""
         self.model.eval()
         try:
-            if self.symbols:
-                correct = 0
-                for i in range(0, len(self.val_symbols), VAL_BATCH):
-                    chunk = self.val_symbols[i : i + VAL_BATCH]
-                    x = torch.stack([c[0] for c in chunk]).to(self.device)  # (B, 1, S, S)
-                    y = torch.tensor([c[1] for c in chunk], device=self.device)
-                    with self._autocast():
-                        pred = self.model.classify_symbols(x).argmax(-1)
-                    correct += int((pred == y).sum())
-                return 100.0 * correct / max(1, len(self.val_symbols))
-            order = sorted(range(len(self.val_items)), key=lambda i: self.val_items[i][0].shape[-1])
-            refs, preds = [], []
-            for i in range(0, len(order), VAL_BATCH):
-                idx = order[i : i + VAL_BATCH]
-                images, mask = pad_images([self.val_items[j][0] for j in idx])
-                with self._autocast():
-                    results = greedy_decode(self.model, images.to(self.device), mask.to(self.device))
-                for j, r in zip(idx, results, strict=True):
-                    refs.append(self.val_items[j][1])
-                    preds.append([self.tokenizer.id_to_token(t) for t in r.token_ids])
-            return float(score(refs, preds)["exprate"])
+            if self.ema is None:
+                return self._validate_current()
+            raw = self._validate_current()
+            with self.ema.swapped(self.model):
+                out = self._validate_current()
+            out["raw"] = raw["metric"]
+            return out
         finally:
             self.model.train()
+
+    def _symbol_accuracy(self) -> float:
+        correct = 0
+        for i in range(0, len(self.val_symbols), VAL_BATCH):
+            chunk = self.val_symbols[i : i + VAL_BATCH]
+            x = torch.stack([c[0] for c in chunk]).to(self.device)  # (B, 1, S, S)
+            y = torch.tensor([c[1] for c in chunk], device=self.device)
+            with self._autocast():
+                pred = self.model.classify_symbols(x).argmax(-1)
+            correct += int((pred == y).sum())
+        return 100.0 * correct / max(1, len(self.val_symbols))
+
+    def _validate_current(self) -> dict[str, float]:
+        if self.symbols:
+            correct = 0
+            for i in range(0, len(self.val_symbols), VAL_BATCH):
+                chunk = self.val_symbols[i : i + VAL_BATCH]
+                x = torch.stack([c[0] for c in chunk]).to(self.device)  # (B, 1, S, S)
+                y = torch.tensor([c[1] for c in chunk], device=self.device)
+                with self._autocast():
+                    pred = self.model.classify_symbols(x).argmax(-1)
+                correct += int((pred == y).sum())
+            return {"metric": 100.0 * correct / max(1, len(self.val_symbols))}
+        items = self.val_items
+        order = sorted(range(len(items)), key=lambda i: items[i].image.shape[-1])
+        refs, preds = [], []
+        loss_sum, loss_n = 0.0, 0
+        for i in range(0, len(order), VAL_BATCH):
+            idx = order[i : i + VAL_BATCH]
+            images, mask = pad_images([items[j].image for j in idx])
+            images, mask = images.to(self.device), mask.to(self.device)
+            tokens = torch.nn.utils.rnn.pad_sequence(
+                [items[j].tokens for j in idx], batch_first=True, padding_value=self.tokenizer.pad_id
+            ).to(self.device)  # (B, T)
+            with self._autocast():
+                out = self.model.compute_losses(images, tokens, mask)
+                results = greedy_decode(self.model, images, mask)
+            logits = out.logits[: len(idx)].float()  # (B, T-1, V): the left-to-right rows
+            loss_sum += float(
+                F.cross_entropy(
+                    logits.reshape(-1, logits.shape[-1]),  # (B*(T-1), V)
+                    tokens[:, 1:].reshape(-1),  # (B*(T-1),)
+                    ignore_index=self.tokenizer.pad_id,
+                    reduction="sum",
+                )
+            )
+            loss_n += int((tokens[:, 1:] != self.tokenizer.pad_id).sum())
+            for j, r in zip(idx, results, strict=True):
+                refs.append(items[j].reference)
+                preds.append([self.tokenizer.id_to_token(t) for t in r.token_ids])
+        m = score(refs, preds)
+        extra = {"sym": self._symbol_accuracy()} if self.val_symbols else {}
+        return {
+            **extra,
+            "metric": float(m["exprate"]),
+            "le1": m["le1"],
+            "le2": m["le2"],
+            "loss": loss_sum / max(1, loss_n),
+        }
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(
             device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
         )
 
-    def export_best(self, metric: float) -> None:
+    def export_best(self, metrics: dict[str, float]) -> None:
+        metric = metrics["metric"]
+        extra = {f"val_{k}": round(v, 4) for k, v in metrics.items() if k != "metric"}
         card = {
             "name": f"seq2latex-{self.model_cfg.decoder.kind}",
             "version": __version__,
@@ -474,12 +669,34 @@ class Trainer:
             "parameters": self.n_params,
             "metrics": {
                 ("val_symbol_accuracy" if self.symbols else "val_exprate"): round(metric, 3),
+                **extra,
                 "val_source": self.cfg.symbol_val_source if self.symbols else self.cfg.val_source,
+                "val_split": self.cfg.holdout or None,
                 "val_samples": len(self.val_symbols if self.symbols else self.val_items),
+                "ema_decay": self.cfg.ema_decay or None,
             },
+            "train_cpu_minutes": round(self.cpu_s / 60.0, 2),
             "training_data": self.cfg.symbol_sources if self.symbols else self.cfg.train_sources,
         }
-        save_model_dir(self.out / BEST_DIR, self.model, self.tokenizer, self.classes, card)
+        if self.ema is not None:  # the averaged weights are what is evaluated, so what is saved
+            with self.ema.swapped(self.model):
+                save_model_dir(self.out / BEST_DIR, self.model, self.tokenizer, self.classes, card)
+        else:
+            save_model_dir(self.out / BEST_DIR, self.model, self.tokenizer, self.classes, card)
+
+    def export_best_raw(self, metrics: dict[str, float]) -> None:
+        """With EMA on: the raw weights' own best (selected on `raw`), so one run measures both."""
+        card = {
+            "name": f"seq2latex-{self.model_cfg.decoder.kind}",
+            "version": __version__,
+            "stage": self.cfg.stage,
+            "step": self.step,
+            "parameters": self.n_params,
+            "metrics": {"val_exprate": round(metrics["raw"], 3), "val_split": self.cfg.holdout or None},
+            "train_cpu_minutes": round(self.cpu_s / 60.0, 2),
+            "weights": "raw (not the EMA)",
+        }
+        save_model_dir(self.out / BEST_RAW_DIR, self.model, self.tokenizer, self.classes, card)
 
     # ------------------------------------------------------------------ logging
 
@@ -518,7 +735,12 @@ class Trainer:
                 ce, aux, n = loss, loss.new_zeros(()), images.shape[0]
             else:
                 b = batch.to(self.device, non_blocking=True)
-                loss, ce, aux = self.step_module(
+                sym_x = sym_y = None
+                if self.symbol_batches is not None and self.step % max(1, cfg.symbol_every) == 0:
+                    sym_x, sym_y = next(self.symbol_batches)
+                    sym_x = sym_x.to(self.device, non_blocking=True)  # (S, 1, s, s)
+                    sym_y = sym_y.to(self.device, non_blocking=True)  # (S,)
+                loss, ce, aux, sym = self.step_module(
                     b.images,
                     b.tokens,
                     b.pixel_mask,
@@ -526,7 +748,12 @@ class Trainer:
                     sampling_prob,
                     cfg.aux_count_weight,
                     cfg.label_smoothing,
+                    sym_x,
+                    sym_y,
+                    cfg.symbol_weight,
                 )
+                if sym_x is not None:
+                    self.last_symbol_loss = float(sym.detach())
                 n = len(b)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -534,6 +761,8 @@ class Trainer:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
+        if self.ema is not None:
+            self.ema.update(self.model, self.step)
         return float(loss.detach()), float(ce.detach()), float(aux.detach()), n
 
     def run(self) -> TrainResult:
@@ -554,7 +783,12 @@ class Trainer:
             from tqdm import tqdm
 
             bar = tqdm(total=cfg.max_steps, initial=self.step, desc=cfg.stage, dynamic_ncols=True)
-        t_start = time.monotonic()
+        t_start = self.t_start = time.monotonic()
+        cpu_start = self.cpu_s  # this invocation's CPU budget counts from here
+        cpu_val_every = 60.0 * cfg.val_every_cpu_minutes
+        next_cpu_val = (
+            (math.floor(self.cpu_s / cpu_val_every) + 1) * cpu_val_every if cpu_val_every else math.inf
+        )
         last_ckpt = t_start
         interrupted = False
         self.model.train()
@@ -562,28 +796,45 @@ class Trainer:
         try:
             while self.step < cfg.max_steps:
                 t0 = time.monotonic()
+                c0 = time.process_time()
+                self.last_symbol_loss = None
                 p = 0.0 if self.symbols else sampling_probability(cfg.sampling, self.step)
                 lr = self.scheduler.get_last_lr()[0]
                 loss, ce, aux, n = self.train_step(next(batches), p)
+                self.cpu_s += time.process_time() - c0
+                sym_loss = self.last_symbol_loss
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss at step {self.step + 1}")
                 self.step += 1
                 now = time.monotonic()
                 val: float | None = None
+                metrics: dict[str, float] = {}
                 final = self.step >= cfg.max_steps
                 stop = bool(cfg.max_minutes) and (now - t_start) >= 60.0 * cfg.max_minutes
+                stop = stop or (
+                    bool(cfg.max_cpu_minutes) and self.cpu_s - cpu_start >= 60.0 * cfg.max_cpu_minutes
+                )
+                cpu_due = self.cpu_s >= next_cpu_val
+                if cpu_due:
+                    next_cpu_val = (math.floor(self.cpu_s / cpu_val_every) + 1) * cpu_val_every
                 save = (now - last_ckpt) >= 60.0 * cfg.ckpt_minutes
                 stop, save = self._flags(stop, save)
                 interrupt = bool(opts.stop_at_step) and self.step >= opts.stop_at_step and not final
-                if (cfg.val_every and self.step % cfg.val_every == 0) or final or stop:
+                if (cfg.val_every and self.step % cfg.val_every == 0) or final or stop or cpu_due:
                     if self.dist.enabled:
                         dist.barrier()
                     if main:
-                        val = self.validate()
+                        metrics = self.validate()
+                        val = metrics["metric"]
                         self.last_metric = val
-                        if val >= self.best_metric:  # ties: keep the later model
+                        key = (val, metrics.get("le2", 0.0))  # ExpRate, then <=2 (ties: the later model)
+                        if key >= self.best_key:
+                            self.best_key = key
                             self.best_metric = val
-                            self.export_best(val)
+                            self.export_best(metrics)
+                        if "raw" in metrics and metrics["raw"] >= self.best_raw:
+                            self.best_raw = metrics["raw"]
+                            self.export_best_raw(metrics)
                         if cfg.target_metric and val >= cfg.target_metric:
                             stop = True
                     if self.dist.enabled:
@@ -600,7 +851,19 @@ class Trainer:
                             "lr": f"{lr:.3e}",
                             "samples_per_s": f"{n * self.dist.world / max(now - t0, 1e-9):.2f}",
                             "elapsed_s": f"{now - t_start:.1f}",
+                            "cpu_min": f"{self.cpu_s / 60.0:.3f}",
+                            "sym_loss": "" if sym_loss is None else f"{sym_loss:.5f}",
                             "val": "" if val is None else f"{val:.3f}",
+                            **{
+                                col: f"{metrics[k]:.4f}" if k in metrics else ""
+                                for col, k in (
+                                    ("val_le1", "le1"),
+                                    ("val_le2", "le2"),
+                                    ("val_loss", "loss"),
+                                    ("val_raw", "raw"),
+                                    ("val_sym", "sym"),
+                                )
+                            },
                         }
                     )
                     if self.step % cfg.log_every == 0 or val is not None:

@@ -32,6 +32,7 @@ train:
   sampling: {kind: linear, start: 0.3, end: 0.6, warmup_steps: 1, ramp_steps: 4}
   train_sources: ["offline/train"]
   val_source: "offline/2014"
+  holdout: ""
   symbol_sources: ["inkml/train"]
   symbol_val_source: "inkml/test2014"
 """
@@ -154,3 +155,121 @@ def test_ddp_two_processes_gloo(fixtures_dir: Path, tiny: Path, tmp_path: Path) 
     ckpt = load_training_checkpoint(out / "checkpoint.pt")
     assert ckpt["step"] == 3 and len(ckpt["rng"]) == 2  # one RNG state per rank
     assert (out / "best" / "model.safetensors").is_file()
+
+
+def test_holdout_split_leaves_training_and_is_the_validation_set(
+    fixtures_dir: Path, tiny: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from seq2latex.config import load_yaml_configs
+    from seq2latex.training import RunOptions, Trainer
+
+    data = fixtures_dir / "crohme"
+    held = ["70_Frank", "90_Frank", "MfrDB0206"]
+    split = tmp_path / "val.txt"
+    split.write_text("# three training names\n" + "\n".join(held) + "\n")
+    model_cfg, train_cfg = load_yaml_configs(tiny)
+    train_cfg = replace(train_cfg, val_source="offline/train", holdout=str(split), limit_val=0)
+    trainer = Trainer(model_cfg, train_cfg, RunOptions(data=data, out=tmp_path / "run"))
+    trainer._build_data()
+    names = {r.name for r in trainer.train_set.records}
+    assert len(names) == 31 - 3 and not names & set(held)
+    assert sorted(v.reference for v in trainer.val_items) == sorted(
+        r.latex.split() for r in _offline_train_records(data) if r.name in held
+    )
+    metrics = trainer.validate()
+    assert {"metric", "le1", "le2", "loss"} <= set(metrics) and metrics["loss"] > 0
+    empty = tmp_path / "none.txt"
+    empty.write_text("not_a_name\n")
+    trainer = Trainer(
+        model_cfg, replace(train_cfg, holdout=str(empty)), RunOptions(data=data, out=tmp_path / "x")
+    )
+    with pytest.raises(ValueError, match="holdout"):
+        trainer._build_data()
+
+
+def _offline_train_records(data: Path) -> list:
+    from data.records import discover_sources, read_source
+
+    (src,) = [s for s in discover_sources(data) if s.name == "offline/train"]
+    return read_source(src).records
+
+
+def test_ema_weights_are_what_is_saved(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "ema"
+    tiny.write_text(tiny.read_text().replace("  val_every: 0", "  val_every: 0\n  ema_decay: 0.5"))
+    _run(fixtures_dir / "crohme", out, tiny, "--max-steps", "4", "--lr", "0.01")
+    ckpt = load_training_checkpoint(out / "checkpoint.pt")
+    best, *_ = load_model_dir(out / "best")
+    raw, *_ = load_model_dir(out / "best_raw")
+    moved = 0
+    for k, v in best.state_dict().items():  # validated once, at the final step: best == the final EMA
+        torch.testing.assert_close(v.float(), ckpt["ema"][k].float(), msg=k, atol=2e-3, rtol=2e-3)
+        torch.testing.assert_close(
+            raw.state_dict()[k].float(), ckpt["model"][k].float(), msg=k, atol=2e-3, rtol=2e-3
+        )
+        moved += not torch.allclose(ckpt["ema"][k].float(), ckpt["model"][k].float(), atol=1e-4, rtol=0)
+    assert moved > 0  # the average lags the raw weights: it is not the raw model saved twice
+    from seq2latex.cli import main as cli
+
+    assert cli(["export", "--checkpoint", str(out / "checkpoint.pt"), "--out", str(tmp_path / "x")]) == 0
+    shipped, *_ = load_model_dir(tmp_path / "x")  # fp16 EMA weights, no training state beside them
+    for k, v in shipped.state_dict().items():
+        torch.testing.assert_close(v.float(), ckpt["ema"][k].float(), msg=k, atol=2e-3, rtol=2e-3)
+    assert sorted(p.name for p in (tmp_path / "x").iterdir()) == [
+        "card.json", "config.json", "model.safetensors", "symbols.json", "tokenizer.json",
+    ]  # fmt: skip
+    with (out / "log.csv").open() as f:
+        last = list(csv.DictReader(f))[-1]
+    assert last["val_raw"] != "" and last["val_loss"] != ""
+
+
+def test_cpu_minute_budget_stops_the_run(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "cpu"
+    _run(fixtures_dir / "crohme", out, tiny, "--max-steps", "100000", "--max-cpu-minutes", "0.002")
+    with (out / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert 1 <= len(rows) < 100000 and rows[-1]["val"] != ""  # stopped by the budget, validated at the end
+    assert float(rows[-1]["cpu_min"]) > 0
+
+
+def test_multitask_symbol_head_trains_with_the_expression_model(
+    fixtures_dir: Path, tiny: Path, tmp_path: Path
+) -> None:
+    from seq2latex.config import load_yaml_configs
+
+    out = tmp_path / "mt"
+    split = tmp_path / "val.txt"
+    split.write_text("70_Frank\n90_Frank\nMfrDB0206\n")
+    text = tiny.read_text().replace('  holdout: ""\n', "")
+    text = text.replace('  val_source: "offline/2014"', '  val_source: "offline/train"\n  symbol_weight: 1.0')
+    text = text.replace('  symbol_val_source: "inkml/test2014"', '  symbol_val_source: "inkml/train"')
+    tiny.write_text(text + "  symbol_batch_size: 8\n  symbol_every: 2\n")
+    assert load_yaml_configs(tiny)[1].symbol_weight == 1.0
+    _run(fixtures_dir / "crohme", out, tiny, "--max-steps", "4", "--holdout", str(split), "--seed", "3")
+    with (out / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["sym_loss"] != "" for r in rows] == [True, False, True, False]  # every 2nd step
+    assert rows[-1]["val_sym"] != "" and 0.0 <= float(rows[-1]["val_sym"]) <= 100.0
+    # the symbol head got gradients: it moved from its initialisation (it gets none without the task)
+    _run(
+        fixtures_dir / "crohme",
+        tmp_path / "init",
+        tiny,
+        "--max-steps",
+        "1",
+        "--lr",
+        "1e-12",
+        "--holdout",
+        str(split),
+        "--seed",
+        "3",
+    )
+    trained, *_ = load_model_dir(out / "best")
+    init, *_ = load_model_dir(tmp_path / "init" / "best")
+    head = [k for k in trained.state_dict() if k.startswith("symbol_head.")]
+    assert head and any(
+        not torch.allclose(trained.state_dict()[k].float(), init.state_dict()[k].float(), atol=1e-3)
+        for k in head
+    )
