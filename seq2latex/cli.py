@@ -12,6 +12,8 @@ _COMMAND_MODULES = [
     "tokenizer.cli",
     "data.cli",
     "seq2latex.eval_cli",
+    "seq2latex.bench_cli",
+    "seq2latex.export_cli",
     "seq2latex.solver.cli",
     "api.cli",
 ]

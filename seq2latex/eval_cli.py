@@ -32,13 +32,22 @@ def run_eval(args: argparse.Namespace) -> int:
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    samples = iter_eval_samples(args.data, limit=args.limit)
+    names = None
+    if args.split:
+        from data.splits import load_split
+
+        names = load_split(args.split)
+    samples = iter_eval_samples(args.data, limit=args.limit, source=args.source, names=names)
     if args.augment > 0:
         samples = augment_samples(samples, args.augment, args.seed)
-    metrics, results = evaluate(recognizer, samples, beam=args.beam)
+    metrics, results = evaluate(recognizer, samples, beam=args.beam, rescore=not args.no_rescore)
     report: dict[str, object] = dict(metrics)
     report["model"] = f"{recognizer.card.get('name', '?')} {recognizer.card.get('version', '')}".strip()
     report["beam"] = args.beam
+    report["split"] = args.split
+    report["bidirectional_rescoring"] = bool(
+        recognizer.config.bidirectional and args.beam > 1 and not args.no_rescore
+    )
     report["augment"] = {"strength": args.augment, "seed": args.seed} if args.augment > 0 else None
     text = json.dumps(report, indent=2)
     print(text)
@@ -58,6 +67,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--data", required=True, help="offline split, InkML folder, CROHME root or zip")
     p.add_argument("--limit", type=int, default=0, help="evaluate the first N samples (0 = all)")
     p.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
+    p.add_argument(
+        "--no-rescore",
+        action="store_true",
+        help="bidirectional model: keep the left-to-right beam (no rescoring with both directions)",
+    )
+    p.add_argument(
+        "--source",
+        default=None,
+        help="only this source of --data (e.g. offline/2014 inside a CROHME root or zip)",
+    )
     p.add_argument("--json", default=None, help="write metrics here (+ <stem>.predictions.jsonl beside it)")
     p.add_argument(
         "--augment",
@@ -66,6 +85,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate a photo-like copy of the split: augmentation strength (0 = off, 1 = default photo)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the --augment copy")
+    p.add_argument(
+        "--split",
+        default=None,
+        help="only the expressions of this split (e.g. crohme_val with --data .../offline/train)",
+    )
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
     p.set_defaults(func=run_eval)
+
+
+if __name__ == "__main__":  # python -m seq2latex.eval_cli ... (no other sub-command imported)
+    parser = argparse.ArgumentParser(prog="python -m seq2latex.eval_cli")
+    register(parser.add_subparsers(dest="command", required=True))
+    ns = parser.parse_args(["eval", *sys.argv[1:]])
+    sys.exit(ns.func(ns))

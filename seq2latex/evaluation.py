@@ -16,7 +16,18 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-METRIC_KEYS = ("n", "exprate", "le1", "le2", "token_accuracy", "latency_ms_p50", "latency_ms_p95")
+METRIC_KEYS = (
+    "n",
+    "exprate",
+    "le1",
+    "le2",
+    "token_accuracy",
+    "latency_ms_p50",
+    "latency_ms_p95",
+    "by_length",
+)
+# Reference-length bands of `by_length`: (label, lowest, first excluded) token counts.
+LENGTH_BANDS = (("<10", 0, 10), ("10-19", 10, 20), ("20+", 20, 1 << 30))
 
 
 def edit_distance(a: Sequence[str], b: Sequence[str]) -> int:
@@ -57,19 +68,29 @@ class EvalSample:
     reference: str  # normalised LaTeX, tokens separated by single spaces
 
 
-def iter_eval_samples(path: str | Path, limit: int = 0) -> Iterator[EvalSample]:
+def iter_eval_samples(
+    path: str | Path, limit: int = 0, source: str | None = None, names: frozenset[str] | None = None
+) -> Iterator[EvalSample]:
     """Samples from an offline split (caption.txt + img/), an InkML folder (rendered) or a zip.
 
-    When `path` holds several sources (e.g. a CROHME root), all of them are read in discovery order.
+    When `path` holds several sources (e.g. a CROHME root), all of them are read in discovery order,
+    or only the one named `source` (e.g. "offline/2014"); `names` keeps only those expressions (a split).
     """
     from data.records import discover_sources, read_source
     from data.render import render_strokes
 
     count = 0
-    for source in discover_sources(path):
-        for rec in read_source(source).records:
+    sources = discover_sources(path)
+    if source is not None:
+        sources = [s for s in sources if s.name == source]
+        if not sources:
+            raise ValueError(f"no source {source!r} in {path}")
+    for src in sources:
+        for rec in read_source(src).records:
             if limit and count >= limit:
                 return
+            if names is not None and rec.name not in names:
+                continue
             if rec.strokes is not None:
                 image = render_strokes(rec.strokes)
             else:
@@ -103,17 +124,41 @@ class SampleResult:
     latency_ms: float
 
 
+def length_band(n_tokens: int) -> str:
+    """The reference-length band of a sample (in tokens)."""
+    for label, lo, hi in LENGTH_BANDS:
+        if lo <= n_tokens < hi:
+            return label
+    return LENGTH_BANDS[-1][0]
+
+
+def by_length(refs: Sequence[Sequence[str]], preds: Sequence[Sequence[str]]) -> dict[str, dict[str, float]]:
+    """ExpRate / <=1 / <=2 per reference-length band (<10, 10-19, 20+ tokens)."""
+    out = {}
+    for label, _, _ in LENGTH_BANDS:
+        idx = [i for i, r in enumerate(refs) if length_band(len(r)) == label]
+        m = score([refs[i] for i in idx], [preds[i] for i in idx])
+        out[label] = {
+            k: round(float(m[k]), 2) if k != "n" else int(m[k]) for k in ("n", "exprate", "le1", "le2")
+        }
+    return out
+
+
 def evaluate(
-    recognizer: Any, samples: Sequence[EvalSample] | Iterator[EvalSample], beam: int = 1
-) -> tuple[dict[str, float], list[SampleResult]]:
-    """Recognise each sample at batch 1 (timed) -> (metrics with METRIC_KEYS, per-sample results)."""
+    recognizer: Any,
+    samples: Sequence[EvalSample] | Iterator[EvalSample],
+    beam: int = 1,
+    rescore: bool = True,
+) -> tuple[dict[str, Any], list[SampleResult]]:
+    """Recognise each sample at batch 1 (timed) -> (metrics with METRIC_KEYS, per-sample results).
+    `rescore`: a bidirectional model's beam hypotheses are rescored with both directions."""
     refs: list[list[str]] = []
     preds: list[list[str]] = []
     results: list[SampleResult] = []
     latencies: list[float] = []
     for s in samples:
         t0 = time.perf_counter()
-        pred = recognizer([s.image], beam=beam)[0]
+        pred = recognizer([s.image], beam=beam, rescore=rescore)[0]
         ms = 1000.0 * (time.perf_counter() - t0)
         ref_tokens = s.reference.split()
         refs.append(ref_tokens)
@@ -130,7 +175,8 @@ def evaluate(
                 latency_ms=ms,
             )
         )
-    metrics: dict[str, float] = dict(score(refs, preds))
+    metrics: dict[str, Any] = dict(score(refs, preds))
+    metrics["by_length"] = by_length(refs, preds)
     lat = np.asarray(latencies) if latencies else np.zeros(1)
     metrics["latency_ms_p50"] = float(np.percentile(lat, 50))
     metrics["latency_ms_p95"] = float(np.percentile(lat, 95))

@@ -77,3 +77,28 @@ def test_augmented_copy_is_fixed_by_its_seed(fixtures_dir: Path) -> None:
     # a sample's photo does not depend on how many samples are evaluated
     first = photos(0, limit=1)[0]
     assert np.array_equal(np.asarray(first.image), np.asarray(a[0].image))
+
+
+def test_exprate_by_length_band() -> None:
+    from seq2latex.evaluation import by_length, length_band
+
+    assert [length_band(n) for n in (1, 9, 10, 19, 20, 200)] == ["<10", "<10", "10-19", "10-19", "20+", "20+"]
+    refs = [["x"] * 3, ["y"] * 3, ["z"] * 12, ["w"] * 25]
+    preds = [["x"] * 3, ["q"] * 3, ["z"] * 11, ["w"] * 25]
+    bands = by_length(refs, preds)
+    assert bands["<10"] == {"n": 2, "exprate": 50.0, "le1": 50.0, "le2": 50.0}
+    assert bands["10-19"] == {"n": 1, "exprate": 0.0, "le1": 100.0, "le2": 100.0}
+    assert bands["20+"]["n"] == 1 and bands["20+"]["exprate"] == 100.0
+
+
+def test_eval_samples_of_a_split_and_a_source(fixtures_dir: Path) -> None:
+    from seq2latex.evaluation import iter_eval_samples
+
+    names = frozenset({"70_Frank", "MfrDB0206", "not_there"})
+    got = [s.name for s in iter_eval_samples(fixtures_dir / "crohme", source="offline/train", names=names)]
+    assert sorted(got) == ["70_Frank", "MfrDB0206"]
+    assert {s.name for s in iter_eval_samples(fixtures_dir / "crohme", source="offline/2014")} == {
+        "RIT_2014_225", "RIT_2014_97", "34_em_225", "502_em_12",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="no source"):
+        list(iter_eval_samples(fixtures_dir / "crohme", source="offline/2099"))

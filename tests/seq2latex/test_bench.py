@@ -1,0 +1,33 @@
+"""`seq2latex bench train`: the real training step of a config, timed, as JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from seq2latex.cli import main
+
+TINY = """
+model:
+  bidirectional: true
+  encoder: {embed_dim: 32, depth: 1, num_heads: 2, stem_channels: 8}
+  decoder: {d_model: 32, num_layers: 1, num_heads: 2, ff_dim: 64}
+train:
+  batch_size: 4
+  augment_strength: 0.3
+  ema_decay: 0.99
+"""
+
+
+def test_bench_train_prints_json(fixtures_dir: Path, tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(TINY)
+    out = tmp_path / "bench.json"
+    args = ["bench", "train", "--config", str(cfg), "--data", str(fixtures_dir / "crohme")]
+    assert main([*args, "--steps", "3", "--threads", "1", "--json", str(out)]) == 0
+    report = json.loads(capsys.readouterr().out)  # stdout is the JSON alone
+    assert report == json.loads(out.read_text())
+    assert report["parameters"] > 10_000 and report["batch_size"] == 4 and report["steps"] == 3
+    assert report["bidirectional"] is True and report["ema"] is True
+    assert report["samples_per_s"] > 0 and report["samples_per_s_no_data"] > 0
+    assert report["ms_per_step"] > 0 and report["ms_per_step_no_data"] > 0
