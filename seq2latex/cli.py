@@ -12,6 +12,7 @@ _COMMAND_MODULES = [
     "tokenizer.cli",
     "data.cli",
     "seq2latex.eval_cli",
+    "seq2latex.symbols_cli",
     "seq2latex.solver.cli",
     "api.cli",
 ]
