@@ -64,6 +64,8 @@ def classify_sync(recognizer: Recognizer, im: Image.Image, k: int) -> list[tuple
     """Top-k symbol classes of one handwritten symbol (runs in a worker thread); 422 `blank_image` without
     ink, 422 `several_symbols` when the ink lies in several parts side by side (`data.ink_parts`)."""
     load_image(im)
+    if recognizer.model.symbol_head is None or not recognizer.classes:
+        raise ApiError(501, "not_available", "this model has no symbol classifier")
     try:
         layout = image_layout(im)
         if layout.reason == "no_ink" or _is_blank(recognizer.symbol_tensor(im)):

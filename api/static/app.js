@@ -1,4 +1,5 @@
-// seq2latex demo page: draw or upload -> POST /solve; edit the LaTeX -> POST /solve {latex}.
+// seq2latex demo page: draw or upload -> POST /solve; edit the LaTeX -> POST /solve {latex};
+// Symbol mode: one drawn symbol -> POST /symbol, its top-5 as bars.
 // No external scripts; formulas arrive as (server-sanitised) MathML, which browsers render natively.
 "use strict";
 
