@@ -1,5 +1,5 @@
 """Request bodies -> one `ImageOrLatex` input: multipart `file`, JSON `{"image": base64 | data: URI}`,
-JSON `{"latex": ...}` or a raw `image/*` body; `beam` and `lang` from the body or the query string."""
+JSON `{"latex": ...}` or a raw `image/*` body; `beam`, `lang` and `steps` from the body or the query string."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ class ImageOrLatex:
     latex: str | None
     beam: int
     lang: str
+    steps: bool = False
 
 
 class _JsonBody(BaseModel):
@@ -40,6 +41,7 @@ class _JsonBody(BaseModel):
     latex: str | None = None
     beam: int | None = None
     lang: str | None = None
+    steps: Any = None
 
 
 def _too_large(settings: Settings) -> ApiError:
@@ -96,6 +98,21 @@ def parse_lang(value: Any) -> str:
     if not isinstance(value, str) or value.lower() not in SUPPORTED_LANGS:
         raise ApiError(422, "invalid_parameter", f"lang must be one of {', '.join(SUPPORTED_LANGS)}")
     return value.lower()
+
+
+_TRUE = ("true", "1", "yes", "on")
+_FALSE = ("false", "0", "no", "off")
+
+
+def parse_steps(value: Any) -> bool:
+    """`steps`: JSON true/false, or a form/query value true/false/1/0/yes/no/on/off."""
+    if value is None or value == "":
+        return False
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ApiError(422, "invalid_parameter", "steps must be true or false")
 
 
 def check_latex(latex: str, settings: Settings) -> str:
@@ -155,7 +172,7 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
                     break
                 if isinstance(part, str) and part:
                     raise ApiError(422, "invalid_input", f"the form field {name!r} must be a file upload")
-            for key in ("latex", "beam", "lang"):
+            for key in ("latex", "beam", "lang", "steps"):
                 value = form.get(key)
                 if isinstance(value, str):
                     fields[key] = value
@@ -168,12 +185,12 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
         try:
             parsed = _JsonBody.model_validate(json.loads(body or b"null"))
         except (ValueError, ValidationError) as exc:
-            msg = "the body must be a JSON object with 'image' or 'latex' (strings), 'beam', 'lang'"
+            msg = "the body must be a JSON object with 'image' or 'latex' (strings), 'beam', 'lang', 'steps'"
             raise ApiError(422, "invalid_json", msg) from exc
         if parsed.image is not None:
             image = decode_base64_image(parsed.image)
         latex = parsed.latex
-        fields = {"beam": parsed.beam, "lang": parsed.lang}
+        fields = {"beam": parsed.beam, "lang": parsed.lang, "steps": parsed.steps}
     elif ctype.startswith("image/") or ctype == "application/octet-stream":
         image = await read_body(request, settings.max_upload_bytes, settings)
     else:
@@ -186,6 +203,7 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
         raise _too_large(settings)
     beam = parse_beam(fields.get("beam") if fields.get("beam") is not None else query.get("beam"))
     lang = parse_lang(fields.get("lang") if fields.get("lang") is not None else query.get("lang"))
+    steps = parse_steps(fields.get("steps") if fields.get("steps") is not None else query.get("steps"))
     if latex is not None and not allow_latex:
         raise ApiError(422, "invalid_input", "this endpoint takes an image, not LaTeX (use POST /solve)")
     if latex is not None and image is not None:
@@ -195,4 +213,4 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
         raise ApiError(422, "missing_input", f"the request has no input: send {what}")
     if latex is not None:
         latex = check_latex(latex, settings)
-    return ImageOrLatex(image=image, latex=latex, beam=beam, lang=lang)
+    return ImageOrLatex(image=image, latex=latex, beam=beam, lang=lang, steps=steps)

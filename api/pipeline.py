@@ -118,18 +118,19 @@ async def classify_bytes(
     return await in_pool(limiter, timeout_s, classify_sync, recognizer, im, SYMBOL_TOP_K)
 
 
-def _solve(latex: str, lang: str) -> dict[str, Any]:
+def _solve(latex: str, lang: str, steps: bool = False) -> dict[str, Any]:
     from seq2latex import solve
 
-    return solve(latex, lang=lang)
+    return solve(latex, lang=lang, steps=steps)
 
 
 async def solve_latex(
-    executor: ThreadPoolExecutor, latex: str, lang: str, timeout_s: float
+    executor: ThreadPoolExecutor, latex: str, lang: str, timeout_s: float, steps: bool = False
 ) -> dict[str, Any]:
-    """The solver's dict; 504 if it has not answered within `timeout_s` (it has its own, shorter limit)."""
+    """The solver's dict (with "steps" and "steps_reason" when `steps`); 504 if it has not answered within
+    `timeout_s` (it has its own, shorter limit, which also bounds the steps)."""
     loop = asyncio.get_running_loop()
-    fut = loop.run_in_executor(executor, _solve, latex, lang)
+    fut = loop.run_in_executor(executor, _solve, latex, lang, steps)
     try:
         return await asyncio.wait_for(fut, timeout_s)
     except asyncio.TimeoutError as exc:

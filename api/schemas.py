@@ -45,6 +45,9 @@ class SolveResponse(BaseModel):
     solution: dict[str, Any] = Field(description="the solver's result (kind, solutions, message, ...)")
     mathml: str | None
     solution_mathml: str | None = Field(description="MathML of solution.result_latex, or null")
+    steps_mathml: list[str | None] | None = Field(
+        default=None, description='with "steps": true, MathML of each of solution.steps[].latex, or null'
+    )
     model: ModelInfo
     timings_ms: dict[str, float]
 
@@ -75,6 +78,11 @@ _PARAMS = {
     "beam": {"type": "integer", "minimum": 1, "maximum": MAX_BEAM, "default": 1},
     "lang": {"type": "string", "enum": ["en", "nl"], "default": "en"},
 }
+_STEPS = {
+    "type": "boolean",
+    "default": False,
+    "description": "add step-by-step working (solution.steps, steps_mathml) where the solver has it",
+}
 
 
 def request_body(allow_latex: bool) -> dict[str, Any]:
@@ -86,6 +94,9 @@ def request_body(allow_latex: bool) -> dict[str, Any]:
         form_props["latex"] = {"type": "string"}
     json_props.update(_PARAMS)
     form_props.update(_PARAMS)
+    if allow_latex:
+        json_props["steps"] = _STEPS
+        form_props["steps"] = _STEPS
     return {
         "requestBody": {
             "required": True,

@@ -49,7 +49,7 @@ async def solve(
         source, latex, confidence, alts = "image", rec.latex, rec.confidence, alternatives(rec)
         timings.update(rec.timings_ms)
     t_solve = time.perf_counter()
-    solution = await solve_latex(executor, latex, inp.lang, settings.solve_timeout_s)
+    solution = await solve_latex(executor, latex, inp.lang, settings.solve_timeout_s, inp.steps)
     timings["solve"] = elapsed_ms(t_solve)
     code = solution.get("error_code")
     if source == "latex" and code in INPUT_ERROR_CODES:
@@ -61,6 +61,8 @@ async def solve(
     solution_mathml = (
         latex_to_mathml(result_latex, display="inline") if isinstance(result_latex, str) else None
     )
+    steps = solution.get("steps") if inp.steps else None
+    steps_mathml = [latex_to_mathml(s.get("latex"), display="inline") for s in steps] if steps else None
     return SolveResponse(
         source=source,
         latex=latex,
@@ -70,6 +72,7 @@ async def solve(
         solution=solution,
         mathml=mathml,
         solution_mathml=solution_mathml,
+        steps_mathml=steps_mathml,
         model=model_info(recognizer),
         timings_ms={**timings, "total": elapsed_ms(start)},
     )

@@ -19,7 +19,7 @@ const TEXT = {
     recognized: "Recognized — edit the LaTeX below if something is wrong.", solved: "Solved.",
     unreachable: "The server could not be reached.", confidence: "Confidence", alternatives: "Alternatives:",
     drawFirst: "Draw a formula first.", canvasHint: "Write a formula here with your mouse, pen or finger",
-    model: "Model", notReady: "The model is not ready.",
+    model: "Model", notReady: "The model is not ready.", steps: "Steps",
     decimalComma: "Write {n} (with a decimal point) or switch to Nederlands.",
     symbol: "Symbol", classify: "Which symbol?", symbolHint: "Write one symbol here",
     drawSymbolFirst: "Draw a symbol first.", classifying: "Classifying…",
@@ -36,7 +36,7 @@ const TEXT = {
     recognized: "Herkend — pas de LaTeX hieronder aan als er iets niet klopt.", solved: "Opgelost.",
     unreachable: "De server is niet bereikbaar.", confidence: "Zekerheid", alternatives: "Alternatieven:",
     drawFirst: "Teken eerst een formule.", canvasHint: "Schrijf hier een formule met muis, pen of vinger",
-    model: "Model", notReady: "Het model is nog niet klaar.",
+    model: "Model", notReady: "Het model is nog niet klaar.", steps: "Stappen",
     decimalComma: "Schrijf {n} (met een decimale punt).",
     symbol: "Symbool", classify: "Welk symbool?", symbolHint: "Schrijf hier één symbool",
     drawSymbolFirst: "Teken eerst een symbool.", classifying: "Herkennen…",
@@ -103,6 +103,7 @@ function clearResults(keepLatex) {
   $("solution-message").className = "message";
   setMath($("solution-formula"), null, "");
   $("solution-formula").replaceChildren();
+  showSteps(null, null);
   $("timings").textContent = "";
 }
 
@@ -112,6 +113,28 @@ function showSolution(data) {
   msg.textContent = friendlyMessage(sol.error_code, sol.message, data.latex) || (sol.kind ? sol.kind : "");
   msg.className = "message " + (sol.kind === "error" ? "fail" : "ok");
   setMath($("solution-formula"), data.solution_mathml, sol.result_latex || "");
+  showSteps(sol.steps, data.steps_mathml);
+}
+
+// Steps under the answer: one rendered formula per line, its explanation beside it.
+function showSteps(steps, mathml) {
+  const list = $("steps");
+  list.replaceChildren();
+  const has = Array.isArray(steps) && steps.length > 0;
+  $("steps-box").hidden = !has;
+  if (!has) return;
+  steps.forEach((step, i) => {
+    const item = document.createElement("li");
+    item.className = "step" + (step.aside ? " aside" : "");
+    const math = document.createElement("div");
+    math.className = "step-math";
+    setMath(math, mathml && mathml[i], step.latex);
+    const text = document.createElement("div");
+    text.className = "step-explanation";
+    text.textContent = step.explanation;
+    item.append(math, text);
+    list.appendChild(item);
+  });
 }
 
 function showAlternatives(data) {
@@ -179,6 +202,7 @@ function solveImage(blob, filename) {
   form.append("file", blob, filename);
   form.append("lang", $("lang").value);
   form.append("beam", String(BEAM));
+  form.append("steps", "true");
   return postSolve(form, {}, true);
 }
 
@@ -188,7 +212,7 @@ function solveLatex() {
   if (!latex.trim()) return;
   $("confidence").textContent = "";
   $("alternatives").replaceChildren();
-  return postSolve(JSON.stringify({ latex: latex, lang: $("lang").value }), { "Content-Type": "application/json" }, false);
+  return postSolve(JSON.stringify({ latex: latex, lang: $("lang").value, steps: true }), { "Content-Type": "application/json" }, false);
 }
 
 // ---------------------------------------------------------------- drawing

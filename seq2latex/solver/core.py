@@ -14,8 +14,9 @@ from seq2latex.solver.messages import LANGS, message
 from seq2latex.solver.parser import parse
 from seq2latex.solver.pool import WorkerError, get_pool
 from seq2latex.solver.result import empty_result
+from seq2latex.solver.step_messages import no_steps, steps_budget
 
-_CACHE: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
+_CACHE: OrderedDict[tuple[str, str, bool], dict[str, Any]] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 _LIMITS: dict[str, object] = {"exponent": MAX_EXPONENT}
 
@@ -48,6 +49,7 @@ def solve(
     *,
     timeout_s: float | None = None,
     config: SolverConfig | None = None,
+    steps: bool = False,
 ) -> dict[str, Any]:
     """Solve an equation, inequality or system, or evaluate an expression, given as LaTeX.
 
@@ -56,6 +58,8 @@ def solve(
     input that cannot be handled. Values in `solutions`, `value` and `solution_set` are LaTeX in the
     input's own letters (or a plain decimal where no closed form exists); `approx` holds decimals.
     SymPy runs in a worker process that is killed after `timeout_s` (default `config.timeout_s`).
+    With `steps=True` the result also has "steps" (a list of {"latex", "explanation", "aside"}, or None)
+    and "steps_reason" (why there are none), worked out and checked in the same worker.
     """
     cfg = config or SolverConfig()
     if timeout_s is not None:
@@ -63,19 +67,22 @@ def solve(
     lang = lang if lang in LANGS else "en"
     text = latex if isinstance(latex, str) else ""
     try:
-        return _solve(text, lang, cfg, latex)
+        res = _solve(text, lang, cfg, latex, steps)
     except Exception as exc:  # noqa: BLE001 - the contract: never raise on bad input
-        return _error(text, text, "internal", f"{type(exc).__name__}: {exc}", lang, cfg)
+        res = _error(text, text, "internal", f"{type(exc).__name__}: {exc}", lang, cfg)
+    if steps and "steps" not in res:
+        res.update(no_steps(lang))
+    return res
 
 
-def _solve(text: str, lang: str, cfg: SolverConfig, original: Any) -> dict[str, Any]:
+def _solve(text: str, lang: str, cfg: SolverConfig, original: Any, steps: bool = False) -> dict[str, Any]:
     if not isinstance(original, str):
         return _error("", "", "parse", "the input must be a string", lang, cfg)
     if len(text) > cfg.max_chars:
         return _error(text, "", "too_long", "", lang, cfg)
     if not text.strip():
         return _error(text, "", "empty", "", lang, cfg)
-    key = (text, lang)
+    key = (text, lang, steps)
     if cfg.use_cache:
         with _CACHE_LOCK:
             if key in _CACHE:
@@ -91,7 +98,8 @@ def _solve(text: str, lang: str, cfg: SolverConfig, original: Any) -> dict[str, 
     except RecursionError:
         return _error(text, normalized, "nesting", "", lang, cfg)
     try:
-        answer = get_pool(cfg.workers).run((nodes, lang), cfg.timeout_s)
+        job = (nodes, lang, steps_budget(cfg.timeout_s) if steps else 0.0)
+        answer = get_pool(cfg.workers).run(job, cfg.timeout_s)
     except WorkerError as exc:
         return _error(text, normalized, "internal", str(exc), lang, cfg)
     if answer is None:

@@ -13,6 +13,7 @@ from seq2latex.solver import engine
 from seq2latex.solver.config import WORKER_MEMORY_BYTES
 from seq2latex.solver.lexer import SolverInputError
 from seq2latex.solver.parser import Node
+from seq2latex.solver.steps import steps_result
 
 MAX_DETAIL_CHARS = 120  # of a SymPy error text repeated in a message
 
@@ -28,10 +29,14 @@ def _limit_memory(limit: int) -> None:
         pass
 
 
-def handle(nodes: list[Node], lang: str) -> dict[str, Any]:
-    """Run one job; failures become {'error': code, 'detail': text}."""
+def handle(nodes: list[Node], lang: str, steps_deadline: float | None = None) -> dict[str, Any]:
+    """Run one job; failures become {'error': code, 'detail': text}. With a `steps_deadline`
+    (time.monotonic() value) the answer also has "steps" and "steps_reason", worked out here too."""
     try:
-        return engine.run(nodes, lang)
+        answer = engine.run(nodes, lang)
+        if steps_deadline is not None:
+            answer.update(steps_result(nodes, lang, answer, steps_deadline - time.monotonic()))
+        return answer
     except SolverInputError as exc:
         return {"error": exc.code, "detail": exc.detail}
     except MemoryError:
@@ -75,8 +80,9 @@ def worker_main(memory_bytes: int = WORKER_MEMORY_BYTES) -> None:
             return
         if job is None:
             return
-        nodes, lang = job
-        writer.send(handle(nodes, lang))
+        nodes, lang, *options = job  # options: (seconds for the steps,) when they are asked for
+        deadline = time.monotonic() + float(options[0]) if options and options[0] else None
+        writer.send(handle(nodes, lang, deadline))
 
 
 if __name__ == "__main__":

@@ -120,6 +120,56 @@ def test_demo_page_in_chromium(
     page.close()
 
 
+def test_demo_page_shows_the_steps(browser: object, live_server: str, tmp_path: Path) -> None:
+    """Typed LaTeX: the steps appear under the answer, rendered, one per line with the explanation beside
+    each, in the page's language."""
+    from playwright.sync_api import expect
+
+    shots = Path(os.environ.get("SEQ2LATEX_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1200, "height": 900}, locale="en-GB")  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.goto(live_server + "/")
+    expect(page.locator("#steps-box")).to_be_hidden()
+    page.fill("#latex-input", "3x + 2 = x - 4")
+    expect(page.locator("#solution-message")).to_have_text("One real solution")
+    steps = page.locator("#steps li.step")
+    expect(page.locator("#steps-box")).to_be_visible()
+    expect(steps).to_have_count(4)
+    expect(steps.locator(".step-math math")).to_have_count(4)  # rendered MathML, one formula per line
+    expect(steps.nth(3).locator(".step-explanation")).to_have_text("Divide both sides by 2")
+    expect(steps.nth(3).locator(".step-math")).to_contain_text("3")
+    first, last = steps.nth(0).bounding_box(), steps.nth(3).bounding_box()
+    assert first is not None and last is not None and last["y"] > first["y"]  # one per line
+    math_box = steps.nth(0).locator(".step-math").bounding_box()
+    text_box = steps.nth(0).locator(".step-explanation").bounding_box()
+    assert math_box is not None and text_box is not None and text_box["x"] > math_box["x"]  # beside it
+
+    page.select_option("#lang", "nl")
+    expect(page.locator("#steps-box h2")).to_have_text("Stappen")
+    expect(steps.nth(3).locator(".step-explanation")).to_have_text("Deel beide kanten door 2")
+    page.fill("#latex-input", "x^2 - 2x - 1 = 0")
+    expect(page.locator("#steps li.step.aside .step-explanation")).to_contain_text("abc-formule")
+    expect(page.locator("#steps li.step").last.locator(".step-math msqrt")).to_have_count(2)
+    page.screenshot(path=str(shots / "demo_steps.png"), full_page=True)
+
+    page.select_option("#lang", "en")
+    page.fill("#latex-input", "x^2 = 2,25")  # 422 on the English page: the old steps go with the old answer
+    expect(page.locator("#error")).to_have_text("Write 2.25 (with a decimal point) or switch to Nederlands.")
+    expect(page.locator("#steps-box")).to_be_hidden()
+    expect(page.locator("#steps li")).to_have_count(0)
+    page.fill("#latex-input", "x^2 - 2x - 1 = 0")
+    expect(page.locator("#steps-box")).to_be_visible()
+
+    page.fill("#latex-input", "\\sin x = 0")  # no steps for this: the list goes away, the answer stays
+    expect(page.locator("#steps-box")).to_be_hidden()
+    expect(page.locator("#solution-formula")).to_contain_text("π")
+    assert [e for e in errors if "422" not in e] == [], errors  # the browser logs the 422 it was sent
+    page.close()
+
+
 def test_demo_page_follows_the_current_input(
     browser: object, live_server: str, images_dir: Path, tmp_path: Path
 ) -> None:
