@@ -13,6 +13,7 @@ from PIL import Image
 from api.errors import ApiError
 from api.images import load_image, open_image
 from api.limits import RETRY_AFTER_S, InferenceLimiter, Overloaded
+from data.ink_parts import image_layout
 from seq2latex.recognizer import Recognizer
 
 SYMBOL_TOP_K = 5
@@ -60,11 +61,22 @@ def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recogn
 
 
 def classify_sync(recognizer: Recognizer, im: Image.Image, k: int) -> list[tuple[str, float]]:
-    """Top-k symbol classes of one handwritten symbol (runs in a worker thread)."""
+    """Top-k symbol classes of one handwritten symbol (runs in a worker thread); 422 `blank_image` without
+    ink, 422 `several_symbols` when the ink lies in several parts side by side (`data.ink_parts`)."""
     load_image(im)
+    if recognizer.model.symbol_head is None or not recognizer.classes:
+        raise ApiError(501, "not_available", "this model has no symbol classifier")
     try:
-        if _is_blank(recognizer.symbol_tensor(im)):
+        layout = image_layout(im)
+        if layout.reason == "no_ink" or _is_blank(recognizer.symbol_tensor(im)):
             raise ApiError(422, "blank_image", "no handwriting found in the image")
+        if layout.reason == "several_symbols":
+            raise ApiError(
+                422,
+                "several_symbols",
+                f"the image looks like {len(layout.parts)} symbols side by side, not one: "
+                "send one symbol (POST /recognize reads a whole formula)",
+            )
         return recognizer.classify_symbol(im, k=k)
     except ValueError as exc:
         raise ApiError(422, "corrupt_image", f"the image cannot be read: {exc}") from exc

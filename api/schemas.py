@@ -58,7 +58,12 @@ class SymbolPrediction(BaseModel):
 
 
 class SymbolResponse(BaseModel):
-    predictions: list[SymbolPrediction] = Field(description="top-5 classes, most probable first")
+    predictions: list[SymbolPrediction] = Field(
+        description="top-5 classes, most probable first; probabilities calibrated with `temperature`"
+    )
+    temperature: float = Field(
+        description="softmax temperature of the symbol head, fitted on the validation split (1 = none fitted)"
+    )
     model: ModelInfo
     timings_ms: dict[str, float]
 

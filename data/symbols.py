@@ -173,12 +173,16 @@ class SymbolDataset(Dataset):
     def labels(self) -> list[int]:
         return [c for _, _, c in self.items]
 
-    def crop(self, i: int) -> torch.Tensor:
+    def render(self, i: int) -> Image.Image:
+        """The traceGroup drawn as an image (white ink on black, 2 * size square), before augmentation."""
         ri, si, _ = self.items[i]
         rec = self.records[ri]
         assert rec.strokes is not None and rec.symbols is not None
         by_id = rec.strokes_by_id()
-        image = render_symbol(symbol_strokes(by_id, rec.symbols[si].trace_ids), size=2 * self.size)
+        return render_symbol(symbol_strokes(by_id, rec.symbols[si].trace_ids), size=2 * self.size)
+
+    def crop(self, i: int) -> torch.Tensor:
+        image = self.render(i)
         if self.augment_cfg is not None:
             rng = np.random.default_rng([self.seed, self.epoch, i])
             image = augment(image, rng, self.augment_cfg)

@@ -111,6 +111,14 @@ def load_card(path: str | Path) -> dict[str, Any]:
     return json.loads(p.read_text()) if p.is_file() else {}
 
 
+def save_card(path: str | Path, card: dict[str, Any]) -> None:
+    """Replace a model directory's card.json atomically (the other files are left as they are)."""
+    root = Path(path)
+    if not (root / CONFIG_FILE).is_file():
+        raise FileNotFoundError(f"{root} is not a model directory (no {CONFIG_FILE})")
+    _write_json(root / CARD_FILE, card)
+
+
 def save_training_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """torch.save to a temp file in the same folder, then os.replace: never a half-written file."""
     p = Path(path)

@@ -14,6 +14,7 @@ _COMMAND_MODULES = [
     "seq2latex.eval_cli",
     "seq2latex.bench_cli",
     "seq2latex.export_cli",
+    "seq2latex.symbols_cli",
     "seq2latex.solver.cli",
     "api.cli",
 ]

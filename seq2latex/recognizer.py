@@ -12,6 +12,7 @@ from PIL import Image
 
 from data.batch import pad_images
 from seq2latex import __version__
+from seq2latex.calibration import card_temperature
 from seq2latex.checkpoint import load_card, load_model_dir
 from seq2latex.config import ModelConfig, preprocess_config
 from seq2latex.decoding import DEFAULT_LENGTH_PENALTY, decode
@@ -20,6 +21,7 @@ from tokenizer import LatexTokenizer
 
 DEFAULT_MODEL_DIR = Path(__file__).resolve().parent / "weights" / "default"
 MAX_INFERENCE_BATCH = 16
+MAX_SYMBOL_BATCH = 256  # symbol crops per forward pass (64 x 64 each)
 MAX_BEAM = 10
 DEFAULT_TOP_K = 5
 
@@ -46,6 +48,7 @@ class Recognizer:
         classes: list[str],
         card: dict[str, Any] | None = None,
         device: str | torch.device = "cpu",
+        symbol_temperature: float | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -53,6 +56,12 @@ class Recognizer:
         self.classes = classes
         self.card: dict[str, Any] = dict(card or {})
         self.device = torch.device(device)
+        # softmax temperature of the symbol head (seq2latex.calibration); default: the card's, else 1
+        if symbol_temperature is None:
+            symbol_temperature = card_temperature(self.card)
+        if not symbol_temperature > 0:
+            raise ValueError(f"symbol_temperature must be > 0, got {symbol_temperature}")
+        self.symbol_temperature = float(symbol_temperature)
 
     @classmethod
     def from_pretrained(
@@ -67,7 +76,8 @@ class Recognizer:
         card = load_card(root)
         card.setdefault("name", root.name)
         card.setdefault("version", __version__)
-        return cls(model, tok, cfg, classes, card, device)
+        # the card's temperature only if it was fitted on these weights (else 1.0, with a warning)
+        return cls(model, tok, cfg, classes, card, device, symbol_temperature=card_temperature(card, root))
 
     # ------------------------------------------------------------------ preprocessing
 
@@ -126,13 +136,29 @@ class Recognizer:
             images = [images]
         return self.recognize_tensors([self.preprocess(im) for im in images], beam=beam, rescore=rescore)
 
-    def classify_symbol(self, image: ImageInput, k: int = DEFAULT_TOP_K) -> list[tuple[str, float]]:
-        """One handwritten symbol -> top-k (class, probability) from the symbol classifier head."""
+    def symbol_logits(self, crops: torch.Tensor) -> torch.Tensor:
+        """`symbol_tensor` crops (N, 1, S, S) -> raw symbol-head logits (N, C), float32 on the CPU."""
         if self.model.symbol_head is None or not self.classes:
             raise RuntimeError("this model has no symbol classifier")
-        x = self.symbol_tensor(image)[None].to(self.device)  # (1, 1, S, S)
+        out = []
         with torch.inference_mode():
-            probs = torch.softmax(self.model.classify_symbols(x).float(), dim=-1)[0]
+            for i in range(0, crops.shape[0], MAX_SYMBOL_BATCH):
+                x = crops[i : i + MAX_SYMBOL_BATCH].to(self.device)
+                out.append(self.model.classify_symbols(x).float().cpu())
+        return torch.cat(out) if out else torch.zeros(0, len(self.classes))
+
+    def symbol_probabilities(self, crops: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """Crops (N, 1, S, S) -> softmax(logits / T) (N, C); T = `symbol_temperature` unless given."""
+        t = self.symbol_temperature if temperature is None else float(temperature)
+        return torch.softmax(self.symbol_logits(crops) / t, dim=-1)
+
+    def classify_symbol(
+        self, image: ImageInput, k: int = DEFAULT_TOP_K, temperature: float | None = None
+    ) -> list[tuple[str, float]]:
+        """One handwritten symbol -> top-k (class, calibrated probability) from the symbol head."""
+        if self.model.symbol_head is None or not self.classes:
+            raise RuntimeError("this model has no symbol classifier")
+        probs = self.symbol_probabilities(self.symbol_tensor(image)[None], temperature)[0]  # (C,)
         top = probs.topk(min(k, probs.numel()))
         return [
             (self.classes[i], float(p))

@@ -25,7 +25,11 @@ router = APIRouter(tags=["recognition"])
 async def symbol(
     request: Request, settings: SettingsDep, recognizer: RecognizerDep, limiter: LimiterDep
 ) -> SymbolResponse:
-    """Classify an image of a single handwritten symbol."""
+    """Classify an image of a single handwritten symbol: top-5 classes with calibrated probabilities.
+
+    422 `several_symbols` when the ink lies in several parts side by side (a formula, not one symbol),
+    422 `blank_image` when there is no ink.
+    """
     start = time.perf_counter()
     inp = await read_input(request, settings, allow_latex=False)
     assert inp.image is not None
@@ -34,6 +38,7 @@ async def symbol(
     )
     return SymbolResponse(
         predictions=[SymbolPrediction(label=label, probability=p) for label, p in top],
+        temperature=recognizer.symbol_temperature,
         model=model_info(recognizer),
         timings_ms={"total": elapsed_ms(start)},
     )

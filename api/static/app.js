@@ -1,4 +1,5 @@
-// seq2latex demo page: draw or upload -> POST /solve; edit the LaTeX -> POST /solve {latex}.
+// seq2latex demo page: draw or upload -> POST /solve; edit the LaTeX -> POST /solve {latex};
+// Symbol mode: one drawn symbol -> POST /symbol, its top-5 as bars.
 // No external scripts; formulas arrive as (server-sanitised) MathML, which browsers render natively.
 "use strict";
 
@@ -20,6 +21,11 @@ const TEXT = {
     drawFirst: "Draw a formula first.", canvasHint: "Write a formula here with your mouse, pen or finger",
     model: "Model", notReady: "The model is not ready.", steps: "Steps",
     decimalComma: "Write {n} (with a decimal point) or switch to Nederlands.",
+    symbol: "Symbol", classify: "Which symbol?", symbolHint: "Write one symbol here",
+    drawSymbolFirst: "Draw a symbol first.", classifying: "Classifying…",
+    severalSymbols: "That looks like several symbols — draw just one (the Draw tab reads a whole formula).",
+    calibrated: "Probabilities calibrated on held-out writers (temperature {t}).",
+    uncalibrated: "Probabilities of the model as it is (not calibrated).",
   },
   nl: {
     tagline: "Schrijf of fotografeer een formule — krijg de LaTeX en de oplossing.", language: "Taal",
@@ -32,6 +38,11 @@ const TEXT = {
     drawFirst: "Teken eerst een formule.", canvasHint: "Schrijf hier een formule met muis, pen of vinger",
     model: "Model", notReady: "Het model is nog niet klaar.", steps: "Stappen",
     decimalComma: "Schrijf {n} (met een decimale punt).",
+    symbol: "Symbool", classify: "Welk symbool?", symbolHint: "Schrijf hier één symbool",
+    drawSymbolFirst: "Teken eerst een symbool.", classifying: "Herkennen…",
+    severalSymbols: "Dat lijken meerdere symbolen — teken er één (het tabblad Tekenen leest een hele formule).",
+    calibrated: "Kansen gekalibreerd op andere schrijvers (temperatuur {t}).",
+    uncalibrated: "Kansen van het model zoals het is (niet gekalibreerd).",
   },
 };
 const t = (key) => (TEXT[$("lang").value] || TEXT.en)[key] || TEXT.en[key];
@@ -282,6 +293,150 @@ function setupCanvas() {
   resize();
 }
 
+// ---------------------------------------------------------------- symbol mode: one symbol -> top-5
+const SYMBOL_GLYPHS = {
+  "\\alpha": "α", "\\beta": "β", "\\gamma": "γ", "\\Delta": "Δ", "\\theta": "θ", "\\lambda": "λ",
+  "\\mu": "μ", "\\pi": "π", "\\sigma": "σ", "\\phi": "φ", "\\infty": "∞", "\\int": "∫", "\\sum": "∑",
+  "\\sqrt": "√", "\\times": "×", "\\div": "÷", "\\pm": "±", "\\leq": "≤", "\\geq": "≥", "\\neq": "≠",
+  "\\in": "∈", "\\exists": "∃", "\\forall": "∀", "\\rightarrow": "→", "\\ldots": "…", "\\prime": "′",
+  "\\{": "{", "\\}": "}",
+};
+let symbolSeq = 0;
+
+function setupSymbolMode() {
+  const canvas = $("symbol-canvas");
+  const ctx = canvas.getContext("2d");
+  const marks = [];
+  let drawing = null;
+
+  function resize() {
+    const ratio = window.devicePixelRatio || 1;
+    const rect = canvas.getBoundingClientRect();
+    if (!rect.width) return; // hidden tab
+    canvas.width = Math.max(1, Math.round(rect.width * ratio));
+    canvas.height = Math.max(1, Math.round(rect.height * ratio));
+    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    redraw();
+  }
+
+  function redraw() {
+    ctx.save();
+    ctx.setTransform(1, 0, 0, 1, 0, 0);
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(0, 0, canvas.width, canvas.height);
+    ctx.restore();
+    if (!marks.length) {
+      ctx.fillStyle = "#b8c0cc";
+      ctx.textAlign = "center";
+      ctx.font = "14px system-ui, sans-serif";
+      ctx.fillText(t("symbolHint"), canvas.clientWidth / 2, canvas.clientHeight / 2, canvas.clientWidth - 2 * HINT_MARGIN_PX);
+    }
+    ctx.strokeStyle = "#111827";
+    ctx.lineWidth = PEN_WIDTH;
+    ctx.lineCap = "round";
+    ctx.lineJoin = "round";
+    for (const s of marks) {
+      ctx.beginPath();
+      ctx.moveTo(s[0].x, s[0].y);
+      if (s.length === 1) ctx.lineTo(s[0].x + 0.1, s[0].y);
+      for (const p of s.slice(1)) ctx.lineTo(p.x, p.y);
+      ctx.stroke();
+    }
+  }
+
+  function point(ev) {
+    const rect = canvas.getBoundingClientRect();
+    return { x: ev.clientX - rect.left, y: ev.clientY - rect.top };
+  }
+
+  function showSymbolError(message) {
+    const el = $("symbol-error");
+    el.textContent = message || "";
+    el.hidden = !message;
+  }
+
+  function showPredictions(data) {
+    const list = $("symbol-results");
+    list.replaceChildren();
+    for (const p of data.predictions || []) {
+      const li = document.createElement("li");
+      const label = document.createElement("span");
+      label.className = "label";
+      const glyph = SYMBOL_GLYPHS[p.label];
+      label.textContent = glyph ? glyph + "  " + p.label : p.label;
+      label.title = p.label;
+      const bar = document.createElement("span");
+      bar.className = "bar";
+      const fill = document.createElement("span");
+      fill.style.width = (100 * p.probability).toFixed(1) + "%";
+      bar.appendChild(fill);
+      const pct = document.createElement("span");
+      pct.className = "pct";
+      pct.textContent = (100 * p.probability).toFixed(p.probability < 0.1 ? 1 : 0) + "%";
+      li.append(label, bar, pct);
+      list.appendChild(li);
+    }
+    const temp = data.temperature;
+    $("symbol-note").textContent = temp && temp !== 1 ? t("calibrated").replace("{t}", temp.toFixed(2)) : t("uncalibrated");
+  }
+
+  function clearPredictions() {
+    $("symbol-results").replaceChildren();
+    $("symbol-note").textContent = "";
+    showSymbolError("");
+  }
+
+  async function classify(blob) {
+    const seq = ++symbolSeq;
+    clearPredictions();
+    $("symbol-note").textContent = t("classifying");
+    const form = new FormData();
+    form.append("file", blob, "symbol.png");
+    let resp, data;
+    try {
+      resp = await fetch("/symbol", { method: "POST", body: form, headers: apiHeaders() });
+      data = await resp.json();
+    } catch (err) {
+      if (seq === symbolSeq) { $("symbol-note").textContent = ""; showSymbolError(t("unreachable") + " " + err); }
+      return;
+    }
+    if (seq !== symbolSeq) return;
+    if (!resp.ok) {
+      $("symbol-note").textContent = "";
+      const error = (data && data.error) || {};
+      showSymbolError(error.code === "several_symbols" ? t("severalSymbols") : error.message || "HTTP " + resp.status);
+      return;
+    }
+    showPredictions(data);
+  }
+
+  canvas.addEventListener("pointerdown", (ev) => {
+    ev.preventDefault();
+    canvas.setPointerCapture(ev.pointerId);
+    drawing = [point(ev)];
+    marks.push(drawing);
+    redraw();
+  });
+  canvas.addEventListener("pointermove", (ev) => {
+    if (!drawing) return;
+    drawing.push(point(ev));
+    redraw();
+  });
+  const end = () => { drawing = null; };
+  canvas.addEventListener("pointerup", end);
+  canvas.addEventListener("pointercancel", end);
+  $("symbol-clear-btn").addEventListener("click", () => { marks.length = 0; clearPredictions(); redraw(); });
+  $("symbol-undo-btn").addEventListener("click", () => { marks.pop(); redraw(); });
+  $("classify-btn").addEventListener("click", () => {
+    if (!marks.length) { showSymbolError(t("drawSymbolFirst")); return; }
+    canvas.toBlob((blob) => classify(blob), "image/png");
+  });
+  $("tab-symbol").addEventListener("click", resize); // after setupTabs has shown the panel
+  $("lang").addEventListener("change", () => { redraw(); clearPredictions(); });
+  window.addEventListener("resize", resize);
+  resize();
+}
+
 // ---------------------------------------------------------------- tabs, upload, editing
 function setupTabs() {
   for (const tab of document.querySelectorAll(".tab")) {
@@ -364,6 +519,7 @@ document.addEventListener("DOMContentLoaded", () => {
   applyLanguage();
   setupTabs();
   setupCanvas();
+  setupSymbolMode();
   setupUpload();
   setupEditing();
   loadInfo();

@@ -1,5 +1,5 @@
 """`seq2latex serve` as a real process: the load benchmark (48 requests from 8 clients) and the demo page
-in headless Chromium (upload a photo, draw on the canvas, edit the LaTeX)."""
+in headless Chromium (upload a photo, draw on the canvas, edit the LaTeX, Symbol mode)."""
 
 from __future__ import annotations
 
@@ -238,3 +238,64 @@ def test_demo_page_at_phone_width(browser: object, live_server: str) -> None:
         assert ink["lo"] > 4 and ink["hi"] < ink["width"] - 5, ink  # ... and not clipped at either side
         assert ink["scroll"] <= 390, ink
         page.close()
+
+
+def _draw(page: object, canvas: str, strokes: list[list[tuple[int, int]]]) -> None:
+    box = page.locator(canvas).bounding_box()  # type: ignore[attr-defined]
+    assert box is not None
+    for stroke in strokes:
+        page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])  # type: ignore[attr-defined]
+        page.mouse.down()  # type: ignore[attr-defined]
+        for x, y in stroke[1:]:
+            page.mouse.move(box["x"] + x, box["y"] + y, steps=6)  # type: ignore[attr-defined]
+        page.mouse.up()  # type: ignore[attr-defined]
+
+
+def test_symbol_mode_in_chromium(browser: object, live_server: str, tmp_path: Path) -> None:
+    """Symbol mode: draw one symbol, see the top-5 with bars; several symbols get their own message."""
+    from playwright.sync_api import expect
+
+    shots = Path(os.environ.get("SEQ2LATEX_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1200, "height": 820}, locale="en-GB")  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_server + "/")
+    expect(page.locator("#tab-symbol")).to_have_text("Symbol")
+    page.click("#tab-symbol")
+    expect(page.locator("#panel-symbol")).to_be_visible()
+    expect(page.locator("#panel-draw")).to_be_hidden()
+    page.click("#classify-btn")
+    expect(page.locator("#symbol-error")).to_have_text("Draw a symbol first.")
+
+    _draw(page, "#symbol-canvas", [[(110, 110), (210, 110)], [(160, 60), (160, 160)]])  # a plus
+    page.click("#classify-btn")
+    rows = page.locator("#symbol-results li")
+    expect(rows).to_have_count(5)
+    expect(page.locator("#symbol-error")).to_be_hidden()
+    served = httpx.get(f"{live_server}/version").json()["model"]["card"]
+    labels = [rows.nth(i).locator(".label").get_attribute("title") for i in range(5)]
+    assert all(label for label in labels)
+    widths = [rows.nth(i).locator(".bar span").evaluate("e => e.getBoundingClientRect().width") for i in range(5)]
+    assert widths == sorted(widths, reverse=True) and widths[0] > 0  # bars, most probable first
+    pcts = [float(rows.nth(i).locator(".pct").inner_text().rstrip("%")) for i in range(5)]
+    assert pcts == sorted(pcts, reverse=True) and 0 < sum(pcts) <= 100.5
+    calibrated = "symbol_calibration" in served
+    expect(page.locator("#symbol-note")).to_contain_text("calibrated on held-out" if calibrated else "not calibrated")
+    page.screenshot(path=str(shots / "demo_symbol.png"), full_page=True)
+
+    # Dutch, then a formula drawn in Symbol mode: the page says so instead of guessing
+    page.select_option("#lang", "nl")
+    expect(page.locator("#tab-symbol")).to_have_text("Symbool")
+    expect(page.locator("#symbol-results li")).to_have_count(0)
+    page.click("#symbol-clear-btn")
+    _draw(page, "#symbol-canvas", [[(30, 60), (30, 160)], [(200, 60), (200, 160)], [(300, 60), (300, 160)]])
+    page.click("#classify-btn")
+    expect(page.locator("#symbol-error")).to_contain_text("meerdere symbolen")
+    expect(page.locator("#symbol-results li")).to_have_count(0)
+    # the Draw tab still works after visiting Symbol mode
+    page.click("#tab-draw")
+    expect(page.locator("#panel-symbol")).to_be_hidden()
+    assert page.locator("#canvas").bounding_box()["width"] > 100  # type: ignore[index]
+    assert [e for e in errors if "422" not in e] == []
+    page.close()

@@ -5,16 +5,21 @@ from __future__ import annotations
 import base64
 import io
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from api.app import create_app
 from api.images import HEIF_AVAILABLE
 from api.settings import Settings
+from seq2latex.calibration import CALIBRATION_KEY, weights_sha256
+from seq2latex.checkpoint import load_card, save_card
+from seq2latex.recognizer import Recognizer
 
 # fixture file -> the caption stem its picture shows
 FILES = {
@@ -177,8 +182,23 @@ def test_mathml_is_sanitised(client: TestClient) -> None:
     assert broken["mathml"] is None or "<img" not in broken["mathml"]
 
 
-def test_symbol(client: TestClient, images_dir: Path, symbol_classes: list[str]) -> None:
-    r = client.post("/symbol", files=upload(images_dir / "x2_minus_4.png"))
+def _drawn_symbol(kind: str) -> bytes:
+    """A PNG like the demo page's canvas: dark pen on white; `plus` is one symbol, `one_two` two."""
+    im = Image.new("RGB", (300, 200), "white")
+    d = ImageDraw.Draw(im)
+    if kind == "plus":
+        d.line((100, 100, 200, 100), fill=(17, 24, 39), width=5)
+        d.line((150, 50, 150, 150), fill=(17, 24, 39), width=5)
+    else:  # "1 2", far apart
+        d.line((60, 50, 60, 150), fill=(17, 24, 39), width=5)
+        d.line((180, 60, 240, 60, 240, 100, 180, 150, 245, 150), fill=(17, 24, 39), width=5)
+    buf = io.BytesIO()
+    im.save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def test_symbol(client: TestClient, symbol_classes: list[str]) -> None:
+    r = client.post("/symbol", files={"file": ("plus.png", _drawn_symbol("plus"))})
     assert r.status_code == 200, r.text
     preds = r.json()["predictions"]
     assert len(preds) == 5
@@ -186,6 +206,44 @@ def test_symbol(client: TestClient, images_dir: Path, symbol_classes: list[str])
     assert probs == sorted(probs, reverse=True)
     assert 0.0 < sum(probs) <= 1.0 + 1e-6
     assert {p["label"] for p in preds} <= set(symbol_classes)
+    assert r.json()["temperature"] == 1.0  # the fixture model's card has no calibration
+
+
+@pytest.mark.parametrize("name", ["x2_minus_4.png", "2x_plus_1_photo.webp", "15_div_5.gif"])
+def test_symbol_refuses_a_formula(client: TestClient, images_dir: Path, name: str) -> None:
+    r = client.post("/symbol", files=upload(images_dir / name))
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "several_symbols"
+    assert "/recognize" in error["message"]
+    r = client.post("/symbol", files={"file": ("12.png", _drawn_symbol("one_two"))})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "several_symbols"
+
+
+def test_symbol_uses_the_calibrated_temperature(
+    tmp_path: Path, model_dir: Path, recognizer: Recognizer
+) -> None:
+    """A card with a temperature fitted on these weights: /symbol's probabilities are softmax(z / T)."""
+    calibrated = tmp_path / "calibrated"
+    shutil.copytree(model_dir, calibrated)
+    card = load_card(calibrated)
+    card[CALIBRATION_KEY] = {"temperature": 2.5, "weights_sha256": weights_sha256(calibrated)}
+    save_card(calibrated, card)
+    image = _drawn_symbol("plus")
+    answers = {}
+    for name, d in (("plain", model_dir), ("calibrated", calibrated)):
+        with TestClient(create_app(Settings(model_dir=d, warmup=False))) as c:
+            r = c.post("/symbol", files={"file": ("plus.png", image)})
+            assert r.status_code == 200, r.text
+            answers[name] = r.json()
+    assert answers["calibrated"]["temperature"] == 2.5
+    plain = answers["plain"]["predictions"]
+    hot = answers["calibrated"]["predictions"]
+    assert [p["label"] for p in plain] == [p["label"] for p in hot]
+    logits = recognizer.symbol_logits(recognizer.symbol_tensor(Image.open(io.BytesIO(image)))[None])[0]
+    assert [p["probability"] for p in hot] == pytest.approx(
+        torch.softmax(logits / 2.5, -1).topk(5).values.tolist(), abs=1e-5
+    )
 
 
 def test_health_and_version(client: TestClient) -> None:

@@ -1,0 +1,44 @@
+"""`eval-symbols` measures what POST /symbol answers: the same crops give the same top-5 probabilities."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+import torch
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from data.ink_parts import image_layout
+from data.symbols import SymbolDataset
+from seq2latex.recognizer import DEFAULT_MODEL_DIR, Recognizer
+from seq2latex.symbol_eval import read_inkml, score_symbols
+
+TEST2014 = Path(__file__).resolve().parents[1] / "fixtures" / "crohme" / "inkml" / "test2014"
+
+
+@pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").is_file(), reason="no shipped model")
+def test_eval_crops_match_the_symbol_route() -> None:
+    recognizer = Recognizer.from_pretrained()
+    records = read_inkml(TEST2014)
+    scores = score_symbols(recognizer, records)
+    probs = torch.softmax(scores.logits / recognizer.symbol_temperature, -1)  # (N, C)
+    ds = SymbolDataset(records, recognizer.classes, recognizer.config.symbol_size)
+    checked = 0
+    with TestClient(create_app(Settings(warmup=False), recognizer=recognizer)) as client:
+        for i in range(0, len(ds), 3):
+            image = ds.render(i)
+            if not image_layout(image).single_symbol:
+                continue
+            buf = io.BytesIO()
+            image.save(buf, format="PNG")
+            r = client.post("/symbol", files={"file": ("crop.png", buf.getvalue())})
+            assert r.status_code == 200, r.text
+            got = r.json()["predictions"]
+            top = probs[i].topk(5)
+            assert [p["label"] for p in got] == [recognizer.classes[j] for j in top.indices.tolist()]
+            assert [p["probability"] for p in got] == pytest.approx(top.values.tolist(), abs=1e-5)
+            checked += 1
+    assert checked >= 10
