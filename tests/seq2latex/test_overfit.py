@@ -167,11 +167,15 @@ def test_eval_cli_on_trained_model(trained: dict, tmp_path: Path) -> None:
         "token_accuracy",
         "latency_ms_p50",
         "latency_ms_p95",
+        "by_length",
         "beam",
+        "bidirectional_rescoring",
+        "split",
         "augment",
         "model",
     }
-    assert metrics["beam"] == 1 and metrics["augment"] is None
+    assert metrics["beam"] == 1 and metrics["augment"] is None and metrics["split"] is None
+    assert sum(band["n"] for band in metrics["by_length"].values()) == metrics["n"]
     assert metrics["n"] == len(_samples(trained["data"]))
     assert metrics["exprate"] >= TARGET_EXPRATE
     assert metrics["exprate"] <= metrics["le1"] <= metrics["le2"]
