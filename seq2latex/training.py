@@ -607,15 +607,7 @@ class Trainer:
 
     def _validate_current(self) -> dict[str, float]:
         if self.symbols:
-            correct = 0
-            for i in range(0, len(self.val_symbols), VAL_BATCH):
-                chunk = self.val_symbols[i : i + VAL_BATCH]
-                x = torch.stack([c[0] for c in chunk]).to(self.device)  # (B, 1, S, S)
-                y = torch.tensor([c[1] for c in chunk], device=self.device)
-                with self._autocast():
-                    pred = self.model.classify_symbols(x).argmax(-1)
-                correct += int((pred == y).sum())
-            return {"metric": 100.0 * correct / max(1, len(self.val_symbols))}
+            return {"metric": self._symbol_accuracy()}
         items = self.val_items
         order = sorted(range(len(items)), key=lambda i: items[i].image.shape[-1])
         refs, preds = [], []
