@@ -1,10 +1,14 @@
 """The fixed validation split carved out of CROHME train (writer-disjoint), and its use.
 
 CROHME 2014/2016/2019 are test sets: they are only ever reported. Model selection, early stopping and
-recipe studies use this split instead: about 5 % of the training expressions, whole writers at a time,
-so no writer of the validation split is seen in training. The name list is committed
-(`data/splits/crohme_val.txt`); `python -m data.splits build INKML_TRAIN_DIR` rebuilds it
-deterministically.
+recipe studies use this split instead. About 5 % of the training expressions, whole writers at a time,
+are held out of training (`held`), so no writer of the split is seen in training. CROHME train repeats
+its formulas across writers (4,822 distinct captions in 8,835 expressions), so half of a writer-disjoint
+split would still be formulas the model has read in training, while the test sets are 97 % new
+formulas; the validation set (`val`) is therefore the held-out expressions whose normalised LaTeX occurs
+nowhere in the rest of train: writer- and formula-disjoint, like a test set. The file
+(`data/splits/crohme_val.txt`, one `name<TAB>val|held` a line) is committed;
+`python -m data.splits build INKML_TRAIN_DIR` rebuilds it deterministically.
 
 Writer groups: the `<annotation type="writer">` of the InkML file (5,842 training files carry one),
 namespaced by its source folder; files without one (MathBrush, a few "extension" and MfrDB files) are
@@ -42,6 +46,7 @@ class SplitEntry:
     name: str  # file stem (= offline image stem = caption name)
     source: str  # source folder (HAMEX, KAIST, MathBrush, MfrDB, expressmatch, extension)
     writer: str  # the writer annotation, "" when the file has none
+    latex: str = ""  # normalised LaTeX truth ("" when unknown)
 
     @property
     def group(self) -> str:
@@ -60,13 +65,28 @@ def split_path(name: str = DEFAULT_SPLIT) -> Path:
     return SPLIT_DIR / f"{name}.txt"
 
 
-def load_split(name: str = DEFAULT_SPLIT) -> frozenset[str]:
-    """The expression names of a split (one per line; comment lines start with '#')."""
+def _read(name: str) -> dict[str, str]:
     path = split_path(name)
     if not path.is_file():
         raise FileNotFoundError(f"no split {name!r} ({path})")
-    lines = (line.strip() for line in path.read_text().splitlines())
-    return frozenset(line for line in lines if line and not line.startswith("#"))
+    out: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        entry, _, tag = line.partition("\t")
+        out[entry.strip()] = tag.strip() or "val"  # a bare name list is all validation
+    return out
+
+
+def load_split(name: str = DEFAULT_SPLIT) -> frozenset[str]:
+    """The validation expressions of a split (lines `name<TAB>val`, or bare names; '#' comments)."""
+    return frozenset(n for n, tag in _read(name).items() if tag == "val")
+
+
+def load_heldout(name: str = DEFAULT_SPLIT) -> frozenset[str]:
+    """Every expression a split keeps out of training (its validation set and the rest of its writers)."""
+    return frozenset(_read(name))
 
 
 def partition(records: Iterable[R], names: frozenset[str], key: str = "name") -> tuple[list[R], list[R]]:
@@ -110,19 +130,31 @@ def build_split(
     return sorted(chosen)
 
 
-def _writer(raw: bytes) -> str:
+def validation_names(entries: Sequence[SplitEntry], held: Iterable[str]) -> list[str]:
+    """The held-out expressions whose LaTeX is in no training expression (formula-disjoint)."""
+    held = set(held)
+    seen = {e.latex for e in entries if e.name not in held and e.latex}
+    return sorted(e.name for e in entries if e.name in held and e.latex and e.latex not in seen)
+
+
+def _annotations(raw: bytes, name: str) -> tuple[str, str]:
+    """(writer, normalised LaTeX truth) of an InkML file; "" where absent or unreadable."""
     from data.inkml import decode_bytes
+    from data.records import normalize_latex
 
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", decode_bytes(raw), count=1)
     try:
         root = ET.fromstring(text)
     except ET.ParseError:
-        return ""
+        return "", ""
+    found = {"writer": "", "truth": ""}
     for child in root:
         tag = child.tag.rsplit("}", 1)[-1]
-        if tag == "annotation" and (child.get("type") or "").strip().lower() == "writer":
-            return (child.text or "").strip()
-    return ""
+        kind = (child.get("type") or "").strip().lower()
+        if tag == "annotation" and kind in found and not found[kind]:
+            found[kind] = (child.text or "").strip()
+    latex = normalize_latex(found["truth"], name) if found["truth"] else ""
+    return found["writer"], latex
 
 
 def scan_inkml(folder: str | Path) -> list[SplitEntry]:
@@ -135,7 +167,8 @@ def scan_inkml(folder: str | Path) -> list[SplitEntry]:
             print(f"warning: {path}: empty file, left out", file=sys.stderr)
             continue
         source = path.parent.name if path.parent != folder else "."
-        entries.append(SplitEntry(path.stem, source, _writer(raw)))
+        writer, latex = _annotations(raw, path.stem)
+        entries.append(SplitEntry(path.stem, source, writer, latex))
     return entries
 
 
@@ -150,17 +183,20 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     entries = scan_inkml(args.inkml)
     names = build_split(entries, args.fraction, args.seed)
+    val = set(validation_names(entries, names))
     held = set(names)
     groups = {e.group for e in entries if e.name in held}
     header = [
-        f"# CROHME train validation split `{args.name}`: {len(names)} of {len(entries)} expressions,",
-        f"# {len(groups)} whole writer groups (writer-disjoint from the rest of train), fraction {args.fraction},",
-        f"# seed {args.seed}. Rebuild: python -m data.splits build <crohme>/inkml/train",
+        f"# CROHME train split `{args.name}`: {len(names)} of {len(entries)} expressions held out of training",
+        f"# ({len(groups)} whole writer groups, fraction {args.fraction}, seed {args.seed}); `val`: the {len(val)}",
+        "# of them whose normalised LaTeX occurs in no training expression (the validation set), `held`:",
+        "# the others. Rebuild: python -m data.splits build <crohme>/inkml/train",
     ]
+    lines = [f"{n}\t{'val' if n in val else 'held'}" for n in names]
     out = split_path(args.name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(header + names) + "\n")
-    print(f"{out}: {len(names)} names, {len(groups)} groups")
+    out.write_text("\n".join(header + lines) + "\n")
+    print(f"{out}: {len(names)} held out, {len(val)} validation, {len(groups)} groups")
     return 0
 
 

@@ -478,7 +478,7 @@ class Trainer:
     def _split_records(self, root: Path, train_sources: list[str], val_source: str) -> tuple[list, list]:
         """(training records, validation records): the held-out split's names leave the training
         sources and make up the validation set (`holdout` ""  validates on all of `val_source`)."""
-        from data.splits import load_split, partition
+        from data.splits import load_heldout, load_split, partition
 
         train = select_records(root, train_sources)
         val = select_records(root, [val_source])
@@ -490,9 +490,8 @@ class Trainer:
                     flush=True,
                 )
             return train, val
-        names = load_split(self.cfg.holdout)
-        train, _ = partition(train, names)
-        _, val = partition(val, names)
+        train, _ = partition(train, load_heldout(self.cfg.holdout))  # the split's writers leave training
+        _, val = partition(val, load_split(self.cfg.holdout))  # its formula-new expressions validate
         if not val:
             raise ValueError(
                 f"no record of {val_source!r} under {root} is in the holdout split {self.cfg.holdout!r}"

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from data.splits import DEFAULT_SPLIT, SplitEntry, build_split, load_split, partition, scan_inkml, split_path
+from data.splits import (
+    DEFAULT_SPLIT,
+    SplitEntry,
+    build_split,
+    load_heldout,
+    load_split,
+    partition,
+    scan_inkml,
+    split_path,
+    validation_names,
+)
 
 
 def _entries(n_writers: int = 60, per_writer: int = 20) -> list[SplitEntry]:
@@ -63,15 +73,34 @@ def test_partition_and_split_files(tmp_path: Path) -> None:
         load_split("no_such_split")
 
 
-def test_committed_split_is_writer_disjoint_five_percent_of_train() -> None:
-    names = load_split(DEFAULT_SPLIT)
-    assert 400 <= len(names) <= 480  # about 5 % of 8,835
+def test_validation_is_the_held_out_formulas_never_trained_on() -> None:
+    entries = [
+        SplitEntry("a1", "S", "w1", "x + 1"),
+        SplitEntry("a2", "S", "w1", "y = 2"),
+        SplitEntry("a3", "S", "w1", ""),
+        SplitEntry("b1", "S", "w2", "x + 1"),  # the same formula by a training writer
+        SplitEntry("b2", "S", "w2", "z"),
+    ]
+    assert validation_names(entries, {"a1", "a2", "a3"}) == ["a2"]
+
+
+def test_split_file_tags(tmp_path: Path) -> None:
+    f = tmp_path / "s.txt"
+    f.write_text("# c\na\tval\nb\theld\nc\tval\n")
+    assert load_split(str(f)) == {"a", "c"} and load_heldout(str(f)) == {"a", "b", "c"}
+
+
+def test_committed_split_is_five_percent_of_train() -> None:
+    held, val = load_heldout(DEFAULT_SPLIT), load_split(DEFAULT_SPLIT)
+    assert 400 <= len(held) <= 480  # about 5 % of 8,835 held out of training
+    assert val < held and len(val) >= 200  # the formula-new part validates
 
 
 def test_committed_split_rebuilds_exactly_from_the_inkml(crohme_root: Path) -> None:
     entries = scan_inkml(crohme_root / "inkml" / "train")
     names = build_split(entries)
-    assert set(names) == load_split(DEFAULT_SPLIT)
+    assert set(names) == load_heldout(DEFAULT_SPLIT)
+    assert set(validation_names(entries, names)) == load_split(DEFAULT_SPLIT)
     held = set(names)
     writers_in = {e.group for e in entries if e.name in held}
     assert not writers_in & {e.group for e in entries if e.name not in held}
@@ -79,3 +108,9 @@ def test_committed_split_rebuilds_exactly_from_the_inkml(crohme_root: Path) -> N
         line.split("\t")[0] for line in (crohme_root / "offline/train/caption.txt").read_text().splitlines()
     }
     assert held <= offline  # every held-out name has its offline image
+    captions = dict(
+        line.split("\t", 1) for line in (crohme_root / "offline/train/caption.txt").read_text().splitlines()
+    )
+    trained = {c for n, c in captions.items() if n not in held}
+    new = [n for n in load_split(DEFAULT_SPLIT) if captions[n] not in trained]
+    assert len(new) >= 0.97 * len(load_split(DEFAULT_SPLIT))  # formula-new by the offline captions too
