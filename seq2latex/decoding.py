@@ -17,6 +17,7 @@ from typing import Literal
 
 import torch
 
+from seq2latex.encoder import EncoderOutput
 from seq2latex.model import Seq2Latex
 
 MAX_DECODE_LEN = 256  # tokens emitted at most (incl. <eos>); capped by the decoder's max_len
@@ -65,11 +66,13 @@ def greedy_decode(
     pixel_mask: torch.Tensor | None = None,
     max_len: int | None = None,
     direction: Direction = "l2r",
+    features: EncoderOutput | None = None,
 ) -> list[DecodeResult]:
-    """images (B, 1, H, W) -> one DecodeResult per image (argmax at every step)."""
+    """images (B, 1, H, W) -> one DecodeResult per image (argmax at every step). `features`: the
+    images' encoder output when the caller has it already (the encoder is not run again)."""
     cfg = model.cfg
     start_id, end_id = _ends(model, direction)
-    enc = model.forward_features(images, pixel_mask)
+    enc = features if features is not None else model.forward_features(images, pixel_mask)
     dec = model.decoder
     state = dec.init_state(enc.features, enc.mask)
     b = images.shape[0]
@@ -114,12 +117,13 @@ def beam_decode(
     max_len: int | None = None,
     length_penalty: float = DEFAULT_LENGTH_PENALTY,
     direction: Direction = "l2r",
+    features: EncoderOutput | None = None,
 ) -> list[DecodeResult]:
-    """Batched beam search of width `beam`; k = 1 gives the greedy result."""
+    """Batched beam search of width `beam`; k = 1 gives the greedy result (`features` as greedy_decode)."""
     cfg = model.cfg
     start_id, end_id = _ends(model, direction)
     k = max(1, beam)
-    enc = model.forward_features(images, pixel_mask)
+    enc = features if features is not None else model.forward_features(images, pixel_mask)
     dec = model.decoder
     b = images.shape[0]
     device = images.device
@@ -212,6 +216,7 @@ def sequence_logprobs(
     pixel_mask: torch.Tensor | None,
     sequences: list[list[list[int]]],
     direction: Direction = "l2r",
+    features: EncoderOutput | None = None,
 ) -> list[list[list[float]]]:
     """Teacher-forced log p of every token of each candidate of each image, read in `direction`,
     returned in reading order with the end token's log p last. `sequences[i]` are the candidates
@@ -222,7 +227,7 @@ def sequence_logprobs(
     out: list[list[list[float]]] = [[] for _ in sequences]
     if not rows:
         return out
-    enc = model.forward_features(images, pixel_mask)
+    enc = features if features is not None else model.forward_features(images, pixel_mask)
     full = [[start_id, *(seq if direction == "l2r" else seq[::-1]), end_id] for _, seq in rows]
     t = max(len(f) for f in full)
     tokens = torch.full((len(rows), t), cfg.pad_id, dtype=torch.long, device=images.device)  # (R, T)
@@ -240,6 +245,7 @@ def sequence_logprobs(
     return out
 
 
+@torch.inference_mode()
 def bidirectional_decode(
     model: Seq2Latex,
     images: torch.Tensor,
@@ -251,14 +257,15 @@ def bidirectional_decode(
     """Beam search in both directions, then every distinct hypothesis is scored by both directions
     (teacher forced) and ranked by (log p_l2r + log p_r2l) / 2 / (length + 1) ** length_penalty.
     Confidence and token probabilities are those of the left-to-right reading of each hypothesis."""
-    l2r = beam_decode(model, images, pixel_mask, beam, max_len, length_penalty, "l2r")
-    r2l = beam_decode(model, images, pixel_mask, beam, max_len, length_penalty, "r2l")
+    enc = model.forward_features(images, pixel_mask)  # once, for both searches and both scorings
+    l2r = beam_decode(model, images, pixel_mask, beam, max_len, length_penalty, "l2r", enc)
+    r2l = beam_decode(model, images, pixel_mask, beam, max_len, length_penalty, "r2l", enc)
     cands: list[list[list[int]]] = []
     for a, b in zip(l2r, r2l, strict=True):
         seen = dict.fromkeys(tuple(ids) for ids, _ in a.alternatives + b.alternatives)
         cands.append([list(c) for c in seen])
-    fwd = sequence_logprobs(model, images, pixel_mask, cands, "l2r")
-    bwd = sequence_logprobs(model, images, pixel_mask, cands, "r2l")
+    fwd = sequence_logprobs(model, images, pixel_mask, cands, "l2r", enc)
+    bwd = sequence_logprobs(model, images, pixel_mask, cands, "r2l", enc)
     results = []
     for i, seqs in enumerate(cands):
         ranked = sorted(
