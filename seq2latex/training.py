@@ -11,6 +11,7 @@ position), DDP-aware (torchrun; gloo on CPU, nccl on CUDA), bf16 autocast on CUD
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import math
@@ -200,20 +201,19 @@ def seed_everything(seed: int) -> None:
 # ----------------------------------------------------------------------------- data
 
 
-def select_records(root: Path, names: list[str], limit: int = 0) -> list[Any]:
-    """Records of the named sources (e.g. 'offline/train', 'inkml/train', '.') under `root`."""
+def read_sources(root: Path, names: list[str]) -> dict[str, list[Any]]:
+    """Records of each named source (e.g. 'offline/train', 'inkml/train', '.') under `root`; every
+    source is discovered and read once, however often it is named."""
     from data.records import discover_sources, read_source
 
-    sources = discover_sources(root)
-    by_name = {s.name: s for s in sources}
-    records: list[Any] = []
+    by_name = {s.name: s for s in discover_sources(root)}
+    out: dict[str, list[Any]] = {}
     for name in names:
         if name not in by_name:
             raise ValueError(f"source {name!r} not found under {root}; found {sorted(by_name)}")
-        records.extend(read_source(by_name[name]).records)
-        if limit and len(records) >= limit:
-            break
-    return records[:limit] if limit else records
+        if name not in out:
+            out[name] = read_source(by_name[name]).records
+    return out
 
 
 def _preload(records: list[Any]) -> None:
@@ -338,15 +338,18 @@ class Trainer:
         self.step = 0
         self.epoch = 0
         self.consumed = 0
-        self.best_metric = -1.0
-        self.best_key: tuple[float, float] = (-1.0, -1.0)
+        self.best_key: tuple[float, float] = (-1.0, -1.0)  # (val metric, val <=2) of best/
         self.best_raw = -1.0
         self.last_metric: float | None = None
         self.ema = WeightEMA(self.model, train_cfg.ema_decay) if train_cfg.ema_decay > 0 else None
         self.symbol_batches: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None  # multi-task
         self.val_symbols: list[tuple[torch.Tensor, int]] = []
-        self.last_symbol_loss: float | None = None
         seed_everything(train_cfg.seed + 1000 * self.dist.rank)
+
+    @property
+    def best_metric(self) -> float:
+        """The validation metric of the model in best/ (-1 before the first validation)."""
+        return self.best_key[0]
 
     # ------------------------------------------------------------------ setup helpers
 
@@ -480,8 +483,9 @@ class Trainer:
         sources and make up the validation set (`holdout` ""  validates on all of `val_source`)."""
         from data.splits import load_heldout, load_split, partition
 
-        train = select_records(root, train_sources)
-        val = select_records(root, [val_source])
+        by_name = read_sources(root, [*train_sources, val_source])  # val_source is often a train source
+        train = [r for name in train_sources for r in by_name[name]]
+        val = list(by_name[val_source])
         if not self.cfg.holdout:
             if val_source in train_sources and self.dist.main:
                 print(
@@ -561,8 +565,7 @@ class Trainer:
         self.step = int(state["step"])
         self.epoch = int(state["epoch"])
         self.consumed = int(state["consumed"])
-        self.best_metric = float(state["best_metric"])
-        self.best_key = tuple(state.get("best_key") or (self.best_metric, -1.0))  # type: ignore[assignment]
+        self.best_key = tuple(state.get("best_key") or (float(state["best_metric"]), -1.0))  # type: ignore[assignment]
         self.last_metric = state.get("last_metric")
         self.cpu_s = float(state.get("cpu_s", 0.0))
         self.best_raw = float(state.get("best_raw", -1.0))
@@ -585,7 +588,7 @@ class Trainer:
         try:
             if self.ema is None:
                 return self._validate_current()
-            raw = self._validate_current()
+            raw = self._validate_current(exprate_only=True)
             with self.ema.swapped(self.model):
                 out = self._validate_current()
             out["raw"] = raw["metric"]
@@ -604,7 +607,9 @@ class Trainer:
             correct += int((pred == y).sum())
         return 100.0 * correct / max(1, len(self.val_symbols))
 
-    def _validate_current(self) -> dict[str, float]:
+    def _validate_current(self, exprate_only: bool = False) -> dict[str, float]:
+        """Metrics of the weights the model holds now; `exprate_only` skips the loss and the symbol
+        head (what the raw-weight pass beside the EMA needs)."""
         if self.symbols:
             return {"metric": self._symbol_accuracy()}
         items = self.val_items
@@ -619,22 +624,26 @@ class Trainer:
                 [items[j].tokens for j in idx], batch_first=True, padding_value=self.tokenizer.pad_id
             ).to(self.device)  # (B, T)
             with self._autocast():
-                out = self.model.compute_losses(images, tokens, mask)
-                results = greedy_decode(self.model, images, mask)
-            logits = out.logits[: len(idx)].float()  # (B, T-1, V): the left-to-right rows
-            loss_sum += float(
-                F.cross_entropy(
-                    logits.reshape(-1, logits.shape[-1]),  # (B*(T-1), V)
-                    tokens[:, 1:].reshape(-1),  # (B*(T-1),)
-                    ignore_index=self.tokenizer.pad_id,
-                    reduction="sum",
+                enc = self.model.forward_features(images, mask)  # once, for the loss and the decoding
+                results = greedy_decode(self.model, images, mask, features=enc)
+                if not exprate_only:  # left-to-right teacher-forced loss (no R2L rows, no sampling)
+                    logits = self.model.decoder(enc.features, enc.mask, tokens[:, :-1]).float()  # (B, T-1, V)
+            if not exprate_only:
+                loss_sum += float(
+                    F.cross_entropy(
+                        logits.reshape(-1, logits.shape[-1]),  # (B*(T-1), V)
+                        tokens[:, 1:].reshape(-1),  # (B*(T-1),)
+                        ignore_index=self.tokenizer.pad_id,
+                        reduction="sum",
+                    )
                 )
-            )
-            loss_n += int((tokens[:, 1:] != self.tokenizer.pad_id).sum())
+                loss_n += int((tokens[:, 1:] != self.tokenizer.pad_id).sum())
             for j, r in zip(idx, results, strict=True):
                 refs.append(items[j].reference)
                 preds.append([self.tokenizer.id_to_token(t) for t in r.token_ids])
         m = score(refs, preds)
+        if exprate_only:
+            return {"metric": float(m["exprate"])}
         extra = {"sym": self._symbol_accuracy()} if self.val_symbols else {}
         return {
             **extra,
@@ -649,44 +658,41 @@ class Trainer:
             device_type=self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"
         )
 
-    def export_best(self, metrics: dict[str, float]) -> None:
-        metric = metrics["metric"]
-        extra = {f"val_{k}": round(v, 4) for k, v in metrics.items() if k != "metric"}
-        card = {
+    def _card(self, metrics: dict[str, Any], **extra: Any) -> dict[str, Any]:
+        return {
             "name": f"seq2latex-{self.model_cfg.decoder.kind}",
             "version": __version__,
             "stage": self.cfg.stage,
             "step": self.step,
             "parameters": self.n_params,
-            "metrics": {
-                ("val_symbol_accuracy" if self.symbols else "val_exprate"): round(metric, 3),
+            "metrics": metrics,
+            "train_cpu_minutes": round(self.cpu_s / 60.0, 2),
+            **extra,
+        }
+
+    def export_best(self, metrics: dict[str, float]) -> None:
+        extra = {f"val_{k}": round(v, 4) for k, v in metrics.items() if k != "metric"}
+        card = self._card(
+            {
+                ("val_symbol_accuracy" if self.symbols else "val_exprate"): round(metrics["metric"], 3),
                 **extra,
                 "val_source": self.cfg.symbol_val_source if self.symbols else self.cfg.val_source,
                 "val_split": self.cfg.holdout or None,
                 "val_samples": len(self.val_symbols if self.symbols else self.val_items),
                 "ema_decay": self.cfg.ema_decay or None,
             },
-            "train_cpu_minutes": round(self.cpu_s / 60.0, 2),
-            "training_data": self.cfg.symbol_sources if self.symbols else self.cfg.train_sources,
-        }
-        if self.ema is not None:  # the averaged weights are what is evaluated, so what is saved
-            with self.ema.swapped(self.model):
-                save_model_dir(self.out / BEST_DIR, self.model, self.tokenizer, self.classes, card)
-        else:
+            training_data=self.cfg.symbol_sources if self.symbols else self.cfg.train_sources,
+        )
+        # with EMA the averaged weights are what is evaluated, so what is saved
+        with self.ema.swapped(self.model) if self.ema is not None else contextlib.nullcontext():
             save_model_dir(self.out / BEST_DIR, self.model, self.tokenizer, self.classes, card)
 
     def export_best_raw(self, metrics: dict[str, float]) -> None:
         """With EMA on: the raw weights' own best (selected on `raw`), so one run measures both."""
-        card = {
-            "name": f"seq2latex-{self.model_cfg.decoder.kind}",
-            "version": __version__,
-            "stage": self.cfg.stage,
-            "step": self.step,
-            "parameters": self.n_params,
-            "metrics": {"val_exprate": round(metrics["raw"], 3), "val_split": self.cfg.holdout or None},
-            "train_cpu_minutes": round(self.cpu_s / 60.0, 2),
-            "weights": "raw (not the EMA)",
-        }
+        card = self._card(
+            {"val_exprate": round(metrics["raw"], 3), "val_split": self.cfg.holdout or None},
+            weights="raw (not the EMA)",
+        )
         save_model_dir(self.out / BEST_RAW_DIR, self.model, self.tokenizer, self.classes, card)
 
     # ------------------------------------------------------------------ logging
@@ -713,8 +719,10 @@ class Trainer:
         dist.broadcast(t, src=0)
         return bool(t[0]), bool(t[1])
 
-    def train_step(self, batch: Any, sampling_prob: float) -> tuple[float, float, float, int]:
+    def train_step(self, batch: Any, sampling_prob: float) -> tuple[float, float, float, int, float | None]:
+        """One optimizer step -> (loss, ce, count loss, samples, symbol ce or None without a symbol batch)."""
         cfg = self.cfg
+        sym_loss = None
         with self._autocast():
             if self.symbols:
                 images, labels = batch
@@ -744,7 +752,7 @@ class Trainer:
                     cfg.symbol_weight,
                 )
                 if sym_x is not None:
-                    self.last_symbol_loss = float(sym.detach())
+                    sym_loss = float(sym.detach())
                 n = len(b)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -754,7 +762,7 @@ class Trainer:
         self.scheduler.step()
         if self.ema is not None:
             self.ema.update(self.model, self.step)
-        return float(loss.detach()), float(ce.detach()), float(aux.detach()), n
+        return float(loss.detach()), float(ce.detach()), float(aux.detach()), n, sym_loss
 
     def run(self) -> TrainResult:
         cfg, opts, main = self.cfg, self.opts, self.dist.main
@@ -788,12 +796,10 @@ class Trainer:
             while self.step < cfg.max_steps:
                 t0 = time.monotonic()
                 c0 = time.process_time()
-                self.last_symbol_loss = None
                 p = 0.0 if self.symbols else sampling_probability(cfg.sampling, self.step)
                 lr = self.scheduler.get_last_lr()[0]
-                loss, ce, aux, n = self.train_step(next(batches), p)
+                loss, ce, aux, n, sym_loss = self.train_step(next(batches), p)
                 self.cpu_s += time.process_time() - c0
-                sym_loss = self.last_symbol_loss
                 if not math.isfinite(loss):
                     raise FloatingPointError(f"non-finite loss at step {self.step + 1}")
                 self.step += 1
@@ -821,7 +827,6 @@ class Trainer:
                         key = (val, metrics.get("le2", 0.0))  # ExpRate, then <=2 (ties: the later model)
                         if key >= self.best_key:
                             self.best_key = key
-                            self.best_metric = val
                             self.export_best(metrics)
                         if "raw" in metrics and metrics["raw"] >= self.best_raw:
                             self.best_raw = metrics["raw"]
