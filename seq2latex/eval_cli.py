@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 
 def predictions_path(json_path: Path) -> Path:
@@ -13,24 +14,33 @@ def predictions_path(json_path: Path) -> Path:
     return json_path.with_name(json_path.stem + ".predictions.jsonl")
 
 
-def run_eval(args: argparse.Namespace) -> int:
+def open_recognizer(args: argparse.Namespace) -> Any:
+    """The Recognizer of `--model` on `--device` (auto: CUDA when there is one) with `--threads` CPU
+    threads, for the CLI commands; None (the error printed) when the model directory cannot be read."""
     import torch
 
-    from seq2latex.evaluation import augment_samples, evaluate, iter_eval_samples, results_as_dicts
     from seq2latex.recognizer import Recognizer
 
-    if args.augment < 0:
-        print("error: --augment must be >= 0", file=sys.stderr)
-        return 2
     device = args.device
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
     try:
-        recognizer = Recognizer.from_pretrained(args.model, device=device)
+        return Recognizer.from_pretrained(args.model, device=device)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return None
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from seq2latex.evaluation import augment_samples, evaluate, iter_eval_samples, results_as_dicts
+
+    if args.augment < 0:
+        print("error: --augment must be >= 0", file=sys.stderr)
+        return 2
+    recognizer = open_recognizer(args)
+    if recognizer is None:
         return 2
     names = None
     if args.split:

@@ -14,17 +14,10 @@ from seq2latex.recognizer import Recognizer
 
 
 def _load(args: argparse.Namespace) -> Recognizer | None:
-    import torch
+    from seq2latex.eval_cli import open_recognizer
 
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu" and args.threads:
-        torch.set_num_threads(args.threads)
-    try:
-        recognizer = Recognizer.from_pretrained(args.model, device=device)
-    except FileNotFoundError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    recognizer = open_recognizer(args)
+    if recognizer is None:
         return None
     if recognizer.model.symbol_head is None or not recognizer.classes:
         print("error: this model has no symbol classifier", file=sys.stderr)
