@@ -215,57 +215,44 @@ function solveLatex() {
   return postSolve(JSON.stringify({ latex: latex, lang: $("lang").value, steps: true }), { "Content-Type": "application/json" }, false);
 }
 
-// ---------------------------------------------------------------- drawing
-function setupCanvas() {
-  const canvas = $("canvas");
-  const ctx = canvas.getContext("2d");
+// ---------------------------------------------------------------- drawing pads (Draw and Symbol)
+function fitPad(canvas, ctx) {
+  const ratio = window.devicePixelRatio || 1;
+  const rect = canvas.getBoundingClientRect();
+  canvas.width = Math.max(1, Math.round(rect.width * ratio));
+  canvas.height = Math.max(1, Math.round(rect.height * ratio));
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+}
+
+function clearPad(canvas, ctx) {
+  ctx.save();
+  ctx.setTransform(1, 0, 0, 1, 0, 0);
+  ctx.fillStyle = "#ffffff";
+  ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.restore();
+}
+
+function drawStrokes(ctx, strokes) {
+  ctx.strokeStyle = "#111827";
+  ctx.lineWidth = PEN_WIDTH;
+  ctx.lineCap = "round";
+  ctx.lineJoin = "round";
+  for (const s of strokes) {
+    ctx.beginPath();
+    ctx.moveTo(s[0].x, s[0].y);
+    if (s.length === 1) ctx.lineTo(s[0].x + 0.1, s[0].y);
+    for (const p of s.slice(1)) ctx.lineTo(p.x, p.y);
+    ctx.stroke();
+  }
+}
+
+// Pointer input: each press starts a stroke in `strokes`, each move extends it; `redraw` repaints.
+function attachPen(canvas, strokes, redraw) {
   let drawing = null;
-
-  function resize() {
-    const ratio = window.devicePixelRatio || 1;
-    const rect = canvas.getBoundingClientRect();
-    canvas.width = Math.max(1, Math.round(rect.width * ratio));
-    canvas.height = Math.max(1, Math.round(rect.height * ratio));
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
-    redraw();
-  }
-
-  function redraw() {
-    ctx.save();
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.fillStyle = "#ffffff";
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    ctx.restore();
-    if (!strokes.length) {
-      ctx.fillStyle = "#b8c0cc";
-      ctx.textAlign = "center";
-      const hint = t("canvasHint");
-      let size = 16; // shrink the hint until it fits a narrow (phone) canvas
-      ctx.font = size + "px system-ui, sans-serif";
-      while (size > 9 && ctx.measureText(hint).width > canvas.clientWidth - 2 * HINT_MARGIN_PX) {
-        size -= 1;
-        ctx.font = size + "px system-ui, sans-serif";
-      }
-      ctx.fillText(hint, canvas.clientWidth / 2, canvas.clientHeight / 2, canvas.clientWidth - 2 * HINT_MARGIN_PX);
-    }
-    ctx.strokeStyle = "#111827";
-    ctx.lineWidth = PEN_WIDTH;
-    ctx.lineCap = "round";
-    ctx.lineJoin = "round";
-    for (const s of strokes) {
-      ctx.beginPath();
-      ctx.moveTo(s[0].x, s[0].y);
-      if (s.length === 1) ctx.lineTo(s[0].x + 0.1, s[0].y);
-      for (const p of s.slice(1)) ctx.lineTo(p.x, p.y);
-      ctx.stroke();
-    }
-  }
-
-  function point(ev) {
+  const point = (ev) => {
     const rect = canvas.getBoundingClientRect();
     return { x: ev.clientX - rect.left, y: ev.clientY - rect.top };
-  }
-
+  };
   canvas.addEventListener("pointerdown", (ev) => {
     ev.preventDefault();
     canvas.setPointerCapture(ev.pointerId);
@@ -281,7 +268,35 @@ function setupCanvas() {
   const end = () => { drawing = null; };
   canvas.addEventListener("pointerup", end);
   canvas.addEventListener("pointercancel", end);
+}
 
+function setupCanvas() {
+  const canvas = $("canvas");
+  const ctx = canvas.getContext("2d");
+
+  function resize() {
+    fitPad(canvas, ctx);
+    redraw();
+  }
+
+  function redraw() {
+    clearPad(canvas, ctx);
+    if (!strokes.length) {
+      ctx.fillStyle = "#b8c0cc";
+      ctx.textAlign = "center";
+      const hint = t("canvasHint");
+      let size = 16; // shrink the hint until it fits a narrow (phone) canvas
+      ctx.font = size + "px system-ui, sans-serif";
+      while (size > 9 && ctx.measureText(hint).width > canvas.clientWidth - 2 * HINT_MARGIN_PX) {
+        size -= 1;
+        ctx.font = size + "px system-ui, sans-serif";
+      }
+      ctx.fillText(hint, canvas.clientWidth / 2, canvas.clientHeight / 2, canvas.clientWidth - 2 * HINT_MARGIN_PX);
+    }
+    drawStrokes(ctx, strokes);
+  }
+
+  attachPen(canvas, strokes, redraw);
   $("clear-btn").addEventListener("click", () => { strokes.length = 0; redraw(); });
   $("undo-btn").addEventListener("click", () => { strokes.pop(); redraw(); });
   $("recognize-btn").addEventListener("click", () => {
@@ -307,46 +322,22 @@ function setupSymbolMode() {
   const canvas = $("symbol-canvas");
   const ctx = canvas.getContext("2d");
   const marks = [];
-  let drawing = null;
 
   function resize() {
-    const ratio = window.devicePixelRatio || 1;
-    const rect = canvas.getBoundingClientRect();
-    if (!rect.width) return; // hidden tab
-    canvas.width = Math.max(1, Math.round(rect.width * ratio));
-    canvas.height = Math.max(1, Math.round(rect.height * ratio));
-    ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+    if (!canvas.getBoundingClientRect().width) return; // hidden tab
+    fitPad(canvas, ctx);
     redraw();
   }
 
   function redraw() {
-    ctx.save();
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.fillStyle = "#ffffff";
-    ctx.fillRect(0, 0, canvas.width, canvas.height);
-    ctx.restore();
+    clearPad(canvas, ctx);
     if (!marks.length) {
       ctx.fillStyle = "#b8c0cc";
       ctx.textAlign = "center";
       ctx.font = "14px system-ui, sans-serif";
       ctx.fillText(t("symbolHint"), canvas.clientWidth / 2, canvas.clientHeight / 2, canvas.clientWidth - 2 * HINT_MARGIN_PX);
     }
-    ctx.strokeStyle = "#111827";
-    ctx.lineWidth = PEN_WIDTH;
-    ctx.lineCap = "round";
-    ctx.lineJoin = "round";
-    for (const s of marks) {
-      ctx.beginPath();
-      ctx.moveTo(s[0].x, s[0].y);
-      if (s.length === 1) ctx.lineTo(s[0].x + 0.1, s[0].y);
-      for (const p of s.slice(1)) ctx.lineTo(p.x, p.y);
-      ctx.stroke();
-    }
-  }
-
-  function point(ev) {
-    const rect = canvas.getBoundingClientRect();
-    return { x: ev.clientX - rect.left, y: ev.clientY - rect.top };
+    drawStrokes(ctx, marks);
   }
 
   function showSymbolError(message) {
@@ -410,21 +401,7 @@ function setupSymbolMode() {
     showPredictions(data);
   }
 
-  canvas.addEventListener("pointerdown", (ev) => {
-    ev.preventDefault();
-    canvas.setPointerCapture(ev.pointerId);
-    drawing = [point(ev)];
-    marks.push(drawing);
-    redraw();
-  });
-  canvas.addEventListener("pointermove", (ev) => {
-    if (!drawing) return;
-    drawing.push(point(ev));
-    redraw();
-  });
-  const end = () => { drawing = null; };
-  canvas.addEventListener("pointerup", end);
-  canvas.addEventListener("pointercancel", end);
+  attachPen(canvas, marks, redraw);
   $("symbol-clear-btn").addEventListener("click", () => { marks.length = 0; clearPredictions(); redraw(); });
   $("symbol-undo-btn").addEventListener("click", () => { marks.pop(); redraw(); });
   $("classify-btn").addEventListener("click", () => {
