@@ -711,13 +711,13 @@ class Trainer:
 
     # ------------------------------------------------------------------ main loop
 
-    def _flags(self, stop: bool, save: bool) -> tuple[bool, bool]:
-        """Rank 0 decides (time budget, checkpoint interval); everyone follows."""
+    def _flags(self, *flags: bool) -> tuple[bool, ...]:
+        """Rank 0 decides (time and CPU budgets, checkpoint and validation intervals); everyone follows."""
         if not self.dist.enabled:
-            return stop, save
-        t = torch.tensor([float(stop), float(save)])
+            return flags
+        t = torch.tensor([float(f) for f in flags])
         dist.broadcast(t, src=0)
-        return bool(t[0]), bool(t[1])
+        return tuple(bool(x) for x in t)
 
     def train_step(self, batch: Any, sampling_prob: float) -> tuple[float, float, float, int, float | None]:
         """One optimizer step -> (loss, ce, count loss, samples, symbol ce or None without a symbol batch)."""
@@ -812,10 +812,10 @@ class Trainer:
                     bool(cfg.max_cpu_minutes) and self.cpu_s - cpu_start >= 60.0 * cfg.max_cpu_minutes
                 )
                 cpu_due = self.cpu_s >= next_cpu_val
+                save = (now - last_ckpt) >= 60.0 * cfg.ckpt_minutes
+                stop, save, cpu_due = self._flags(stop, save, cpu_due)  # each rank has its own clocks
                 if cpu_due:
                     next_cpu_val = (math.floor(self.cpu_s / cpu_val_every) + 1) * cpu_val_every
-                save = (now - last_ckpt) >= 60.0 * cfg.ckpt_minutes
-                stop, save = self._flags(stop, save)
                 interrupt = bool(opts.stop_at_step) and self.step >= opts.stop_at_step and not final
                 if (cfg.val_every and self.step % cfg.val_every == 0) or final or stop or cpu_due:
                     if self.dist.enabled:
