@@ -4,7 +4,8 @@
 
 Reads each arm's log.csv (validation rows: val = ExpRate of the EMA weights, val_raw = of the raw
 weights, val_le1/le2/loss of the EMA weights, all on crohme_val) and, when present, eval JSONs beside
-the arm (ARM/eval_2014_raw.json, ARM/eval_2014_ema.json from `seq2latex eval`). Prints a Markdown table.
+the arm (ARM/eval_2014_raw.json, ARM/eval_2014_ema.json and ARM/eval_val_raw.json, the raw model on
+crohme_val, from `seq2latex eval`). Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ def validation_rows(arm: Path) -> list[dict[str, float]]:
 
 
 def at_minute(rows: list[dict[str, float]], minute: float, key: str) -> float | None:
-    """The value of `key` at the last validation at or before `minute` CPU-minutes (+ 0.5 slack)."""
+    """The value of `key` at the validation at `minute` CPU-minutes (+- 0.5); None when the arm has not
+    been validated there (not run that far yet, or validated on another grid)."""
     best = None
     for r in rows:
-        if r["cpu_min"] <= minute + 0.5 and key in r:
+        if abs(r["cpu_min"] - minute) <= 0.5 and key in r:
             best = r[key]
     return best
 
@@ -79,19 +81,20 @@ def _fmt(v: float | None, nd: int = 2) -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{nd}f}"
 
 
-def _eval(arm: Path, which: str) -> dict | None:
-    p = arm / f"eval_2014_{which}.json"
+def _eval(arm: Path, which: str, split: str = "2014") -> dict | None:
+    p = arm / f"eval_{split}_{which}.json"
     return json.loads(p.read_text()) if p.is_file() else None
 
 
 def table(arms: dict[str, Path], minutes: list[float]) -> str:
     head = ["arm", "steps", *[f"raw ExpRate @{m:g}" for m in minutes], "EMA ExpRate (last)", "≤1 / ≤2 (EMA, last)",
-            "val loss (last)", "2014 ExpRate raw / EMA", "2014 20+ tokens raw / EMA"]  # fmt: skip
+            "val loss (last)", "final model on val: ExpRate / ≤1 / ≤2 (raw)", "2014 ExpRate raw / EMA",
+            "2014 20+ tokens raw / EMA"]  # fmt: skip
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, arm in arms.items():
         rows = validation_rows(arm)
         last = rows[-1] if rows else {}
-        raw, ema = _eval(arm, "raw"), _eval(arm, "ema")
+        raw, ema, val = _eval(arm, "raw"), _eval(arm, "ema"), _eval(arm, "raw", "val")
 
         def e(r: dict | None, band: str | None = None) -> str:
             if r is None:
@@ -100,7 +103,9 @@ def table(arms: dict[str, Path], minutes: list[float]) -> str:
 
         cells = [name, f"{int(last.get('step', 0))}", *[_fmt(at_minute(rows, m, "val_raw")) for m in minutes],
                  _fmt(last.get("val")), f"{_fmt(last.get('val_le1'))} / {_fmt(last.get('val_le2'))}",
-                 _fmt(last.get("val_loss"), 3), f"{e(raw)} / {e(ema)}", f"{e(raw, '20+')} / {e(ema, '20+')}"]  # fmt: skip
+                 _fmt(last.get("val_loss"), 3),
+                 "–" if val is None else " / ".join(_fmt(val[k]) for k in ("exprate", "le1", "le2")),
+                 f"{e(raw)} / {e(ema)}", f"{e(raw, '20+')} / {e(ema, '20+')}"]  # fmt: skip
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
