@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -27,7 +28,7 @@ def test_config_builds_a_model_that_takes_a_step(path: Path) -> None:
     assert train_cfg.batch_size > 0 and train_cfg.lr > 0
     model = Seq2Latex(replace(model_cfg, vocab_size=VOCAB))
     # a blank page and a stroke through the model's own input path
-    page = torch.zeros(90, 300, dtype=torch.uint8).numpy() + 255
+    page = np.full((90, 300), 255, dtype=np.uint8)  # (H, W), white
     page[40:50, 20:280] = 0
     x = preprocess(page, preprocess_config(model_cfg))[None]  # (1, 1, H, W)
     targets = torch.tensor([[1, 5, 6, 7, 2]])  # <sos> a b c <eos>, ids within VOCAB
