@@ -9,14 +9,14 @@ import sys
 # Each module exposes `register(subparsers)`, which adds its sub-command(s) and
 # sets `func` on the parser; the modules are imported only when the CLI starts.
 _COMMAND_MODULES = [
-    "tokenizer.cli",
     "data.cli",
+    "data.tokenize_cli",
     "seq2latex.eval_cli",
     "seq2latex.bench_cli",
     "seq2latex.export_cli",
     "seq2latex.symbols_cli",
-    "seq2latex.solver.cli",
     "api.cli",
+    "api.solve_cli",
 ]
 
 

@@ -1,4 +1,4 @@
-"""`seq2latex tokenize`, run as a user would."""
+"""`seq2latex tokenize`, run as a user would (its checks: tokenizer/check.py)."""
 
 from __future__ import annotations
 

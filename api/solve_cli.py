@@ -1,29 +1,36 @@
-"""`seq2latex solve`: solve typed LaTeX (`--latex`), or time the solver over the case table (`--bench`)."""
+"""`seq2latex solve`: recognise a photo and solve it, solve typed LaTeX (`--latex`), or time the solver
+over the case table (`--bench`).
+
+It lives in the service layer because it composes the two halves below it: the image checks and
+`Recognizer` of `api.cli`, and `seq2latex.solver`."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
-from seq2latex.solver.cases import DEFAULT_CASES, check_case, hostile_inputs, load_cases
-from seq2latex.solver.config import DEFAULT_TIMEOUT_S, SolverConfig
+from api.cli import recognize_image_latex
+from seq2latex.solver.bench import bench
+from seq2latex.solver.cases import DEFAULT_CASES
+from seq2latex.solver.config import DEFAULT_TIMEOUT_S
 from seq2latex.solver.core import solve
-from seq2latex.solver.pool import get_pool
 
-
-def recognize_image(path: Path, model: Path | None = None) -> str:
-    """LaTeX of the handwritten maths in an image, through the same checks and `Recognizer` as the service."""
-    from api.cli import recognize_image_latex
-
-    return recognize_image_latex(path, model)
-
-
-_IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".heic", ".heif", ".avif"}
+_IMAGE_SUFFIXES = {
+    ".png",
+    ".jpg",
+    ".jpeg",
+    ".webp",
+    ".bmp",
+    ".gif",
+    ".tif",
+    ".tiff",
+    ".heic",
+    ".heif",
+    ".avif",
+}
 
 
 def looks_like_latex(arg: Path) -> bool:
@@ -64,15 +71,17 @@ def run(args: argparse.Namespace) -> int:
             print("error: give either IMAGE or --latex, not both", file=sys.stderr)
             return 2
         try:
-            latex = recognize_image(args.image, args.model)
+            latex = recognize_image_latex(args.image, args.model)  # the service's checks and model
         except (ValueError, OSError) as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 2
         print(latex)
     if latex is None:
         print("error: give an IMAGE to recognise and solve, --latex LATEX, or --bench", file=sys.stderr)
-        print("usage: seq2latex solve IMAGE | seq2latex solve --latex 'x^2=1' | seq2latex solve --bench",
-              file=sys.stderr)
+        print(
+            "usage: seq2latex solve IMAGE | seq2latex solve --latex 'x^2=1' | seq2latex solve --bench",
+            file=sys.stderr,
+        )
         return 2
     result = solve(latex, args.lang, timeout_s=args.timeout)
     if args.json:
@@ -82,44 +91,3 @@ def run(args: argparse.Namespace) -> int:
             print(result["result_latex"])
         print(result["message"])
     return 1 if result["kind"] == "error" else 0
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, int(round(q * (len(ordered) - 1)))))
-    return ordered[index]
-
-
-def bench(cases_path: Path, timeout_s: float) -> dict[str, Any]:
-    """Median/p99 solve time (ms, uncached, warm worker) over the case table and the hostile inputs."""
-    cases = load_cases(cases_path)
-    cfg = SolverConfig(timeout_s=timeout_s, use_cache=False)
-    t0 = time.perf_counter()
-    get_pool(cfg.workers).warm_up()
-    startup_ms = (time.perf_counter() - t0) * 1000
-    times: list[float] = []
-    failed: list[str] = []
-    for case in cases:
-        t = time.perf_counter()
-        result = solve(case["latex"], case.get("lang", "en"), config=cfg)
-        times.append((time.perf_counter() - t) * 1000)
-        if check_case(case, result):
-            failed.append(case["latex"])
-    hostile_ms: list[float] = []
-    for text in hostile_inputs().values():
-        t = time.perf_counter()
-        result = solve(text, config=cfg)
-        hostile_ms.append((time.perf_counter() - t) * 1000)
-        if result["kind"] != "error":
-            failed.append(text[:40])
-    return {
-        "cases": len(cases),
-        "passed": len(cases) - len([f for f in failed if f in {c["latex"] for c in cases}]),
-        "failed": failed,
-        "worker_startup_ms": round(startup_ms, 1),
-        "median_ms": round(statistics.median(times), 2),
-        "p99_ms": round(_percentile(times, 0.99), 2),
-        "max_ms": round(max(times), 2),
-        "hostile_max_ms": round(max(hostile_ms), 2),
-        "timeout_s": timeout_s,
-    }
