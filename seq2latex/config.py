@@ -180,14 +180,38 @@ def save_json(obj: Any, path: str | Path) -> None:
     Path(path).write_text(json.dumps(to_dict(obj), indent=2, sort_keys=True) + "\n")
 
 
-def load_yaml_configs(path: str | Path) -> tuple[ModelConfig, TrainConfig]:
-    """Read `{model: {...}, train: {...}}` from a YAML file (missing keys keep their defaults)."""
+MAX_EXTENDS_DEPTH = 8  # `extends:` chain length before a config file is refused
+
+
+def _read_yaml_config(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, dict[str, Any]]:
+    """The `model:` / `train:` sections of a config file, after its `extends:` base (if any).
+
+    `extends: FILE.yaml` (relative to this file) starts from that file's sections; each key given here
+    then replaces the base's key as a whole (a nested mapping such as `encoder:` is replaced, not
+    merged, so an override never inherits stray keys of another decoder kind)."""
     import yaml
 
-    raw = yaml.safe_load(Path(path).read_text()) or {}
-    unknown = set(raw) - {"model", "train"}
+    path = path.resolve()
+    if path in chain:
+        raise ValueError(f"{path}: `extends:` loops back to itself ({' -> '.join(p.name for p in chain)})")
+    if len(chain) >= MAX_EXTENDS_DEPTH:
+        raise ValueError(f"{path}: more than {MAX_EXTENDS_DEPTH} levels of `extends:`")
+    raw = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: a config is a mapping with the sections model and train")
+    unknown = set(raw) - {"model", "train", "extends"}
     if unknown:
-        raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)} (expected model, train)")
-    model = from_dict(ModelConfig, raw.get("model") or {})
-    train = from_dict(TrainConfig, raw.get("train") or {})
-    return model, train
+        raise ValueError(f"{path}: unknown top-level keys {sorted(unknown)} (expected model, train, extends)")
+    sections: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
+    if raw.get("extends") is not None:
+        sections = _read_yaml_config(path.parent / str(raw["extends"]), (*chain, path))
+    for name in ("model", "train"):
+        sections[name] = {**sections[name], **(raw.get(name) or {})}
+    return sections
+
+
+def load_yaml_configs(path: str | Path) -> tuple[ModelConfig, TrainConfig]:
+    """Read `{model: {...}, train: {...}}` from a YAML file (missing keys keep their defaults; an
+    `extends: BASE.yaml` key starts from another config file)."""
+    sections = _read_yaml_config(Path(path))
+    return from_dict(ModelConfig, sections["model"]), from_dict(TrainConfig, sections["train"])

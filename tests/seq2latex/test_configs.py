@@ -36,3 +36,38 @@ def test_config_builds_a_model_that_takes_a_step(path: Path) -> None:
     assert torch.isfinite(out.loss)
     out.loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+
+
+def test_extends_starts_from_the_base_and_replaces_whole_keys(tmp_path: Path) -> None:
+    (tmp_path / "base.yaml").write_text(
+        "model:\n  encoder: {embed_dim: 96, depth: 5}\n"
+        "  decoder: {kind: transformer, num_layers: 3}\n"
+        "train:\n  lr: 0.001\n  batch_size: 8\n"
+    )
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "arm.yaml").write_text(
+        "extends: ../base.yaml\nmodel:\n  decoder: {kind: gru, hidden_size: 64}\ntrain:\n  lr: 0.002\n"
+    )
+    model, train = load_yaml_configs(sub / "arm.yaml")
+    assert (model.encoder.embed_dim, model.encoder.depth) == (96, 5)  # inherited
+    assert (train.lr, train.batch_size) == (0.002, 8)  # overridden / inherited
+    assert model.decoder.kind == "gru" and model.decoder.hidden_size == 64
+    default_layers = load_yaml_configs(_write(tmp_path / "plain.yaml", "model:\n  decoder: {kind: gru}\n"))[0]
+    assert model.decoder.num_layers == default_layers.decoder.num_layers  # the base's 3 is not merged in
+
+
+def test_extends_refuses_loops_and_unknown_keys(tmp_path: Path) -> None:
+    _write(tmp_path / "a.yaml", "extends: b.yaml\n")
+    _write(tmp_path / "b.yaml", "extends: a.yaml\n")
+    with pytest.raises(ValueError, match="loops back"):
+        load_yaml_configs(tmp_path / "a.yaml")
+    with pytest.raises(ValueError, match="unknown top-level keys"):
+        load_yaml_configs(_write(tmp_path / "c.yaml", "extend: a.yaml\n"))
+    with pytest.raises(FileNotFoundError):
+        load_yaml_configs(_write(tmp_path / "d.yaml", "extends: missing.yaml\n"))
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
