@@ -19,6 +19,7 @@ from PIL import Image, ImageDraw
 MAX_RENDER_ASPECT = 24.0
 MAX_RENDER_WIDTH = 4096
 MIN_EXTENT = 1e-6
+MIN_INK_PEN_PX = 0.75  # a physical pen (render_symbol's ink_pen) never draws thinner than this
 # Polyline vertices turning by more than ~25 degrees get a round cap (no notches in wide strokes).
 SHARP_TURN_COS = 0.9
 
@@ -33,7 +34,8 @@ class RenderConfig:
     supersample: int = 2
 
 
-def _bounds(strokes: Sequence[np.ndarray]) -> tuple[float, float, float, float]:
+def stroke_bounds(strokes: Sequence[np.ndarray]) -> tuple[float, float, float, float]:
+    """(x0, y0, x1, y1) of the points of the non-empty strokes, each (N, 2)."""
     pts = np.concatenate([s for s in strokes if len(s)], axis=0)  # (N, 2)
     lo = pts.min(axis=0)
     hi = pts.max(axis=0)
@@ -94,7 +96,7 @@ def render_strokes(
     strokes = [np.asarray(s, dtype=np.float32).reshape(-1, 2) for s in strokes]  # each (N, 2)
     if not any(len(s) for s in strokes):
         return Image.new("L", (2 * pad + 1, height), 0)
-    x0, y0, x1, y1 = _bounds(strokes)
+    x0, y0, x1, y1 = stroke_bounds(strokes)
     w, h = x1 - x0, y1 - y0
     inner = max(1.0, height - 2.0 * pad - pen_width)
     scale = inner / max(h, w / MAX_RENDER_ASPECT, MIN_EXTENT)
@@ -112,13 +114,24 @@ def render_symbol(
     pen_width: float = 2.5,
     pad: int = 6,
     supersample: int = 2,
+    ink_pen: float | None = None,
 ) -> Image.Image:
-    """Render one symbol centred in a `size` x `size` square, aspect ratio kept."""
+    """Render one symbol centred in a `size` x `size` square, aspect ratio kept.
+
+    The pen is `pen_width` output pixels whatever the symbol's size, or, with `ink_pen`, that width in
+    the strokes' own units (a physical pen): the ink (path plus pen) then fills the square, so a small
+    symbol comes out with thick strokes and a large one with thin strokes, as in a photo of the page.
+    """
     strokes = [np.asarray(s, dtype=np.float32).reshape(-1, 2) for s in strokes]  # each (N, 2)
     if not any(len(s) for s in strokes):
         return Image.new("L", (size, size), 0)
-    x0, y0, x1, y1 = _bounds(strokes)
+    x0, y0, x1, y1 = stroke_bounds(strokes)
     w, h = x1 - x0, y1 - y0
+    if ink_pen is not None and ink_pen > 0:
+        scale = max(1.0, size - 2.0 * pad) / (max(w, h) + ink_pen)  # a dot becomes a disk
+        pen_width = max(MIN_INK_PEN_PX, ink_pen * scale)
+        offset = ((size - w * scale) / 2.0, (size - h * scale) / 2.0)
+        return _draw(strokes, (size, size), (x0, y0), scale, offset, pen_width, supersample)
     inner = max(1.0, size - 2.0 * pad - pen_width)
     scale = inner / max(w, h, MIN_EXTENT)
     if max(w, h) < MIN_EXTENT:  # a single point: a dot of the pen's size

@@ -6,6 +6,7 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ from torch.utils.data import Dataset
 from data.augment import AugmentConfig, augment
 from data.preprocess import PreprocessConfig, preprocess
 from data.records import Record
-from data.render import render_symbol, symbol_strokes
+from data.render import render_symbol, stroke_bounds, symbol_strokes
 
 # Symbol labels as written in CROHME traceGroups -> the class name (the caption token).
 LABEL_ALIASES = {
@@ -50,6 +51,12 @@ TOKEN_GLYPHS: dict[str, tuple[str, ...]] = {
     "'": ("\\prime",),
 }
 SYMBOL_CROP_SIZE = 64
+# How a traceGroup crop's pen is drawn (ModelConfig.symbol_pen): "fixed", the same stroke width in the
+# crop whatever the symbol's size (what every model so far was trained on); "ink", one physical pen
+# per expression, INK_PEN_FRACTION x its median symbol extent, so a crop keeps the size cue a photo
+# of one written symbol has (thick strokes on a small x or comma, thin on a capital X or a bar).
+SymbolPen = Literal["fixed", "ink"]
+INK_PEN_FRACTION = 0.022  # at the median extent this draws the "fixed" pen's 2.5 px in 2 x 64 px
 
 
 def normalize_label(label: str) -> str:
@@ -114,6 +121,18 @@ def symbol_label_counts(records: Iterable[Record]) -> Counter[str]:
     return Counter(normalize_label(s.label) for r in records for s in (r.symbols or []))
 
 
+def median_symbol_extent(record: Record) -> float:
+    """The median over an expression's traceGroups of max(width, height), in ink units (0: no symbols)."""
+    by_id = record.strokes_by_id()
+    extents = []
+    for sym in record.symbols or []:
+        strokes = [s for s in symbol_strokes(by_id, sym.trace_ids) if len(s)]
+        if strokes:
+            x0, y0, x1, y1 = stroke_bounds(strokes)
+            extents.append(max(x1 - x0, y1 - y0))
+    return float(np.median(extents)) if extents else 0.0
+
+
 def symbol_preprocess_config(size: int = SYMBOL_CROP_SIZE) -> PreprocessConfig:
     """`preprocess` settings of symbol crops: the symbol's long side fills a size x size square."""
     return PreprocessConfig(
@@ -137,8 +156,8 @@ def symbol_tensor(image: Image.Image | np.ndarray | bytes, size: int = SYMBOL_CR
 class SymbolDataset(Dataset):
     """(crop, class id) for every traceGroup of InkML records whose label is in `classes`.
 
-    Crops are `render_symbol` squares passed through `symbol_tensor` (`preprocess`, the model's
-    input path, then padded to (1, size, size)); with `augment_cfg` each access draws a new augmentation,
+    Crops are `render_symbol` squares (their pen: `pen`, see SymbolPen) passed through `symbol_tensor`
+    (`preprocess`, the model's input path, then padded to (1, size, size)); with `augment_cfg` each access draws a new augmentation,
     deterministic given (seed, epoch, index).
     """
 
@@ -149,8 +168,13 @@ class SymbolDataset(Dataset):
         size: int = SYMBOL_CROP_SIZE,
         augment_cfg: AugmentConfig | None = None,
         seed: int = 0,
+        pen: SymbolPen = "fixed",
     ) -> None:
+        if pen not in ("fixed", "ink"):
+            raise ValueError(f"symbol pen must be 'fixed' or 'ink', not {pen!r}")
         self.records = records
+        self.pen = pen
+        self._pen_ink: dict[int, float] = {}  # record index -> its "ink" pen width, in ink units
         self.classes = list(classes)
         self.size = size
         self.augment_cfg = augment_cfg
@@ -178,8 +202,12 @@ class SymbolDataset(Dataset):
         ri, si, _ = self.items[i]
         rec = self.records[ri]
         assert rec.strokes is not None and rec.symbols is not None
-        by_id = rec.strokes_by_id()
-        return render_symbol(symbol_strokes(by_id, rec.symbols[si].trace_ids), size=2 * self.size)
+        strokes = symbol_strokes(rec.strokes_by_id(), rec.symbols[si].trace_ids)
+        if self.pen == "fixed":
+            return render_symbol(strokes, size=2 * self.size)
+        if ri not in self._pen_ink:
+            self._pen_ink[ri] = INK_PEN_FRACTION * median_symbol_extent(rec)
+        return render_symbol(strokes, size=2 * self.size, ink_pen=self._pen_ink[ri] or None)
 
     def crop(self, i: int) -> torch.Tensor:
         image = self.render(i)

@@ -64,6 +64,9 @@ class ModelConfig:
     preprocess_max_height: int = 0  # > preprocess_height: symbol-preserving scale (data.preprocess)
     preprocess_symbol_height: float = 36.0
     symbol_size: int = 64  # side of the square single-symbol crops (symbol classifier input)
+    # How traceGroup crops are drawn for the symbol head (data.symbols.SymbolPen): "fixed" stroke width,
+    # or "ink", one physical pen per expression, which keeps the symbol's size in its stroke width.
+    symbol_pen: Literal["fixed", "ink"] = "fixed"
     # Trained on right-to-left targets too (<eos> y_T ... y_1 <sos>, through the same decoder, as BTTR):
     # training doubles the decoder batch; decoding can rescore hypotheses with both directions.
     bidirectional: bool = False

@@ -58,7 +58,9 @@ def score_symbols(recognizer: Recognizer, records: Sequence[Record], limit: int 
     """Logits of the first `limit` (0 = all) traceGroup crops whose label is one of the model's classes."""
     if recognizer.model.symbol_head is None or not recognizer.classes:
         raise RuntimeError("this model has no symbol classifier")
-    ds = SymbolDataset(records, recognizer.classes, recognizer.config.symbol_size)
+    ds = SymbolDataset(
+        records, recognizer.classes, recognizer.config.symbol_size, pen=recognizer.config.symbol_pen
+    )
     classes = set(recognizer.classes)
     left_out = Counter(
         normalize_label(s.label)

@@ -386,13 +386,12 @@ class Trainer:
 
             train_records, val_records = self._split_records(root, cfg.symbol_sources, cfg.symbol_val_source)
             train_records = train_records[: cfg.limit_train] if cfg.limit_train else train_records
-            self.train_set: Any = SymbolDataset(
-                train_records, self.classes, self.model_cfg.symbol_size, augment_cfg, cfg.seed
-            )
+            size, pen = self.model_cfg.symbol_size, self.model_cfg.symbol_pen
+            self.train_set: Any = SymbolDataset(train_records, self.classes, size, augment_cfg, cfg.seed, pen)
             widths = [self.model_cfg.symbol_size] * len(self.train_set)
             collate_fn: Any = None
             with_epoch = False
-            val_set = SymbolDataset(val_records, self.classes, self.model_cfg.symbol_size, None, cfg.seed)
+            val_set = SymbolDataset(val_records, self.classes, size, None, cfg.seed, pen)
             n_val = min(len(val_set), cfg.limit_val) if cfg.limit_val else len(val_set)
             stride = max(1, len(val_set) // max(n_val, 1))  # spread over the split, deterministic
             self.val_symbols = [val_set[i] for i in range(0, len(val_set), stride)][:n_val]
@@ -453,8 +452,9 @@ class Trainer:
 
         cfg = self.cfg
         train_recs, val_recs = self._split_records(root, cfg.symbol_sources, cfg.symbol_val_source)
-        sym_train = SymbolDataset(train_recs, self.classes, self.model_cfg.symbol_size, augment_cfg, cfg.seed)
-        sym_val = SymbolDataset(val_recs, self.classes, self.model_cfg.symbol_size, None, cfg.seed)
+        size, pen = self.model_cfg.symbol_size, self.model_cfg.symbol_pen
+        sym_train = SymbolDataset(train_recs, self.classes, size, augment_cfg, cfg.seed, pen)
+        sym_val = SymbolDataset(val_recs, self.classes, size, None, cfg.seed, pen)
         n_val = min(len(sym_val), cfg.limit_val_symbols) if cfg.limit_val_symbols else len(sym_val)
         stride = max(1, len(sym_val) // max(n_val, 1))  # spread over the split, deterministic
         self.val_symbols = [sym_val[i] for i in range(0, len(sym_val), stride)][:n_val]

@@ -25,7 +25,9 @@ def test_eval_crops_match_the_symbol_route() -> None:
     records = read_inkml(TEST2014)
     scores = score_symbols(recognizer, records)
     probs = torch.softmax(scores.logits / recognizer.symbol_temperature, -1)  # (N, C)
-    ds = SymbolDataset(records, recognizer.classes, recognizer.config.symbol_size)
+    ds = SymbolDataset(
+        records, recognizer.classes, recognizer.config.symbol_size, pen=recognizer.config.symbol_pen
+    )
     checked = 0
     with TestClient(create_app(Settings(warmup=False), recognizer=recognizer)) as client:
         for i in range(0, len(ds), 3):

@@ -10,12 +10,15 @@ import pytest
 import torch
 
 from data.augment import AugmentConfig
+from data.inkml import Symbol
 from data.records import Record, iter_inkml_records, iter_offline_records
+from data.render import render_symbol
 from data.symbols import (
     CROHME_SYMBOL_CLASSES,
     SymbolDataset,
     build_symbol_classes,
     load_symbol_classes,
+    median_symbol_extent,
     normalize_label,
     save_symbol_classes,
     symbol_counts,
@@ -103,3 +106,40 @@ def test_symbol_tensor_from_a_user_image() -> None:
     rows = torch.nonzero(x[0].amax(dim=1) > 0.5).flatten()
     assert rows[-1] - rows[0] > 50 and cols[-1] - cols[0] < 25  # tall, thin, centred
     assert abs((cols[0] + cols[-1]) / 2 - 31.5) < 3
+
+
+def _cross_record(extents: list[float]) -> Record:
+    """One expression of "x" crosses side by side, one per extent (ink units), two strokes each."""
+    strokes, symbols, left = [], [], 0.0
+    for k, e in enumerate(extents):
+        t = np.linspace(0.0, 1.0, 20)[:, None]  # (20, 1)
+        strokes.append(np.hstack([left + t * e, t * e]).astype(np.float32))  # (20, 2), "\"
+        strokes.append(np.hstack([left + t * e, (1 - t) * e]).astype(np.float32))  # (20, 2), "/"
+        symbols.append(Symbol("x", [str(2 * k), str(2 * k + 1)]))
+        left += e + 10.0
+    return Record(name="crosses", latex="x x x", strokes=strokes, symbols=symbols)
+
+
+def test_ink_pen_keeps_the_symbols_size_in_its_stroke_width() -> None:
+    record = _cross_record([20.0, 60.0, 60.0, 60.0, 180.0])  # small, three of the median, large
+    assert median_symbol_extent(record) == 60.0
+    classes = ["x"]
+    fixed = SymbolDataset([record], classes, size=48)
+    ink = SymbolDataset([record], classes, size=48, pen="ink")
+    fixed_ink = [float(fixed[i][0].mean()) for i in range(5)]
+    ink_ink = [float(ink[i][0].mean()) for i in range(5)]
+    # a fixed pen draws the same cross whatever its size
+    assert max(fixed_ink) - min(fixed_ink) < 0.1 * fixed_ink[1]
+    # a physical pen: thick on the small cross, thin on the large one, unchanged at the median size
+    # (the large one's pen is held at MIN_INK_PEN_PX, so it is only a little thinner)
+    assert ink_ink[0] > 1.8 * ink_ink[1] and ink_ink[1] > 1.05 * ink_ink[4]
+    assert abs(ink_ink[1] - fixed_ink[1]) < 0.1 * fixed_ink[1]
+
+
+def test_ink_pen_draws_a_dot_as_a_disk() -> None:
+    dot = np.array([[5.0, 5.0], [5.0, 5.0]], dtype=np.float32)  # (2, 2), one point
+    disk = np.asarray(render_symbol([dot], size=64, ink_pen=3.0), dtype=np.float32) / 255.0
+    assert disk.mean() > 0.5  # it fills the square
+    assert np.asarray(render_symbol([dot], size=64)).mean() / 255.0 < 0.01  # the fixed pen: a speck
+    with pytest.raises(ValueError, match="pen"):
+        SymbolDataset([], ["x"], pen="marker")  # type: ignore[arg-type]
