@@ -44,6 +44,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="cosine learning-rate decay over this many wall-clock minutes of this run (not steps)",
     )
     p.add_argument(
+        "--schedule-cpu-minutes",
+        type=float,
+        default=None,
+        help="cosine learning-rate decay over this many training CPU-minutes (give it your --max-cpu-minutes)",
+    )
+    p.add_argument(
         "--holdout",
         default=None,
         help="validation split: a committed name (default crohme_val) or a name-list .txt; '' = none",
@@ -83,6 +89,7 @@ def resolve_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]
         "max_cpu_minutes": args.max_cpu_minutes,
         "holdout": args.holdout,
         "schedule_minutes": args.schedule_minutes,
+        "schedule_cpu_minutes": args.schedule_cpu_minutes,
         "batch_size": args.batch_size,
         "limit_train": args.limit_train,
         "limit_val": args.limit_val,

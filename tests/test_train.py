@@ -234,6 +234,19 @@ def test_cpu_minute_budget_stops_the_run(fixtures_dir: Path, tiny: Path, tmp_pat
     assert float(rows[-1]["cpu_min"]) > 0
 
 
+def test_command_line_overrides_the_config_file(tiny: Path) -> None:
+    args = train.build_parser().parse_args(
+        ["--data", "d", "--out", "o", "--config", str(tiny), "--schedule-cpu-minutes", "42", "--lr", "0.01"]
+    )
+    model_cfg, train_cfg = train.resolve_configs(args)
+    assert train_cfg.schedule_cpu_minutes == 42.0 and train_cfg.lr == 0.01
+    assert train_cfg.batch_size == 4 and model_cfg.encoder.embed_dim == 32  # the rest is the file's
+    plain = train.resolve_configs(
+        train.build_parser().parse_args(["--data", "d", "--out", "o", "--config", str(tiny)])
+    )
+    assert plain[1].schedule_cpu_minutes == 0.0 and plain[1].lr == 0.001
+
+
 def test_multitask_symbol_head_trains_with_the_expression_model(
     fixtures_dir: Path, tiny: Path, tmp_path: Path
 ) -> None:
