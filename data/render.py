@@ -130,12 +130,10 @@ def render_symbol(
     if ink_pen is not None and ink_pen > 0:
         scale = max(1.0, size - 2.0 * pad) / (max(w, h) + ink_pen)  # a dot becomes a disk
         pen_width = max(MIN_INK_PEN_PX, ink_pen * scale)
-        offset = ((size - w * scale) / 2.0, (size - h * scale) / 2.0)
-        return _draw(strokes, (size, size), (x0, y0), scale, offset, pen_width, supersample)
-    inner = max(1.0, size - 2.0 * pad - pen_width)
-    scale = inner / max(w, h, MIN_EXTENT)
-    if max(w, h) < MIN_EXTENT:  # a single point: a dot of the pen's size
+    elif max(w, h) < MIN_EXTENT:  # a single point: a dot of the pen's size
         scale = 0.0
+    else:
+        scale = max(1.0, size - 2.0 * pad - pen_width) / max(w, h)
     offset = ((size - w * scale) / 2.0, (size - h * scale) / 2.0)
     return _draw(strokes, (size, size), (x0, y0), scale, offset, pen_width, supersample)
 
