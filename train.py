@@ -29,6 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--decoder", choices=["transformer", "gru"], default=None)
     p.add_argument("--stage", choices=["symbols", "expressions"], default=None)
+    p.add_argument(
+        "--freeze-encoder",
+        action="store_const",
+        const=True,
+        default=None,
+        help="keep the encoder's weights (with --stage symbols and --init: retrain only the symbol head)",
+    )
     p.add_argument("--max-steps", type=int, default=None)
     p.add_argument("--max-minutes", type=float, default=None, help="time budget of this invocation")
     p.add_argument(
@@ -97,6 +104,7 @@ def resolve_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]
         "lr": args.lr,
         "val_every": args.val_every,
         "ckpt_minutes": args.ckpt_minutes,
+        "freeze_encoder": args.freeze_encoder,
     }
     train_cfg = replace(train_cfg, **{k: v for k, v in overrides.items() if v is not None})
     if args.sampling:

@@ -57,6 +57,10 @@ SYMBOL_CROP_SIZE = 64
 # of one written symbol has (thick strokes on a small x or comma, thin on a capital X or a bar).
 SymbolPen = Literal["fixed", "ink"]
 INK_PEN_FRACTION = 0.022  # at the median extent this draws the "fixed" pen's 2.5 px in 2 x 64 px
+# Test-time views of one symbol (`symbol_views`): the crop itself, then the symbol turned by each of
+# these angles (degrees, counter-clockwise); the classifier averages the views' log-probabilities.
+# Chosen on the crohme_val crops (README: Symbols), never on a test set.
+SYMBOL_VIEW_ANGLES: tuple[float, ...] = (4.0, -4.0)
 
 
 def normalize_label(label: str) -> str:
@@ -151,6 +155,24 @@ def symbol_tensor(image: Image.Image | np.ndarray | bytes, size: int = SYMBOL_CR
     left = (size - content.shape[-1]) // 2
     out[:, :, left : left + content.shape[-1]] = content
     return out
+
+
+def symbol_views(
+    image: Image.Image | np.ndarray | bytes,
+    size: int = SYMBOL_CROP_SIZE,
+    angles: Sequence[float] = SYMBOL_VIEW_ANGLES,
+) -> torch.Tensor:
+    """One symbol image -> (1 + len(angles), 1, size, size): `symbol_tensor(image)`, then the symbol
+    turned by each angle (from its ink at twice the crop size, so that turning does not blur it)."""
+    first = symbol_tensor(image, size)  # (1, S, S)
+    views = [first]
+    if angles:
+        ink = preprocess(image, symbol_preprocess_config(2 * size))[0]  # (2S, 2S), ink = 1
+        paper = Image.fromarray(np.round(255.0 * (1.0 - ink.numpy())).astype(np.uint8), "L")  # dark ink
+        for angle in angles:
+            turned = paper.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255)
+            views.append(symbol_tensor(turned, size) if first.amax() > 0 else first)
+    return torch.stack(views)  # (V, 1, S, S)
 
 
 class SymbolDataset(Dataset):

@@ -1,6 +1,7 @@
 """Softmax temperature of the symbol classifier: fitting it, measuring calibration, storing it in the card.
 
-The temperature T divides the symbol head's logits before the softmax (`softmax(z / T)`); it changes the
+The temperature T divides the symbol head's scores before the softmax (`softmax(z / T)`; z: the mean
+log-probability over the symbol's test-time views, `Recognizer.symbol_scores`); it changes the
 probabilities, never the ranking. `seq2latex calibrate-symbols` fits it on the crops of the
 writer-disjoint validation split (`data.splits`, never a test set) by minimising the negative
 log-likelihood over log T (golden-section search; the NLL is unimodal in log T), and writes it into
@@ -14,6 +15,7 @@ the model directory's `card.json`:
         "ece_before": 10.27, "ece_after": 7.69,   # ECE in % on those crops, T = 1 vs. T fitted
         "nll_before": 3.9323, "nll_after": 3.8575,
         "top1": 16.98,                  # top-1 accuracy in % on those crops (T does not change it)
+        "views": 3,                     # test-time views per symbol it was fitted with (absent: 1)
         "weights_sha256": "7e9f...",    # of model.safetensors: other weights make the entry stale (T = 1)
         "command": "seq2latex calibrate-symbols ...",
     }
@@ -111,14 +113,26 @@ def weights_sha256(model_dir: str | Path) -> str:
     return h.hexdigest()
 
 
-def card_temperature(card: dict[str, Any], model_dir: str | Path | None = None) -> float:
-    """The card's symbol temperature; 1.0 when absent, invalid, or fitted on other weights."""
+def card_temperature(
+    card: dict[str, Any], model_dir: str | Path | None = None, views: int | None = None
+) -> float:
+    """The card's symbol temperature; 1.0 when absent, invalid, fitted on other weights, or (given
+    `views`) fitted on another number of test-time views (entries without "views" had one)."""
     entry = card.get(CALIBRATION_KEY)
     if not isinstance(entry, dict):
         return 1.0
     t = entry.get("temperature")
     if not isinstance(t, int | float) or not math.isfinite(t) or t <= 0:
         log.warning("ignoring invalid symbol temperature %r in the model card", t)
+        return 1.0
+    fitted_views = entry.get("views", 1)
+    if views is not None and fitted_views != views:
+        log.warning(
+            "the symbol temperature was fitted on %s view(s) per symbol, this classifier takes %d; "
+            "using 1.0 (rerun seq2latex calibrate-symbols)",
+            fitted_views,
+            views,
+        )
         return 1.0
     digest = entry.get("weights_sha256")
     if model_dir is not None and digest and (Path(model_dir) / WEIGHTS_FILE).is_file():

@@ -133,6 +133,9 @@ class TrainConfig:
     symbol_every: int = 1
     symbol_batch_size: int = 32
     limit_val_symbols: int = 3000  # validation crops of the symbol head in multi-task training
+    # Keep the encoder's weights as they are (--init a model): with stage "symbols" only the symbol head
+    # learns, so the model reads formulas exactly as before while its head is retrained.
+    freeze_encoder: bool = False
 
 
 def preprocess_config(cfg: ModelConfig) -> Any:

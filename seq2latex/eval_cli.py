@@ -14,9 +14,10 @@ def predictions_path(json_path: Path) -> Path:
     return json_path.with_name(json_path.stem + ".predictions.jsonl")
 
 
-def open_recognizer(args: argparse.Namespace) -> Any:
+def open_recognizer(args: argparse.Namespace, **options: Any) -> Any:
     """The Recognizer of `--model` on `--device` (auto: CUDA when there is one) with `--threads` CPU
-    threads, for the CLI commands; None (the error printed) when the model directory cannot be read."""
+    threads, for the CLI commands; None (the error printed) when the model directory cannot be read.
+    `options` go to `Recognizer.from_pretrained`."""
     import torch
 
     from seq2latex.recognizer import Recognizer
@@ -27,7 +28,7 @@ def open_recognizer(args: argparse.Namespace) -> Any:
     if device == "cpu" and args.threads:
         torch.set_num_threads(args.threads)
     try:
-        return Recognizer.from_pretrained(args.model, device=device)
+        return Recognizer.from_pretrained(args.model, device=device, **options)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ import torch
 from PIL import Image
 
 from data.batch import pad_images
+from data.symbols import SYMBOL_VIEW_ANGLES
 from seq2latex import __version__
 from seq2latex.calibration import card_temperature
 from seq2latex.checkpoint import load_card, load_model_dir
@@ -49,6 +51,7 @@ class Recognizer:
         card: dict[str, Any] | None = None,
         device: str | torch.device = "cpu",
         symbol_temperature: float | None = None,
+        symbol_view_angles: Sequence[float] = SYMBOL_VIEW_ANGLES,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -56,18 +59,24 @@ class Recognizer:
         self.classes = classes
         self.card: dict[str, Any] = dict(card or {})
         self.device = torch.device(device)
+        # test-time views of a symbol: the crop, then turned by each angle (data.symbols.symbol_views)
+        self.symbol_view_angles = tuple(float(a) for a in symbol_view_angles)
         # softmax temperature of the symbol head (seq2latex.calibration); default: the card's, else 1
         if symbol_temperature is None:
-            symbol_temperature = card_temperature(self.card)
+            symbol_temperature = card_temperature(self.card, views=self.symbol_views_per_image)
         if not symbol_temperature > 0:
             raise ValueError(f"symbol_temperature must be > 0, got {symbol_temperature}")
         self.symbol_temperature = float(symbol_temperature)
 
     @classmethod
     def from_pretrained(
-        cls, path: str | Path | None = None, device: str | torch.device = "cpu"
+        cls,
+        path: str | Path | None = None,
+        device: str | torch.device = "cpu",
+        symbol_view_angles: Sequence[float] = SYMBOL_VIEW_ANGLES,
     ) -> Recognizer:
-        """Load a model directory (None = the shipped default model)."""
+        """Load a model directory (None = the shipped default model); `symbol_view_angles=()` makes
+        the symbol classifier read each symbol once, as models before 0.4 did."""
         root = Path(path) if path is not None else DEFAULT_MODEL_DIR
         if not (root / "config.json").is_file():
             where = "the shipped default model" if path is None else "model directory"
@@ -76,8 +85,22 @@ class Recognizer:
         card = load_card(root)
         card.setdefault("name", root.name)
         card.setdefault("version", __version__)
-        # the card's temperature only if it was fitted on these weights (else 1.0, with a warning)
-        return cls(model, tok, cfg, classes, card, device, symbol_temperature=card_temperature(card, root))
+        # the card's temperature only if fitted on these weights and views (else 1.0, with a warning)
+        views = 1 + len(symbol_view_angles)
+        return cls(
+            model,
+            tok,
+            cfg,
+            classes,
+            card,
+            device,
+            symbol_temperature=card_temperature(card, root, views=views),
+            symbol_view_angles=symbol_view_angles,
+        )
+
+    @property
+    def symbol_views_per_image(self) -> int:
+        return 1 + len(self.symbol_view_angles)
 
     # ------------------------------------------------------------------ preprocessing
 
@@ -92,6 +115,12 @@ class Recognizer:
         from data.symbols import symbol_tensor
 
         return symbol_tensor(image, self.config.symbol_size)
+
+    def symbol_views(self, image: ImageInput) -> torch.Tensor:
+        """One symbol image -> its test-time views (V, 1, S, S); view 0 is `symbol_tensor(image)`."""
+        from data.symbols import symbol_views
+
+        return symbol_views(image, self.config.symbol_size, self.symbol_view_angles)
 
     # ------------------------------------------------------------------ inference
 
@@ -147,10 +176,18 @@ class Recognizer:
                 out.append(self.model.classify_symbols(x).float().cpu())
         return torch.cat(out) if out else torch.zeros(0, len(self.classes))
 
-    def symbol_probabilities(self, crops: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
-        """Crops (N, 1, S, S) -> softmax(logits / T) (N, C); T = `symbol_temperature` unless given."""
+    def symbol_scores(self, views: torch.Tensor) -> torch.Tensor:
+        """Views (N, V, 1, S, S) -> (N, C): the mean over the V views of the head's log-probabilities
+        (for V = 1, logits up to a per-row constant, which no softmax sees)."""
+        n, v = views.shape[:2]
+        flat = views.reshape(n * v, *views.shape[2:])  # (N*V, 1, S, S)
+        logp = torch.log_softmax(self.symbol_logits(flat), dim=-1)  # (N*V, C)
+        return logp.reshape(n, v, -1).mean(dim=1)  # (N, C)
+
+    def symbol_probabilities(self, views: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+        """Views (N, V, 1, S, S) -> softmax(scores / T) (N, C); T = `symbol_temperature` unless given."""
         t = self.symbol_temperature if temperature is None else float(temperature)
-        return torch.softmax(self.symbol_logits(crops) / t, dim=-1)
+        return torch.softmax(self.symbol_scores(views) / t, dim=-1)
 
     def classify_symbol(
         self, image: ImageInput, k: int = DEFAULT_TOP_K, temperature: float | None = None
@@ -158,7 +195,7 @@ class Recognizer:
         """One handwritten symbol -> top-k (class, calibrated probability) from the symbol head."""
         if self.model.symbol_head is None or not self.classes:
             raise RuntimeError("this model has no symbol classifier")
-        probs = self.symbol_probabilities(self.symbol_tensor(image)[None], temperature)[0]  # (C,)
+        probs = self.symbol_probabilities(self.symbol_views(image)[None], temperature)[0]  # (C,)
         top = probs.topk(min(k, probs.numel()))
         return [
             (self.classes[i], float(p))

@@ -1,8 +1,8 @@
 """Single-symbol evaluation: every traceGroup crop of InkML records through the `/symbol` image path.
 
 Each crop is the traceGroup rendered to an image (`SymbolDataset.render`, what training draws) and then
-`Recognizer.symbol_tensor` -> `Recognizer.symbol_logits`: the same preprocessing `POST /symbol` applies
-to an uploaded image (`api.pipeline.classify_sync`), batched. Metrics: top-1 / top-5 accuracy, per-class
+`Recognizer.symbol_views` -> `Recognizer.symbol_scores`: the same preprocessing and test-time views
+`POST /symbol` applies to an uploaded image (`api.pipeline.classify_sync`), batched. Metrics: top-1 / top-5 accuracy, per-class
 accuracy with counts, the most confused pairs, ECE of the top-1 probability, NLL. Rates are percentages.
 """
 
@@ -26,7 +26,7 @@ from seq2latex.recognizer import Recognizer
 
 log = logging.getLogger(__name__)
 
-CROP_BATCH = 256  # crops rendered and classified per step
+CROP_BATCH = 128  # crops rendered and classified per step (each with its views)
 TOP_K = 5
 CONFUSED_PAIRS = 25
 # Confusion-matrix picture
@@ -37,9 +37,9 @@ TITLE_PX = 18
 
 @dataclass
 class SymbolScores:
-    """Logits of every crop, the true class ids, and what was left out."""
+    """Scores of every crop, the true class ids, and what was left out."""
 
-    logits: torch.Tensor  # (N, C)
+    logits: torch.Tensor  # (N, C) `Recognizer.symbol_scores`: softmax(logits / T) are the probabilities
     labels: torch.Tensor  # (N,)
     records: int
     left_out: Counter[str] = field(default_factory=Counter)  # labels outside the model's classes
@@ -71,8 +71,8 @@ def score_symbols(recognizer: Recognizer, records: Sequence[Record], limit: int 
     n = len(ds) if limit <= 0 else min(limit, len(ds))
     chunks = []
     for start in range(0, n, CROP_BATCH):
-        crops = [recognizer.symbol_tensor(ds.render(i)) for i in range(start, min(n, start + CROP_BATCH))]
-        chunks.append(recognizer.symbol_logits(torch.stack(crops)))  # (b, C)
+        views = [recognizer.symbol_views(ds.render(i)) for i in range(start, min(n, start + CROP_BATCH))]
+        chunks.append(recognizer.symbol_scores(torch.stack(views)))  # (b, V, 1, S, S) -> (b, C)
     logits = torch.cat(chunks) if chunks else torch.zeros(0, len(recognizer.classes))
     labels = torch.tensor(ds.labels()[:n], dtype=torch.long)
     return SymbolScores(logits, labels, len(records), left_out)

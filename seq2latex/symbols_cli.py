@@ -16,7 +16,8 @@ from seq2latex.recognizer import Recognizer
 def _load(args: argparse.Namespace) -> Recognizer | None:
     from seq2latex.eval_cli import open_recognizer
 
-    recognizer = open_recognizer(args)
+    options = {"symbol_view_angles": ()} if args.single_view else {}
+    recognizer = open_recognizer(args, **options)
     if recognizer is None:
         return None
     if recognizer.model.symbol_head is None or not recognizer.classes:
@@ -55,7 +56,11 @@ def run_eval_symbols(args: argparse.Namespace) -> int:
         return 2
     scores = score_symbols(recognizer, records, limit=args.limit)
     temperature = recognizer.symbol_temperature if args.temperature is None else args.temperature
-    report: dict[str, Any] = {"model": _model_name(recognizer), "data": str(args.data)}
+    report: dict[str, Any] = {
+        "model": _model_name(recognizer),
+        "data": str(args.data),
+        "views": recognizer.symbol_views_per_image,
+    }
     report |= symbol_metrics(scores, recognizer.classes, temperature)
     report["calibration"] = recognizer.card.get("symbol_calibration")
     report["seconds"] = round(time.perf_counter() - start, 1)
@@ -129,8 +134,11 @@ def run_calibrate_symbols(args: argparse.Namespace) -> int:
         "nll_before": round(nll(logits, labels, 1.0), 4),
         "nll_after": round(nll(logits, labels, t), 4),
         "top1": round(100 * float((logits.argmax(-1) == labels).float().mean()), 2),
+        "views": recognizer.symbol_views_per_image,
         "weights_sha256": weights_sha256(model_dir),
-        "command": "seq2latex calibrate-symbols --data <crohme> --split " + args.split,
+        "command": "seq2latex calibrate-symbols --data <crohme> --split "
+        + args.split
+        + (" --single-view" if args.single_view else ""),
     }
     out_dir = Path(args.out) if args.out else model_dir
     if out_dir.resolve() != model_dir.resolve():
@@ -149,6 +157,11 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--limit", type=int, default=0, help="use the first N crops (0 = all)")
     p.add_argument("--device", default="cpu", choices=["auto", "cpu", "cuda"])
     p.add_argument("--threads", type=int, default=0, help="CPU threads (0 = torch default)")
+    p.add_argument(
+        "--single-view",
+        action="store_true",
+        help="read each symbol once, without the test-time turned views /symbol averages",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

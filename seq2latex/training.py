@@ -305,6 +305,8 @@ class Trainer:
         if opts.init is not None and self.resume_state is None:
             self._init_from(opts.init)
         self.n_params = sum(p.numel() for p in self.model.parameters())
+        if train_cfg.freeze_encoder:
+            self.model.encoder.requires_grad_(False)  # no gradients, no optimizer state, no updates
         step_module: nn.Module = _SymbolStep(self.model) if self.symbols else _ExpressionStep(self.model)
         if self.dist.enabled:
             step_module = nn.parallel.DistributedDataParallel(
@@ -315,7 +317,8 @@ class Trainer:
         self.step_module = step_module
         decay, no_decay = [], []
         for name, p in self.model.named_parameters():
-            (no_decay if p.ndim < 2 or "embed" in name else decay).append(p)
+            if p.requires_grad:
+                (no_decay if p.ndim < 2 or "embed" in name else decay).append(p)
         self.optimizer = torch.optim.AdamW(
             [
                 {"params": decay, "weight_decay": train_cfg.weight_decay},
@@ -594,7 +597,13 @@ class Trainer:
             out["raw"] = raw["metric"]
             return out
         finally:
-            self.model.train()
+            self._train_mode()
+
+    def _train_mode(self) -> None:
+        """Training mode, except a frozen encoder: it stays in eval mode (no dropout), as at inference."""
+        self.model.train()
+        if self.cfg.freeze_encoder:
+            self.model.encoder.eval()
 
     def _symbol_accuracy(self) -> float:
         correct = 0
@@ -790,7 +799,7 @@ class Trainer:
         )
         last_ckpt = t_start
         interrupted = False
-        self.model.train()
+        self._train_mode()
         batches = self._batches()
         try:
             while self.step < cfg.max_steps:

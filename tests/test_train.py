@@ -118,6 +118,22 @@ def test_symbol_pretraining_then_init(fixtures_dir: Path, tiny: Path, tmp_path: 
             torch.testing.assert_close(own[k], v, msg=k)
 
 
+def test_frozen_encoder_retrains_only_the_symbol_head(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
+    data = fixtures_dir / "crohme"
+    _run(data, tmp_path / "a", tiny, "--max-steps", "2", "--seed", "3")
+    start = tmp_path / "a" / "best"
+    extra = ["--stage", "symbols", "--max-steps", "3", "--limit-train", "4", "--limit-val", "16"]
+    _run(data, tmp_path / "frozen", tiny, *extra, "--init", str(start), "--init-scope", "all", "--freeze-encoder")
+    _run(data, tmp_path / "free", tiny, *extra, "--init", str(start), "--init-scope", "all")
+    before = {k: v.float() for k, v in load_model_dir(start)[0].state_dict().items()}
+    for run, encoder_moves in (("frozen", False), ("free", True)):
+        after = {k: v.float() for k, v in load_model_dir(tmp_path / run / "best")[0].state_dict().items()}
+        moved = {k for k in before if not torch.equal(before[k], after[k])}
+        assert any(k.startswith("symbol_head.") for k in moved), run
+        assert not any(k.startswith("decoder.") for k in moved), run  # the symbol loss never reaches it
+        assert any(k.startswith("encoder.") for k in moved) == encoder_moves, run
+
+
 def test_init_scope_all_continues_a_whole_model(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
     from seq2latex.config import load_yaml_configs
     from seq2latex.training import RunOptions, Trainer

@@ -227,7 +227,11 @@ def test_symbol_uses_the_calibrated_temperature(
     calibrated = tmp_path / "calibrated"
     shutil.copytree(model_dir, calibrated)
     card = load_card(calibrated)
-    card[CALIBRATION_KEY] = {"temperature": 2.5, "weights_sha256": weights_sha256(calibrated)}
+    card[CALIBRATION_KEY] = {
+        "temperature": 2.5,
+        "weights_sha256": weights_sha256(calibrated),
+        "views": recognizer.symbol_views_per_image,
+    }
     save_card(calibrated, card)
     image = _drawn_symbol("plus")
     answers = {}
@@ -240,9 +244,9 @@ def test_symbol_uses_the_calibrated_temperature(
     plain = answers["plain"]["predictions"]
     hot = answers["calibrated"]["predictions"]
     assert [p["label"] for p in plain] == [p["label"] for p in hot]
-    logits = recognizer.symbol_logits(recognizer.symbol_tensor(Image.open(io.BytesIO(image)))[None])[0]
+    scores = recognizer.symbol_scores(recognizer.symbol_views(Image.open(io.BytesIO(image)))[None])[0]
     assert [p["probability"] for p in hot] == pytest.approx(
-        torch.softmax(logits / 2.5, -1).topk(5).values.tolist(), abs=1e-5
+        torch.softmax(scores / 2.5, -1).topk(5).values.tolist(), abs=1e-5
     )
 
 

@@ -23,6 +23,7 @@ from data.symbols import (
     save_symbol_classes,
     symbol_counts,
     symbol_tensor,
+    symbol_views,
 )
 
 
@@ -106,6 +107,37 @@ def test_symbol_tensor_from_a_user_image() -> None:
     rows = torch.nonzero(x[0].amax(dim=1) > 0.5).flatten()
     assert rows[-1] - rows[0] > 50 and cols[-1] - cols[0] < 25  # tall, thin, centred
     assert abs((cols[0] + cols[-1]) / 2 - 31.5) < 3
+
+
+def _tilt_degrees(x: torch.Tensor) -> float:
+    """Counter-clockwise tilt from vertical of the ink's principal axis in a (1, S, S) crop."""
+    ys, xs = torch.nonzero(x[0] > 0.5, as_tuple=True)
+    dx, dy = xs.float() - xs.float().mean(), ys.float() - ys.float().mean()
+    cov = torch.tensor([[(dx * dx).mean(), (dx * dy).mean()], [(dx * dy).mean(), (dy * dy).mean()]])
+    vx, vy = torch.linalg.eigh(cov).eigenvectors[:, -1].tolist()  # the long axis, in image (x, y down)
+    if vy < 0:
+        vx, vy = -vx, -vy  # point it down the page
+    return float(np.degrees(np.arctan2(vx, vy)))  # > 0: the foot lies right of the head
+
+
+def test_symbol_views_turn_the_symbol_both_ways() -> None:
+    from PIL import Image, ImageDraw
+
+    im = Image.new("RGB", (300, 200), (235, 230, 220))
+    ImageDraw.Draw(im).line([(150, 30), (150, 170)], fill=(20, 20, 60), width=8)  # an upright bar
+    views = symbol_views(im, size=64, angles=(4.0, -4.0))
+    assert views.shape == (3, 1, 64, 64)
+    assert torch.equal(views[0], symbol_tensor(im, size=64))
+    tilts = [_tilt_degrees(v) for v in views]
+    assert abs(tilts[0]) < 0.5
+    # PIL turns counter-clockwise for a positive angle: the bar's foot swings right
+    assert 2.5 < tilts[1] < 5.5 and -5.5 < tilts[2] < -2.5
+    for v in views[1:]:  # the same ink, still filling the crop's height
+        rows = torch.nonzero(v[0].amax(dim=1) > 0.5).flatten()
+        assert rows[-1] - rows[0] > 50
+    assert symbol_views(im, size=64, angles=()).shape == (1, 1, 64, 64)
+    blank = symbol_views(Image.new("L", (50, 50), 255), size=64)
+    assert blank.shape == (3, 1, 64, 64) and float(blank.abs().sum()) == 0.0
 
 
 def _cross_record(extents: list[float]) -> Record:

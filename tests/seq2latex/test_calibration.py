@@ -69,6 +69,11 @@ def test_card_temperature(tmp_path: Path) -> None:
     assert card_temperature(good, model) == 2.0
     stale = {CALIBRATION_KEY: {"temperature": 2.0, "weights_sha256": "0" * 64}}
     assert card_temperature(stale, model) == 1.0  # fitted on other weights
+    assert card_temperature(good, model, views=1) == 2.0  # no "views": fitted on single crops
+    assert card_temperature(good, model, views=3) == 1.0
+    three = {CALIBRATION_KEY: {**good[CALIBRATION_KEY], "views": 3}}
+    assert card_temperature(three, model, views=3) == 2.0
+    assert card_temperature(three, model, views=1) == 1.0
     for bad in (-1, 0, "2", float("nan"), None):
         assert card_temperature({CALIBRATION_KEY: {"temperature": bad}}, model) == 1.0
 
@@ -81,14 +86,19 @@ def test_recognizer_applies_the_card_temperature(tmp_path: Path) -> None:
     card[CALIBRATION_KEY] = {"temperature": 3.0, "weights_sha256": weights_sha256(model)}
     save_card(model, card)
     assert json.loads((model / "card.json").read_text())[CALIBRATION_KEY]["temperature"] == 3.0
+    # an entry without "views" was fitted on single crops: only a single-view classifier takes it
+    assert Recognizer.from_pretrained(model).symbol_temperature == 1.0
+    assert Recognizer.from_pretrained(model, symbol_view_angles=()).symbol_temperature == 3.0
+    card[CALIBRATION_KEY]["views"] = plain.symbol_views_per_image
+    save_card(model, card)
     hot = Recognizer.from_pretrained(model)
     assert hot.symbol_temperature == 3.0
     image = render_symbol([np.array([[0, 0], [10, 10]]), np.array([[10, 0], [0, 10]])], size=128)  # an x
     p1 = plain.classify_symbol(image, k=5)
     p3 = hot.classify_symbol(image, k=5)
     assert [c for c, _ in p1] == [c for c, _ in p3]  # the ranking does not change
-    logits = plain.symbol_logits(plain.symbol_tensor(image)[None])[0]
-    want = torch.softmax(logits / 3.0, -1).topk(5).values.tolist()
+    scores = plain.symbol_scores(plain.symbol_views(image)[None])[0]
+    want = torch.softmax(scores / 3.0, -1).topk(5).values.tolist()
     assert [p for _, p in p3] == pytest.approx(want, abs=1e-6)
     assert p3[0][1] < p1[0][1]  # T > 1 flattens
     # log-odds between two classes shrink by exactly T
@@ -97,6 +107,23 @@ def test_recognizer_applies_the_card_temperature(tmp_path: Path) -> None:
     assert r3 == pytest.approx(r1 / 3.0, rel=1e-4)
     # an explicit temperature wins over the card's
     assert [p for _, p in hot.classify_symbol(image, k=5, temperature=1.0)] == pytest.approx([p for _, p in p1])
+
+
+def test_symbol_scores_average_the_views(tmp_path: Path) -> None:
+    """The score is the mean log-probability over the views; one view gives softmax(logits) itself."""
+    model = _model_copy(tmp_path)
+    rec = Recognizer.from_pretrained(model)
+    single = Recognizer.from_pretrained(model, symbol_view_angles=())
+    assert rec.symbol_views_per_image == 3 and single.symbol_views_per_image == 1
+    image = render_symbol([np.array([[0, 0], [10, 10]]), np.array([[10, 0], [0, 10]])], size=128)  # an x
+    views = rec.symbol_views(image)  # (3, 1, S, S)
+    logp = torch.log_softmax(rec.symbol_logits(views), -1)  # (3, C)
+    assert torch.allclose(rec.symbol_scores(views[None])[0], logp.mean(0), atol=1e-5)
+    assert not torch.allclose(logp[0], logp[1], atol=1e-4)  # the turned views do differ
+    one = dict(single.classify_symbol(image, k=5, temperature=1.0))
+    z = single.symbol_logits(single.symbol_tensor(image)[None])[0]
+    want = torch.softmax(z, -1)
+    assert list(one.values()) == pytest.approx(want.topk(5).values.tolist(), abs=1e-6)
 
 
 def test_recognizer_rejects_a_bad_temperature(tmp_path: Path) -> None:
