@@ -165,13 +165,15 @@ def symbol_views(
     """One symbol image -> (1 + len(angles), 1, size, size): `symbol_tensor(image)`, then the symbol
     turned by each angle (from its ink at twice the crop size, so that turning does not blur it)."""
     first = symbol_tensor(image, size)  # (1, S, S)
+    if first.amax() <= 0:  # no ink: every view is the same blank crop
+        return first.expand(1 + len(angles), -1, -1, -1).clone()  # (V, 1, S, S)
     views = [first]
     if angles:
         ink = preprocess(image, symbol_preprocess_config(2 * size))[0]  # (2S, 2S), ink = 1
         paper = Image.fromarray(np.round(255.0 * (1.0 - ink.numpy())).astype(np.uint8), "L")  # dark ink
         for angle in angles:
             turned = paper.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255)
-            views.append(symbol_tensor(turned, size) if first.amax() > 0 else first)
+            views.append(symbol_tensor(turned, size))
     return torch.stack(views)  # (V, 1, S, S)
 
 

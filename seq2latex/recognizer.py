@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from data.batch import pad_images
-from data.symbols import SYMBOL_VIEW_ANGLES
+from data.symbols import SYMBOL_VIEW_ANGLES, symbol_tensor, symbol_views
 from seq2latex import __version__
 from seq2latex.calibration import card_temperature
 from seq2latex.checkpoint import load_card, load_model_dir
@@ -112,14 +112,10 @@ class Recognizer:
 
     def symbol_tensor(self, image: ImageInput) -> torch.Tensor:
         """One symbol image -> (1, S, S) tensor, the same path as `data.symbols.SymbolDataset` crops."""
-        from data.symbols import symbol_tensor
-
         return symbol_tensor(image, self.config.symbol_size)
 
     def symbol_views(self, image: ImageInput) -> torch.Tensor:
         """One symbol image -> its test-time views (V, 1, S, S); view 0 is `symbol_tensor(image)`."""
-        from data.symbols import symbol_views
-
         return symbol_views(image, self.config.symbol_size, self.symbol_view_angles)
 
     # ------------------------------------------------------------------ inference
