@@ -136,6 +136,10 @@ class TrainConfig:
     # Keep the encoder's weights as they are (--init a model): with stage "symbols" only the symbol head
     # learns, so the model reads formulas exactly as before while its head is retrained.
     freeze_encoder: bool = False
+    # Also save every validation's model (the EMA weights when on) as OUT/validations/step_N, with its
+    # figures in the card, so that a model can be chosen afterwards on more than one validation figure
+    # (e.g. symbol accuracy without a lower ExpRate); best/ stays the ExpRate choice.
+    keep_validations: bool = False
 
 
 def preprocess_config(cfg: ModelConfig) -> Any:

@@ -50,6 +50,7 @@ from tokenizer import LatexTokenizer
 CHECKPOINT_FILE = "checkpoint.pt"
 BEST_DIR = "best"
 BEST_RAW_DIR = "best_raw"  # with EMA on: the best of the raw weights too
+VALIDATIONS_DIR = "validations"  # train.keep_validations: every validation's model, step_N
 LOG_FILE = "log.csv"
 PLOT_FILE = "curves.png"
 CONFIG_FILE = "train_config.json"
@@ -696,6 +697,15 @@ class Trainer:
         with self.ema.swapped(self.model) if self.ema is not None else contextlib.nullcontext():
             save_model_dir(self.out / BEST_DIR, self.model, self.tokenizer, self.classes, card)
 
+    def export_validation(self, metrics: dict[str, float]) -> None:
+        """`train.keep_validations`: this validation's model (EMA when on) as validations/step_N."""
+        card = self._card(
+            {f"val_{k}": round(v, 4) for k, v in metrics.items()}, ema_decay=self.cfg.ema_decay or None
+        )
+        with self.ema.swapped(self.model) if self.ema is not None else contextlib.nullcontext():
+            out = self.out / VALIDATIONS_DIR / f"step_{self.step}"
+            save_model_dir(out, self.model, self.tokenizer, self.classes, card)
+
     def export_best_raw(self, metrics: dict[str, float]) -> None:
         """With EMA on: the raw weights' own best (selected on `raw`), so one run measures both."""
         card = self._card(
@@ -837,6 +847,8 @@ class Trainer:
                         if key >= self.best_key:
                             self.best_key = key
                             self.export_best(metrics)
+                        if cfg.keep_validations:
+                            self.export_validation(metrics)
                         if "raw" in metrics and metrics["raw"] >= self.best_raw:
                             self.best_raw = metrics["raw"]
                             self.export_best_raw(metrics)

@@ -302,3 +302,22 @@ def test_multitask_symbol_head_trains_with_the_expression_model(
         not torch.allclose(trained.state_dict()[k].float(), init.state_dict()[k].float(), atol=1e-3)
         for k in head
     )
+
+
+def test_keep_validations_saves_every_validated_model(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
+    out = tmp_path / "keep"
+    tiny.write_text(tiny.read_text().replace("  val_every: 0", "  val_every: 2\n  keep_validations: true"))
+    _run(fixtures_dir / "crohme", out, tiny, "--max-steps", "4", "--lr", "0.01")
+    kept = sorted((out / "validations").iterdir())
+    assert [p.name for p in kept] == ["step_2", "step_4"]
+    first, *_ = load_model_dir(kept[0])
+    last, *_ = load_model_dir(kept[1])
+    best, *_ = load_model_dir(out / "best")
+    card = json.loads((kept[1] / "card.json").read_text())
+    assert card["step"] == 4 and "val_metric" in card["metrics"]
+    moved = [k for k, v in last.state_dict().items() if not torch.equal(v, first.state_dict()[k])]
+    assert moved  # two different models, not one saved twice
+    chosen = kept[1] if json.loads((out / "best" / "card.json").read_text())["step"] == 4 else kept[0]
+    same, *_ = load_model_dir(chosen)
+    for k, v in best.state_dict().items():  # best/ is one of the kept validations
+        torch.testing.assert_close(v, same.state_dict()[k], msg=k)
