@@ -24,14 +24,13 @@ import torch
 from data.records import Record
 from data.render import stroke_bounds, symbol_strokes
 from data.splits import load_split, partition
-from data.symbols import SymbolDataset, normalize_label
+from data.symbols import median_symbol_extent, normalize_label
 from seq2latex.recognizer import Recognizer
-from seq2latex.symbol_eval import read_inkml
+from seq2latex.symbol_eval import read_inkml, score_symbols
 
 WEIGHTS = (0.0, 0.25, 0.5, 1.0, 1.5, 2.0)
 MIN_SD = 0.05  # floor of a class's log-size spread
 MIN_CLASS_CROPS = 3  # fewer training crops: the class gets the pooled Gaussian
-BATCH = 256
 
 
 def size_features(records: Sequence[Record], index: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -43,19 +42,17 @@ def size_features(records: Sequence[Record], index: dict[str, int]) -> tuple[np.
         if rec.strokes is None or not rec.symbols:
             continue
         by_id = rec.strokes_by_id()
-        extents: list[float] = []
-        boxes: list[tuple[float, float, int]] = []
+        median = max(median_symbol_extent(rec), 1e-6)
+        floor = 0.01 * median
         for sym in rec.symbols:
             c = index.get(normalize_label(sym.label))
+            if c is None:
+                continue
             strokes = [s for s in symbol_strokes(by_id, sym.trace_ids) if len(s)]
+            h = w = 0.0  # SymbolDataset keeps a crop even without ink: a zero box
             if strokes:
                 x0, y0, x1, y1 = stroke_bounds(strokes)
-                extents.append(max(x1 - x0, y1 - y0))
-            if c is not None:  # SymbolDataset keeps a crop even without ink: a zero box
-                boxes.append((y1 - y0, x1 - x0, c) if strokes else (0.0, 0.0, c))
-        median = max(float(np.median(extents)) if extents else 1.0, 1e-6)
-        for h, w, c in boxes:
-            floor = 0.01 * median
+                h, w = y1 - y0, x1 - x0
             feats.append((float(np.log(max(h, floor) / median)), float(np.log(max(w, floor) / median))))
             labels.append(c)
     return np.asarray(feats, dtype=np.float64).reshape(-1, 2), np.asarray(labels, dtype=np.int64)
@@ -77,19 +74,6 @@ def log_likelihood(feats: np.ndarray, mu: np.ndarray, sd: np.ndarray) -> np.ndar
     return (-0.5 * z**2 - np.log(sd[None])).sum(-1)  # (N, C)
 
 
-def head_log_probs(recognizer: Recognizer, records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
-    ds = SymbolDataset(
-        records, recognizer.classes, recognizer.config.symbol_size, pen=recognizer.config.symbol_pen
-    )
-    chunks = []
-    for start in range(0, len(ds), BATCH):
-        crops = torch.stack(
-            [recognizer.symbol_tensor(ds.render(i)) for i in range(start, min(len(ds), start + BATCH))]
-        )
-        chunks.append(torch.log_softmax(recognizer.symbol_logits(crops), dim=-1))  # (b, C)
-    return torch.cat(chunks).numpy(), np.asarray(ds.labels(), dtype=np.int64)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", required=True, help="CROHME root with inkml/train and inkml/test2014")
@@ -100,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
     root = Path(args.data) / "inkml"
-    recognizer = Recognizer.from_pretrained(args.model, device="cpu")
+    recognizer = Recognizer.from_pretrained(args.model, device="cpu", symbol_view_angles=())  # one view
     index = {c: i for i, c in enumerate(recognizer.classes)}
     names = load_split("crohme_val")
     files = sorted((root / "train").rglob("*.inkml"))
@@ -116,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     test = [r for f in sorted((root / "test2014").rglob("*.inkml")) for r in read_inkml(f)]
     report: dict[str, object] = {"model": recognizer.card.get("name"), "train_expressions": len(train)}
     for name, records in (("crohme_val", val), ("crohme2014", test)):
-        log_p, labels = head_log_probs(recognizer, records)
+        scores = score_symbols(recognizer, records)  # /symbol's image path; one view: log-probabilities
+        log_p, labels = scores.logits.numpy(), scores.labels.numpy()
         feats, size_labels = size_features(records, index)
         if not np.array_equal(labels, size_labels):
             raise RuntimeError("size features and crops are out of step")
