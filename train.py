@@ -1,4 +1,4 @@
-"""Train seq2latex: symbol pre-training or expression training (see seq2latex/training.py).
+"""Train seq2latex: symbol pre-training or expression training (see seq2latex/training/).
 
     python train.py --data ../shared/crohme --out runs/x [--decoder transformer|gru]
         [--stage symbols|expressions] [--max-steps N] [--max-minutes M] [--batch-size B]
@@ -79,6 +79,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--val-every", type=int, default=None)
     p.add_argument("--ckpt-minutes", type=float, default=None)
     p.add_argument("--sampling", choices=["none", "linear", "exponential", "inverse_sigmoid"], default=None)
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any train config key, e.g. --set batch_size=512 --set compile=true (YAML values; repeatable)",
+    )
     p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0 = auto)")
     p.add_argument("--stop-at-step", type=int, default=0, help=argparse.SUPPRESS)  # simulated kill (tests)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -107,6 +114,21 @@ def resolve_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]
         "freeze_encoder": args.freeze_encoder,
     }
     train_cfg = replace(train_cfg, **{k: v for k, v in overrides.items() if v is not None})
+    if args.set:
+        import yaml
+
+        from seq2latex.config import from_dict, to_dict
+
+        pairs = {}
+        for item in args.set:
+            key, sep, value = item.partition("=")
+            if not sep:
+                raise SystemExit(f"--set takes KEY=VALUE, not {item!r}")
+            pairs[key.strip()] = yaml.safe_load(value)
+        try:
+            train_cfg = from_dict(TrainConfig, {**to_dict(train_cfg), **pairs})
+        except (ValueError, TypeError) as exc:
+            raise SystemExit(f"--set: {exc}") from None
     if args.sampling:
         train_cfg = replace(train_cfg, sampling=replace(train_cfg.sampling, kind=args.sampling))
     return model_cfg, train_cfg
@@ -114,7 +136,7 @@ def resolve_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from seq2latex.training import RunOptions, Trainer, cleanup_distributed
+    from seq2latex.training import SMOKE_EXIT_CODE, RunOptions, SmokeCheckFailed, Trainer, cleanup_distributed
 
     model_cfg, train_cfg = resolve_configs(args)
     opts = RunOptions(
@@ -131,6 +153,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         trainer = Trainer(model_cfg, train_cfg, opts)
         result = trainer.run()
+    except SmokeCheckFailed as exc:
+        print(f"smoke check failed: {exc}", file=sys.stderr, flush=True)
+        return SMOKE_EXIT_CODE
     finally:
         cleanup_distributed()
     if trainer.dist.main:

@@ -1,52 +1,59 @@
 #!/usr/bin/env bash
-# Train the larger model on one CUDA GPU for MINUTES minutes in all (start-up, training, evaluation),
-# from a packed copy of the data, and leave under OUT:
-#   OUT/model/        the best model directory (by validation ExpRate on crohme_val; fp16 safetensors)
-#   OUT/log.csv       OUT/curves.png       OUT/eval_2014.json (seq2latex eval, greedy, on CROHME 2014)
+# One GPU window in one device-tool call: train for what the window leaves, evaluate on the GPU, and
+# leave in OUT (default $OUT, the device tool's return folder) at most 8 files of at most 16 MiB:
+#   model-fp16.tar  ema-fp32.tar.part0..N  log.csv  curves.png  eval.json  run.log
+# (seq2latex/window_cli.py says what each holds; `python -m seq2latex.window_cli unpack FILES DEST`
+# turns them back into model directories here).
 #
-#   python -m data.pack ../shared/crohme runs/gpu_data/crohme_offline.zip     # once, here (~9 MiB)
-#   bash scripts/gpu_train.sh OUT MINUTES
+#   python -m data.pack ../shared/crohme runs/gpu_data/crohme_offline.zip      # once, here (~9 MiB)
+#   device tool:  run  command="bash scripts/gpu_train.sh"  carry=["runs/gpu_data"]  timeout_s=600
 #
-# Overrides (environment): DATA (default runs/gpu_data/crohme_offline.zip), CONFIG (configs/gpu.yaml),
-# DEVICE (cuda), PYTHON (python3), EVAL_SOURCE (offline/2014), TRAIN_ARGS (extra train.py flags),
-# EVAL_ARGS (extra eval flags), RESERVE_MIN (minutes kept for start-up and evaluation, default 2.5).
-# The CPU dry run (tests/test_gpu_script.py) runs this same script with DEVICE=cpu, a tiny CONFIG and
-# the committed fixtures, so the first GPU minute is not spent on bugs.
+# Time: the whole call stays within WINDOW_S seconds (default 570). Training gets what is left after
+# START_S (imports, packing the data on the GPU) and RESERVE_S (final validation, evaluation, packing).
+# The first SMOKE seconds of training (configs/gpu.yaml: smoke_seconds) print samples/s and memory; a
+# throughput far below target stops the run at once with a diagnosis (exit 3), leaving time to retry.
+#
+# Overrides (environment): DATA (runs/gpu_data/crohme_offline.zip), CONFIG (configs/gpu.yaml), DEVICE
+# (cuda), PYTHON (python3), WINDOW_S (570), START_S (40), RESERVE_S (75), TRAIN_MIN (training minutes;
+# default from the three above), INIT (a model directory to continue from, e.g. the last window's
+# ema-fp32/), TRAIN_ARGS (extra train.py flags), EVAL_S (time box per evaluated set, 30), PART_MIB (15).
+# The CPU dry run (tests/test_gpu_script.py) runs this same script with DEVICE=cpu and a tiny config.
 set -euo pipefail
-if [ $# -lt 2 ]; then
-  echo "usage: $0 OUT MINUTES" >&2
-  exit 2
-fi
-OUT=$1
-MINUTES=$2
+OUT=${1:-${OUT:?give OUT as the first argument or in the environment}}
 cd "$(dirname "$0")/.."
 DATA=${DATA:-runs/gpu_data/crohme_offline.zip}
 CONFIG=${CONFIG:-configs/gpu.yaml}
 DEVICE=${DEVICE:-cuda}
 PYTHON=${PYTHON:-python3}
-EVAL_SOURCE=${EVAL_SOURCE:-offline/2014}
-RESERVE_MIN=${RESERVE_MIN:-2.5}
+WINDOW_S=${WINDOW_S:-570}
+START_S=${START_S:-40}
+RESERVE_S=${RESERVE_S:-75}
+EVAL_S=${EVAL_S:-30}
+PART_MIB=${PART_MIB:-15}
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-[ -e "$DATA" ] || { echo "no data at $DATA (python -m data.pack ../shared/crohme $DATA)" >&2; exit 2; }
-START=$(date +%s)
-WORK=$(mktemp -d "${TMPDIR:-/tmp}/seq2latex-gpu.XXXXXX")
 mkdir -p "$OUT"
-train_min=$("$PYTHON" -c "print(max(0.05, float('$MINUTES') - float('$RESERVE_MIN')))")
-echo "+ training for $train_min min on $DEVICE ($CONFIG, $DATA) -> $WORK"
+exec > >(tee "$OUT/run.log") 2>&1
+START=$(date +%s)
+[ -e "$DATA" ] || { echo "no data at $DATA (python -m data.pack ../shared/crohme $DATA)"; exit 2; }
+TRAIN_MIN=${TRAIN_MIN:-$("$PYTHON" -c "print(round(max(0.2, ($WINDOW_S - $START_S - $RESERVE_S) / 60), 2))")}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/seq2latex-window.XXXXXX")
+echo "+ window: ${WINDOW_S} s in all, ${TRAIN_MIN} training minutes on $DEVICE ($CONFIG, $DATA) -> $WORK"
 if [ "$DEVICE" = cuda ]; then nvidia-smi --query-gpu=name,memory.total --format=csv,noheader || true; fi
+init_args=()
+if [ -n "${INIT:-}" ]; then init_args=(--init "$INIT" --init-scope all); fi
+set +e
 # shellcheck disable=SC2086
 "$PYTHON" train.py --data "$DATA" --out "$WORK" --config "$CONFIG" --device "$DEVICE" \
-  --max-minutes "$train_min" --schedule-minutes "$train_min" --no-progress ${TRAIN_ARGS:-} 2>&1 | tee "$OUT/train.log"
-cp "$WORK/log.csv" "$OUT/log.csv"
-cp "$WORK/curves.png" "$OUT/curves.png" 2>/dev/null || true
-rm -rf "$OUT/model"
-cp -r "$WORK/best" "$OUT/model"
-echo "+ evaluating on $EVAL_SOURCE"
-# shellcheck disable=SC2086
-"$PYTHON" -m seq2latex.eval_cli --model "$OUT/model" --data "$DATA" --source "$EVAL_SOURCE" \
-  --device "$DEVICE" --json "$WORK/eval.json" ${EVAL_ARGS:-} > /dev/null
-cp "$WORK/eval.json" "$OUT/eval_2014.json"
-rm "$OUT/train.log"
-END=$(date +%s)
-echo "+ done in $((END - START)) s; $OUT: model/ log.csv curves.png eval_2014.json"
-cat "$OUT/eval_2014.json"
+  --max-minutes "$TRAIN_MIN" --schedule-minutes "$TRAIN_MIN" --no-progress "${init_args[@]}" ${TRAIN_ARGS:-}
+rc=$?
+set -e
+if [ $rc -ne 0 ]; then
+  echo "+ train.py exited with $rc after $(( $(date +%s) - START )) s (3: the smoke check stopped it; see above)"
+  cp "$WORK/log.csv" "$OUT/log.csv" 2>/dev/null || true
+  exit $rc
+fi
+echo "+ trained in $(( $(date +%s) - START )) s; evaluating and packing"
+"$PYTHON" -m seq2latex.window_cli finish --run "$WORK" --data "$DATA" --out "$OUT" --device "$DEVICE" \
+  --eval-seconds "$EVAL_S" --part-mib "$PART_MIB"
+echo "+ done in $(( $(date +%s) - START )) s (budget ${WINDOW_S} s)"
+"$PYTHON" -m seq2latex.window_cli check "$OUT"

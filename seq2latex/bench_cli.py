@@ -1,8 +1,11 @@
 """`seq2latex bench train`: the real training step of a config on this machine, as JSON.
 
-Builds the Trainer of train.py for the config (same data, augmentation, loader and loss), runs a few
-warm-up steps, then times `--steps` steps twice: with the data loader in the loop (what a training run
-sees) and on batches fetched beforehand (the model step alone).
+Builds the Trainer of train.py for the config (same data, augmentation and loss) and times both data
+paths side by side: `loader` (DataLoader, PIL augmentation per image) and `resident` (the training set
+on the device, augmented batch-wise there). For each: a few warm-up steps, then `--steps` steps with
+the data drawn in the loop (what a training run sees) and again on batches drawn beforehand (the model
+step alone). FLOPs per sample are counted once (torch's FlopCounterMode over one forward and backward
+of the config's step) and give the achieved TFLOP/s, on CUDA also against the H200's measured bf16 peak.
 """
 
 from __future__ import annotations
@@ -20,6 +23,54 @@ from pathlib import Path
 from typing import Any
 
 WARMUP_STEPS = 3
+H200_BF16_TFLOPS = 790.0  # bf16 matrix products measured on the lent H200 (the device tool's KINDS.md)
+PATHS = ("loader", "resident")
+
+
+def _time_path(trainer: Any, path: str, steps: int, p: float) -> dict[str, float]:
+    import torch
+
+    data = trainer.build_data()
+    batches = data.resident_batches() if path == "resident" else data.loader_batches()
+
+    def sync() -> None:
+        if trainer.device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for _ in range(WARMUP_STEPS):
+        trainer.train_step(next(batches), p)
+    sync()
+    n_samples, t0, c0 = 0, time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        n_samples += trainer.train_step(next(batches), p)[3]
+    sync()
+    with_data_s, with_data_cpu = time.perf_counter() - t0, time.process_time() - c0
+    held = [next(batches) for _ in range(steps)]
+    sync()
+    n_held, t0 = 0, time.perf_counter()
+    for batch in held:
+        n_held += trainer.train_step(batch, p)[3]
+    sync()
+    compute_s = time.perf_counter() - t0
+    return {
+        "samples_per_s": round(n_samples / with_data_s, 2),
+        "ms_per_step": round(1000 * with_data_s / steps, 2),
+        "cpu_s_per_wall_s": round(with_data_cpu / with_data_s, 2),
+        "samples_per_s_no_data": round(n_held / compute_s, 2),
+        "ms_per_step_no_data": round(1000 * compute_s / steps, 2),
+        "data_ms_per_step": round(1000 * (with_data_s - compute_s) / steps, 2),
+    }
+
+
+def _flops_per_sample(trainer: Any, p: float) -> float:
+    """FLOPs of one training step (forward with scheduled sampling, backward) per sample, on a
+    resident batch of the most common bucket."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    batch = next(trainer.build_data().resident_batches())
+    with FlopCounterMode(display=False) as counter:
+        n = trainer.train_step(batch, p)[3]
+    return counter.get_total_flops() / n
 
 
 def bench_train(
@@ -30,6 +81,7 @@ def bench_train(
     device: str = "cpu",
     batch_size: int | None = None,
     limit_train: int = 2000,
+    paths: tuple[str, ...] = PATHS,
 ) -> dict[str, Any]:
     import torch
 
@@ -38,6 +90,7 @@ def bench_train(
     from seq2latex.training import RunOptions, Trainer
 
     model_cfg, train_cfg = load_yaml_configs(config) if config else (ModelConfig(), TrainConfig())
+    own_path = train_cfg.data_path
     train_cfg = replace(
         train_cfg,
         batch_size=batch_size or train_cfg.batch_size,
@@ -45,39 +98,33 @@ def bench_train(
         limit_val=1,
         holdout="",  # no validation is run: any records will do
         ckpt_minutes=1e9,
+        data_path="resident",  # builds both paths: the DataLoader and the resident set
     )
     with tempfile.TemporaryDirectory() as tmp:
         opts = RunOptions(data=data, out=Path(tmp), device=device, progress=False, threads=threads)
         with contextlib.redirect_stdout(sys.stderr):  # stdout carries the JSON only
             trainer = Trainer(model_cfg, train_cfg, opts)
-            trainer._build_data()
+            data_ = trainer.build_data()
+            if train_cfg.preload_images and "loader" in paths:  # as the loader path of a run preloads
+                from seq2latex.training.datasource import preload_images
+
+                preload_images(data_.train_set.records)
         trainer.model.train()
-        batches = trainer._batches()
         p = sampling_probability(
             train_cfg.sampling, train_cfg.sampling.warmup_steps + train_cfg.sampling.ramp_steps
         )
-
-        def sync() -> None:
-            if trainer.device.type == "cuda":
-                torch.cuda.synchronize()
-
-        for _ in range(WARMUP_STEPS):
-            trainer.train_step(next(batches), p)
-        sync()
-        n_samples, t0, c0 = 0, time.perf_counter(), time.process_time()
-        for _ in range(steps):
-            n_samples += trainer.train_step(next(batches), p)[3]
-        sync()
-        with_data_s, with_data_cpu = time.perf_counter() - t0, time.process_time() - c0
-        held = [next(batches) for _ in range(steps)]
-        n_held, t0 = 0, time.perf_counter()
-        for batch in held:
-            n_held += trainer.train_step(batch, p)[3]
-        sync()
-        compute_s = time.perf_counter() - t0
-    return {
+        flops = _flops_per_sample(trainer, p)
+        results = {path: _time_path(trainer, path, steps, p) for path in paths}
+    cuda = trainer.device.type == "cuda"
+    for r in results.values():
+        r["achieved_tflops"] = round(flops * r["samples_per_s"] / 1e12, 3)
+        r["achieved_tflops_no_data"] = round(flops * r["samples_per_s_no_data"] / 1e12, 3)
+        if cuda:
+            r["percent_of_bf16_peak"] = round(100 * r["achieved_tflops"] / H200_BF16_TFLOPS, 2)
+    report: dict[str, Any] = {
         "config": str(config) if config else None,
         "device": str(trainer.device),
+        "gpu": torch.cuda.get_device_name(trainer.device) if cuda else None,
         "threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
         "cores": os.cpu_count(),
@@ -87,18 +134,31 @@ def bench_train(
         "sampling_prob": round(p, 4),
         "bidirectional": model_cfg.bidirectional,
         "ema": train_cfg.ema_decay > 0,
-        "samples_per_s": round(n_samples / with_data_s, 2),
-        "ms_per_step": round(1000 * with_data_s / steps, 1),
-        "cpu_s_per_wall_s": round(with_data_cpu / with_data_s, 2),
-        "samples_per_s_no_data": round(n_held / compute_s, 2),
-        "ms_per_step_no_data": round(1000 * compute_s / steps, 1),
-        "data_ms_per_step": round(1000 * (with_data_s - compute_s) / steps, 1),
+        "augment_strength": train_cfg.augment_strength,
+        "num_workers": train_cfg.num_workers,
+        "config_data_path": own_path,
+        "flops_per_sample": round(flops),
+        "gflops_per_sample": round(flops / 1e9, 3),
+        "bf16_peak_tflops": H200_BF16_TFLOPS if cuda else None,
+        "paths": results,
     }
+    if len(results) == 2:
+        report["resident_speedup"] = round(
+            results["resident"]["samples_per_s"] / max(results["loader"]["samples_per_s"], 1e-9), 2
+        )
+    return report
 
 
 def _run_train(args: argparse.Namespace) -> int:
     report = bench_train(
-        args.config, args.data, args.steps, args.threads, args.device, args.batch_size, args.limit_train
+        args.config,
+        args.data,
+        args.steps,
+        args.threads,
+        args.device,
+        args.batch_size,
+        args.limit_train,
+        tuple(args.paths),
     )
     text = json.dumps(report, indent=2)
     print(text)
@@ -120,6 +180,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.add_argument("--device", choices=["auto", "cpu", "cuda"], default="cpu")
     t.add_argument("--batch-size", type=int, default=None)
     t.add_argument("--limit-train", type=int, default=2000, help="training records loaded (startup only)")
+    t.add_argument(
+        "--paths",
+        nargs="+",
+        choices=list(PATHS),
+        default=list(PATHS),
+        help="data paths to time (default both)",
+    )
     t.add_argument("--json", type=Path, default=None, help="also write the report here")
     t.set_defaults(func=_run_train)
 

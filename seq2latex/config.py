@@ -140,6 +140,22 @@ class TrainConfig:
     # figures in the card, so that a model can be chosen afterwards on more than one validation figure
     # (e.g. symbol accuracy without a lower ExpRate); best/ stays the ExpRate choice.
     keep_validations: bool = False
+    # GPU-efficient path (scripts/gpu_train.sh). "resident": the training images are preprocessed once
+    # and kept as uint8 tensors on the training device in `resident_buckets` fixed-width buckets, drawn
+    # by index and augmented batch-wise on the device (data.device_augment); no loader workers.
+    # "loader": a DataLoader over records, PIL augmentation per image (data.augment).
+    data_path: Literal["loader", "resident"] = "loader"
+    resident_buckets: int = 10
+    preprocess_workers: int = 0  # processes that preprocess the resident images once (0 = cores, <= 16)
+    log_rows_every: int = 1  # a log.csv row every N steps, losses averaged (N > 1: no host sync per step)
+    val_batch: int = 32  # validation decoder batch
+    val_raw: bool = True  # with EMA on, also validate the raw weights (False: the EMA weights only)
+    val_max_seconds: float = 0.0  # time box of one validation (0 = none); `val_n` logs how many were read
+    compile: bool = False  # torch.compile the encoder blocks and decoder layers (fixed shapes: resident)
+    # Smoke check of a GPU window: after `smoke_seconds` of training, print samples/s and memory; below
+    # `smoke_min_samples_per_s` stop with a diagnosis (exit code 3) so that a retry fits the same window.
+    smoke_seconds: float = 0.0
+    smoke_min_samples_per_s: float = 0.0
 
 
 def preprocess_config(cfg: ModelConfig) -> Any:
@@ -173,6 +189,11 @@ def _convert(tp: Any, value: Any) -> Any:
         return [_convert(arg, v) for v in value]
     if tp is float and isinstance(value, int):
         return float(value)
+    if tp is float and isinstance(value, str):  # YAML 1.1 reads `1e-4` (no dot) as a string
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"expected a number, got {value!r}") from None
     return value
 
 

@@ -28,10 +28,16 @@ class WeightEMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
-        d = self.decay_at(step)
-        current = self._tensors(model)
-        keys = list(self.shadow)
-        torch._foreach_lerp_([self.shadow[k] for k in keys], [current[k].detach() for k in keys], 1.0 - d)
+        """One multi-tensor lerp over all weights; the list of the model's tensors is built once per
+        model (its parameters and buffers are updated in place, never replaced), so a step costs a few
+        kernel launches and no per-tensor Python work."""
+        if getattr(self, "_model_id", None) != id(model):
+            current = self._tensors(model)
+            self._keys = list(self.shadow)
+            self._targets = [self.shadow[k] for k in self._keys]
+            self._sources = [current[k].detach() for k in self._keys]
+            self._model_id = id(model)
+        torch._foreach_lerp_(self._targets, self._sources, 1.0 - self.decay_at(step))
 
     @contextmanager
     def swapped(self, model: nn.Module) -> Iterator[None]:

@@ -130,7 +130,9 @@ class ViTEncoder(nn.Module):
             mask[:, 0] = True  # never a fully masked row
         x = vit.norm_pre(vit.patch_drop(vit.pos_drop(x)))
         attn_mask = None
-        if not bool(mask.all()):
+        # Skipping an all-true mask is a host check: free on the CPU, a stream stall on a GPU, where
+        # the mask is always passed (the result is the same either way).
+        if pixel_mask is not None and (mask.device.type != "cpu" or not bool(mask.all())):
             attn_mask = mask[:, None, None, :]  # (B, 1, 1, N) bool, True = attend
         for blk in vit.blocks:
             x = blk(x, attn_mask=attn_mask)

@@ -123,7 +123,17 @@ def test_frozen_encoder_retrains_only_the_symbol_head(fixtures_dir: Path, tiny: 
     _run(data, tmp_path / "a", tiny, "--max-steps", "2", "--seed", "3")
     start = tmp_path / "a" / "best"
     extra = ["--stage", "symbols", "--max-steps", "3", "--limit-train", "4", "--limit-val", "16"]
-    _run(data, tmp_path / "frozen", tiny, *extra, "--init", str(start), "--init-scope", "all", "--freeze-encoder")
+    _run(
+        data,
+        tmp_path / "frozen",
+        tiny,
+        *extra,
+        "--init",
+        str(start),
+        "--init-scope",
+        "all",
+        "--freeze-encoder",
+    )
     _run(data, tmp_path / "free", tiny, *extra, "--init", str(start), "--init-scope", "all")
     before = {k: v.float() for k, v in load_model_dir(start)[0].state_dict().items()}
     for run, encoder_moves in (("frozen", False), ("free", True)):
@@ -188,8 +198,7 @@ def test_holdout_split_leaves_training_and_is_the_validation_set(
     model_cfg, train_cfg = load_yaml_configs(tiny)
     train_cfg = replace(train_cfg, val_source="offline/train", holdout=str(split), limit_val=0)
     trainer = Trainer(model_cfg, train_cfg, RunOptions(data=data, out=tmp_path / "run"))
-    trainer._build_data()
-    names = {r.name for r in trainer.train_set.records}
+    names = {r.name for r in trainer.build_data().train_set.records}
     assert len(names) == 31 - 3 and not names & set(held)
     assert sorted(v.reference for v in trainer.val_items) == sorted(
         r.latex.split() for r in _offline_train_records(data) if r.name in held
@@ -202,7 +211,7 @@ def test_holdout_split_leaves_training_and_is_the_validation_set(
         model_cfg, replace(train_cfg, holdout=str(empty)), RunOptions(data=data, out=tmp_path / "x")
     )
     with pytest.raises(ValueError, match="holdout"):
-        trainer._build_data()
+        trainer.build_data()
 
 
 def _offline_train_records(data: Path) -> list:
@@ -321,3 +330,40 @@ def test_keep_validations_saves_every_validated_model(fixtures_dir: Path, tiny: 
     same, *_ = load_model_dir(chosen)
     for k, v in best.state_dict().items():  # best/ is one of the kept validations
         torch.testing.assert_close(v, same.state_dict()[k], msg=k)
+
+
+def test_set_overrides_any_train_key(tiny: Path) -> None:
+    args = ["--data", "d", "--out", "o", "--config", str(tiny), "--set", "compile=true", "--set", "lr=2e-3"]
+    _, train_cfg = train.resolve_configs(train.build_parser().parse_args(args))
+    assert train_cfg.compile is True and train_cfg.lr == 0.002 and train_cfg.batch_size == 4
+    with pytest.raises(SystemExit, match="unknown TrainConfig keys"):
+        train.resolve_configs(train.build_parser().parse_args([*args[:6], "--set", "nonsense=1"]))
+
+
+@pytest.mark.parametrize("stop", [3, 4])  # mid-epoch and at the end of an epoch
+def test_resident_path_resumes_exactly(fixtures_dir: Path, tiny: Path, tmp_path: Path, stop: int) -> None:
+    """The GPU path (data resident, augmented on the device) resumes to the same losses and weights."""
+    tiny.write_text(tiny.read_text() + "  data_path: resident\n  preprocess_workers: 1\n  ema_decay: 0.9\n")
+    data = fixtures_dir / "crohme"
+    _run(data, tmp_path / "full", tiny, "--batch-size", "8")
+    _run(data, tmp_path / "cut", tiny, "--batch-size", "8", "--stop-at-step", str(stop))
+    _run(data, tmp_path / "cut", tiny, "--batch-size", "8", "--resume")
+    full, cut = _losses(tmp_path / "full"), _losses(tmp_path / "cut")
+    assert sorted(full) == sorted(cut) == list(range(1, 7))
+    for step in range(1, 7):
+        assert cut[step] == pytest.approx(full[step], rel=1e-5, abs=1e-6), step
+    m_full, *_ = load_model_dir(tmp_path / "full" / "best")
+    m_cut, *_ = load_model_dir(tmp_path / "cut" / "best")
+    for (k, a), b in zip(m_full.state_dict().items(), m_cut.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, msg=k)
+
+
+def test_log_rows_every_n_steps_average_the_losses(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
+    """`log_rows_every`: the losses stay on the device and are read once per row (no sync per step)."""
+    _run(fixtures_dir / "crohme", tmp_path / "each", tiny, "--max-steps", "7")
+    tiny.write_text(tiny.read_text() + "  log_rows_every: 3\n")
+    _run(fixtures_dir / "crohme", tmp_path / "rows", tiny, "--max-steps", "7")
+    each, rows = _losses(tmp_path / "each"), _losses(tmp_path / "rows")
+    assert sorted(rows) == [3, 6, 7]  # every 3rd step, and the last
+    assert rows[3] == pytest.approx(sum(each[s] for s in (1, 2, 3)) / 3, rel=1e-4)
+    assert rows[7] == pytest.approx(each[7], rel=1e-4)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from seq2latex.cli import main
 
 TINY = """
@@ -29,5 +31,14 @@ def test_bench_train_prints_json(fixtures_dir: Path, tmp_path: Path, capsys) -> 
     assert report == json.loads(out.read_text())
     assert report["parameters"] > 10_000 and report["batch_size"] == 4 and report["steps"] == 3
     assert report["bidirectional"] is True and report["ema"] is True
-    assert report["samples_per_s"] > 0 and report["samples_per_s_no_data"] > 0
-    assert report["ms_per_step"] > 0 and report["ms_per_step_no_data"] > 0
+    assert report["flops_per_sample"] > 1e6  # counted over a real forward and backward
+    assert set(report["paths"]) == {"loader", "resident"}  # the old and the new data path side by side
+    for path in report["paths"].values():
+        assert path["samples_per_s"] > 0 and path["samples_per_s_no_data"] > 0
+        assert path["ms_per_step"] > 0 and path["ms_per_step_no_data"] > 0
+        assert path["achieved_tflops"] == pytest.approx(
+            report["flops_per_sample"] * path["samples_per_s"] / 1e12, abs=1e-3
+        )
+    assert report["resident_speedup"] == pytest.approx(
+        report["paths"]["resident"]["samples_per_s"] / report["paths"]["loader"]["samples_per_s"], abs=0.01
+    )

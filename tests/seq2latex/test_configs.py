@@ -71,3 +71,13 @@ def test_extends_refuses_loops_and_unknown_keys(tmp_path: Path) -> None:
 def _write(path: Path, text: str) -> Path:
     path.write_text(text)
     return path
+
+
+def test_yaml_exponent_numbers_are_numbers(tmp_path: Path) -> None:
+    cfg = tmp_path / "e.yaml"
+    cfg.write_text("train:\n  lr: 1e-4\n  smoke_min_samples_per_s: 4e3\n")  # YAML 1.1 reads these as strings
+    _, train = load_yaml_configs(cfg)
+    assert train.lr == 1e-4 and train.smoke_min_samples_per_s == 4000.0
+    cfg.write_text("train:\n  lr: fast\n")
+    with pytest.raises(ValueError, match="expected a number"):
+        load_yaml_configs(cfg)

@@ -1,10 +1,14 @@
 """The training loop behind train.py: expression training and symbol pre-training.
 
 Time-budgeted, resumable (atomic checkpoints with model, optimizer, scheduler, RNG and sampler
-position), DDP-aware (torchrun; gloo on CPU, nccl on CUDA), bf16 autocast on CUDA. Writes to `out`:
+position), DDP-aware (torchrun; gloo on CPU, nccl on CUDA), bf16 autocast on CUDA. Two data paths:
+a DataLoader with PIL augmentation per image, or the training set resident on the device
+(`data.resident`, augmented batch-wise by `data.device_augment`). The step keeps its losses on the
+device; they are read once per log row (`log_rows_every`). Writes to `out`:
     checkpoint.pt     training checkpoint (resume with --resume)
     best/             model directory of the best validation score (ExpRate, or symbol accuracy)
-    log.csv           one row per step (loss, sampling probability, lr, throughput, validation)
+    log.csv           a row per `log_rows_every` steps (loss, sampling probability, lr, throughput,
+                      validation)
     curves.png        the curves of log.csv
     train_config.json the effective configs
 """
@@ -15,23 +19,18 @@ import contextlib
 import csv
 import json
 import math
-import os
-import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
-from data.batch import pad_images
 from seq2latex import __version__
 from seq2latex.checkpoint import (
     load_model_dir,
@@ -39,12 +38,20 @@ from seq2latex.checkpoint import (
     save_model_dir,
     save_training_checkpoint,
 )
-from seq2latex.config import ModelConfig, TrainConfig, from_dict, preprocess_config, to_dict
-from seq2latex.decoding import greedy_decode
+from seq2latex.config import ModelConfig, TrainConfig, from_dict, to_dict
 from seq2latex.ema import WeightEMA
-from seq2latex.evaluation import score
 from seq2latex.model import Seq2Latex
 from seq2latex.sampling import sampling_probability
+from seq2latex.training.datasource import Position, TrainingData
+from seq2latex.training.environment import (
+    lr_factor,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+    setup_environment,
+)
+from seq2latex.training.plotting import plot_curves
+from seq2latex.training.validation import ValItem, greedy_validation, symbol_accuracy
 from tokenizer import LatexTokenizer
 
 CHECKPOINT_FILE = "checkpoint.pt"
@@ -54,7 +61,7 @@ VALIDATIONS_DIR = "validations"  # train.keep_validations: every validation's mo
 LOG_FILE = "log.csv"
 PLOT_FILE = "curves.png"
 CONFIG_FILE = "train_config.json"
-VAL_BATCH = 32
+SMOKE_EXIT_CODE = 3  # train.py's exit status when the smoke check stops a run
 LOG_COLUMNS = (
     "step",
     "epoch",
@@ -73,14 +80,12 @@ LOG_COLUMNS = (
     "val_raw",  # ExpRate of the raw (non-EMA) weights, when EMA is on
     "sym_loss",  # multi-task: the symbol batch's cross-entropy, on the steps that have one
     "val_sym",  # multi-task: symbol-head accuracy on the held-out writers' traceGroup crops
+    "val_n",  # validation expressions decoded (fewer than the split when val_max_seconds ran out)
 )
 
 
-@dataclass
-class ValItem:
-    image: torch.Tensor  # (1, H, W)
-    tokens: torch.Tensor  # (T,) <sos> ... <eos>
-    reference: list[str]
+class SmokeCheckFailed(RuntimeError):
+    """The run's throughput after `smoke_seconds` was far below `smoke_min_samples_per_s`."""
 
 
 @dataclass
@@ -107,125 +112,7 @@ class TrainResult:
     interrupted: bool
 
 
-# ----------------------------------------------------------------------------- environment
-
-
-@dataclass
-class DistInfo:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def enabled(self) -> bool:
-        return self.world > 1
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def setup_environment(opts: RunOptions) -> tuple[DistInfo, torch.device]:
-    """Init DDP from torchrun's env vars (if any), pick the device and CPU threads."""
-    info = DistInfo(
-        rank=int(os.environ.get("RANK", 0)),
-        world=int(os.environ.get("WORLD_SIZE", 1)),
-        local_rank=int(os.environ.get("LOCAL_RANK", 0)),
-    )
-    want = opts.device
-    if want == "auto":
-        want = "cuda" if torch.cuda.is_available() else "cpu"
-    if want == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda requested but CUDA is not available")
-    device = torch.device("cuda", info.local_rank) if want == "cuda" else torch.device("cpu")
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        torch.backends.cuda.matmul.allow_tf32 = True
-        torch.backends.cudnn.allow_tf32 = True
-    else:
-        threads = opts.threads or max(1, (os.cpu_count() or 1) // info.world)
-        torch.set_num_threads(threads)
-    if info.enabled and not dist.is_initialized():
-        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
-    return info, device
-
-
-def lr_factor(
-    step: int,
-    cfg: TrainConfig,
-    cpu_minutes: Callable[[], float] | None = None,
-    wall_minutes: Callable[[], float] | None = None,
-) -> float:
-    """Linear warm-up then cosine decay to min_lr_ratio at max_steps, or at schedule_cpu_minutes of
-    training CPU time (`cpu_minutes()`), or at schedule_minutes of this invocation's wall-clock time
-    (`wall_minutes()`): the schedules of time-budgeted runs."""
-    if step < cfg.warmup_steps:
-        return (step + 1) / cfg.warmup_steps
-    progress = None
-    if cfg.schedule_cpu_minutes > 0 and cpu_minutes is not None:
-        progress = cpu_minutes() / cfg.schedule_cpu_minutes
-    elif cfg.schedule_minutes > 0 and wall_minutes is not None:
-        progress = wall_minutes() / cfg.schedule_minutes
-    if progress is not None:
-        progress = min(1.0, progress)
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-    span = max(1, cfg.max_steps - cfg.warmup_steps)
-    progress = min(1.0, (step - cfg.warmup_steps) / span)
-    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
-
-
-def _rng_state() -> dict[str, Any]:
-    state: dict[str, Any] = {
-        "torch": torch.get_rng_state(),
-        "numpy": np.random.get_state(),
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def _set_rng_state(state: dict[str, Any]) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-
-
 # ----------------------------------------------------------------------------- data
-
-
-def read_sources(root: Path, names: list[str]) -> dict[str, list[Any]]:
-    """Records of each named source (e.g. 'offline/train', 'inkml/train', '.') under `root`; every
-    source is discovered and read once, however often it is named."""
-    from data.records import discover_sources, read_source
-
-    by_name = {s.name: s for s in discover_sources(root)}
-    out: dict[str, list[Any]] = {}
-    for name in names:
-        if name not in by_name:
-            raise ValueError(f"source {name!r} not found under {root}; found {sorted(by_name)}")
-        if name not in out:
-            out[name] = read_source(by_name[name]).records
-    return out
-
-
-def _preload(records: list[Any]) -> None:
-    """Decode the images of offline records once (workers then share them instead of re-reading
-    files or zip members every epoch)."""
-    for r in records:
-        if r.strokes is None and r._image is None:
-            image = r.image
-            if image is not None:
-                image.load()
-                r._image = image
 
 
 class _ExpressionStep(nn.Module):
@@ -320,6 +207,7 @@ class Trainer:
         for name, p in self.model.named_parameters():
             if p.requires_grad:
                 (no_decay if p.ndim < 2 or "embed" in name else decay).append(p)
+        cuda = self.device.type == "cuda"
         self.optimizer = torch.optim.AdamW(
             [
                 {"params": decay, "weight_decay": train_cfg.weight_decay},
@@ -327,6 +215,8 @@ class Trainer:
             ],
             lr=train_cfg.lr,
             betas=(0.9, 0.98),
+            fused=True if cuda else None,  # one kernel for all tensors on CUDA
+            foreach=None if cuda else True,  # multi-tensor ops on the CPU
         )
         self.t_start: float | None = None  # wall clock of this invocation's training loop
         self.cpu_s = 0.0  # training CPU seconds so far (all runs of this output folder); drives the schedule
@@ -340,15 +230,55 @@ class Trainer:
             ),
         )
         self.step = 0
-        self.epoch = 0
-        self.consumed = 0
+        self.pos = Position()  # epoch and batches consumed (self.epoch, self.consumed)
         self.best_key: tuple[float, float] = (-1.0, -1.0)  # (val metric, val <=2) of best/
         self.best_raw = -1.0
         self.last_metric: float | None = None
         self.ema = WeightEMA(self.model, train_cfg.ema_decay) if train_cfg.ema_decay > 0 else None
-        self.symbol_batches: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None  # multi-task
-        self.val_symbols: list[tuple[torch.Tensor, int]] = []
+        self.data: TrainingData | None = None  # built by run() (or build_data())
+        if train_cfg.compile:
+            for blk in self.model.encoder.vit.blocks:
+                blk.compile(dynamic=False)
+            if hasattr(self.model.decoder, "layers"):
+                for layer in self.model.decoder.layers:
+                    layer.compile(dynamic=False)
         seed_everything(train_cfg.seed + 1000 * self.dist.rank)
+
+    @property
+    def epoch(self) -> int:
+        return self.pos.epoch
+
+    @epoch.setter
+    def epoch(self, value: int) -> None:
+        self.pos.epoch = value
+
+    @property
+    def consumed(self) -> int:
+        return self.pos.consumed
+
+    @consumed.setter
+    def consumed(self, value: int) -> None:
+        self.pos.consumed = value
+
+    def build_data(self) -> TrainingData:
+        """Read, split and (on the resident path) pack the data; once per Trainer."""
+        if self.data is None:
+            self.data = TrainingData(
+                self.cfg, self.model_cfg, self.tokenizer, self.classes, Path(self.opts.data),
+                self.device, self.dist, self.pos,
+            )  # fmt: skip
+        return self.data
+
+    def _batches(self) -> Iterator[Any]:
+        return self.build_data().batches()
+
+    @property
+    def val_items(self) -> list[ValItem]:
+        return self.build_data().val_items
+
+    @property
+    def val_symbols(self) -> list[tuple[torch.Tensor, int]]:
+        return self.build_data().val_symbols
 
     @property
     def best_metric(self) -> float:
@@ -379,157 +309,8 @@ class Trainer:
             )
             print(f"initialised {copied} {what} from {path}", flush=True)
 
-    def _build_data(self) -> None:
-        from data.augment import AugmentConfig
-        from data.datasets import BucketBatchSampler, ExpressionDataset, collate
-
-        cfg, root = self.cfg, Path(self.opts.data)
-        augment_cfg = AugmentConfig(strength=cfg.augment_strength) if cfg.augment_strength > 0 else None
-        if self.symbols:
-            from data.symbols import SymbolDataset
-
-            train_records, val_records = self._split_records(root, cfg.symbol_sources, cfg.symbol_val_source)
-            train_records = train_records[: cfg.limit_train] if cfg.limit_train else train_records
-            size, pen = self.model_cfg.symbol_size, self.model_cfg.symbol_pen
-            self.train_set: Any = SymbolDataset(train_records, self.classes, size, augment_cfg, cfg.seed, pen)
-            widths = [self.model_cfg.symbol_size] * len(self.train_set)
-            collate_fn: Any = None
-            with_epoch = False
-            val_set = SymbolDataset(val_records, self.classes, size, None, cfg.seed, pen)
-            n_val = min(len(val_set), cfg.limit_val) if cfg.limit_val else len(val_set)
-            stride = max(1, len(val_set) // max(n_val, 1))  # spread over the split, deterministic
-            self.val_symbols = [val_set[i] for i in range(0, len(val_set), stride)][:n_val]
-        else:
-            pre = preprocess_config(self.model_cfg)
-            records, val_records = self._split_records(root, cfg.train_sources, cfg.val_source)
-            records = records[: cfg.limit_train] if cfg.limit_train else records
-            if cfg.preload_images:
-                _preload(records)
-            max_tokens = min(cfg.max_tokens, self.model_cfg.decoder.max_len - 2)  # room for <sos>/<eos>
-            records = [r for r in records if 0 < len(r.latex.split()) <= max_tokens]
-            self.train_set = ExpressionDataset(
-                records, self.tokenizer, pre, augment_cfg, symbol_classes=self.classes, seed=cfg.seed
-            )
-            widths = self.train_set.sort_keys()
-            if cfg.symbol_weight > 0:
-                self._build_symbol_task(root, augment_cfg)
-            collate_fn = partial(collate, pad_id=self.tokenizer.pad_id)
-            with_epoch = True
-            if cfg.val_max_tokens:
-                val_records = [r for r in val_records if len(r.latex.split()) <= cfg.val_max_tokens]
-            if cfg.limit_val:
-                val_records = val_records[: cfg.limit_val]
-            val_set = ExpressionDataset(val_records, self.tokenizer, pre, None, seed=cfg.seed)
-            self.val_items = []
-            for i, r in enumerate(val_records):
-                item = val_set[i]
-                self.val_items.append(ValItem(item.image, item.tokens, r.latex.split()))
-        if len(self.train_set) == 0:
-            raise ValueError(f"no training samples found under {root}")
-        self.sampler = BucketBatchSampler(
-            widths,
-            cfg.batch_size,
-            shuffle=True,
-            seed=cfg.seed,
-            drop_last=False,
-            num_replicas=self.dist.world,
-            rank=self.dist.rank,
-            with_epoch=with_epoch,
-        )
-        # own generator: creating a loader iterator must not draw from the global RNG (exact resume)
-        self.loader_generator = torch.Generator()
-        self.loader = DataLoader(
-            self.train_set,
-            generator=self.loader_generator,
-            batch_sampler=self.sampler,
-            collate_fn=collate_fn,
-            num_workers=cfg.num_workers,
-            pin_memory=self.device.type == "cuda",
-            persistent_workers=cfg.num_workers > 0,  # batches carry their epoch; no restart per epoch
-            prefetch_factor=4 if cfg.num_workers > 0 else None,
-        )
-
-    def _build_symbol_task(self, root: Path, augment_cfg: Any) -> None:
-        """Multi-task expression training: an endless stream of traceGroup crops of the training
-        writers, and the crops of the held-out writers to validate the symbol head."""
-        from data.symbols import SymbolDataset
-
-        cfg = self.cfg
-        train_recs, val_recs = self._split_records(root, cfg.symbol_sources, cfg.symbol_val_source)
-        size, pen = self.model_cfg.symbol_size, self.model_cfg.symbol_pen
-        sym_train = SymbolDataset(train_recs, self.classes, size, augment_cfg, cfg.seed, pen)
-        sym_val = SymbolDataset(val_recs, self.classes, size, None, cfg.seed, pen)
-        n_val = min(len(sym_val), cfg.limit_val_symbols) if cfg.limit_val_symbols else len(sym_val)
-        stride = max(1, len(sym_val) // max(n_val, 1))  # spread over the split, deterministic
-        self.val_symbols = [sym_val[i] for i in range(0, len(sym_val), stride)][:n_val]
-        if self.dist.main:
-            print(
-                f"symbol task: {len(sym_train)} training crops, {len(self.val_symbols)} validation crops",
-                flush=True,
-            )
-
-        def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            epoch = 0
-            while True:
-                sym_train.set_epoch(epoch)
-                gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch * 31 + self.dist.rank)
-                order = torch.randperm(len(sym_train), generator=gen).tolist()
-                bs = cfg.symbol_batch_size
-                for i in range(0, len(order) - bs + 1, bs):
-                    items = [sym_train[j] for j in order[i : i + bs]]
-                    yield torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
-                epoch += 1
-
-        self.symbol_batches = stream()
-
-    def _split_records(self, root: Path, train_sources: list[str], val_source: str) -> tuple[list, list]:
-        """(training records, validation records): the held-out split's names leave the training
-        sources and make up the validation set (`holdout` ""  validates on all of `val_source`)."""
-        from data.splits import load_heldout, load_split, partition
-
-        by_name = read_sources(root, [*train_sources, val_source])  # val_source is often a train source
-        train = [r for name in train_sources for r in by_name[name]]
-        val = list(by_name[val_source])
-        if not self.cfg.holdout:
-            if val_source in train_sources and self.dist.main:
-                print(
-                    f"warning: val_source {val_source!r} is also trained on and no holdout split is set: "
-                    "validation measures the training data (fine for an overfit test, not for selection)",
-                    flush=True,
-                )
-            return train, val
-        train, _ = partition(train, load_heldout(self.cfg.holdout))  # the split's writers leave training
-        _, val = partition(val, load_split(self.cfg.holdout))  # its formula-new expressions validate
-        if not val:
-            raise ValueError(
-                f"no record of {val_source!r} under {root} is in the holdout split {self.cfg.holdout!r}"
-            )
-        if self.dist.main:
-            print(
-                f"holdout {self.cfg.holdout!r}: {len(train)} training, {len(val)} validation records",
-                flush=True,
-            )
-        return train, val
-
-    def _batches(self) -> Iterator[Any]:
-        """Endless batches; tracks (epoch, consumed) for exact resume."""
-        while True:
-            self.sampler.load_state_dict({"epoch": self.epoch, "position": self.consumed})
-            if self.sampler.epoch != self.epoch:  # position was at the end of the epoch
-                self.epoch, self.consumed = self.sampler.epoch, 0
-            if hasattr(self.train_set, "set_epoch"):
-                self.train_set.set_epoch(self.epoch)
-            self.loader_generator.manual_seed(self.cfg.seed * 100_003 + self.epoch)
-            for batch in self.loader:
-                self.consumed += 1
-                yield batch
-            self.epoch += 1
-            self.consumed = 0
-
-    # ------------------------------------------------------------------ checkpoints
-
     def _checkpoint_state(self) -> dict[str, Any] | None:
-        rng = _rng_state()
+        rng = rng_state()
         if self.dist.enabled:
             gathered: list[Any] = [None] * self.dist.world
             dist.all_gather_object(gathered, rng)
@@ -580,22 +361,24 @@ class Trainer:
                 self.ema = WeightEMA(self.model, self.cfg.ema_decay)
         rngs = state["rng"]
         if self.dist.rank < len(rngs):
-            _set_rng_state(rngs[self.dist.rank])
+            set_rng_state(rngs[self.dist.rank])
 
     # ------------------------------------------------------------------ validation
 
     @torch.no_grad()
     def validate(self) -> dict[str, float]:
         """Validation metrics in percent (`metric`: ExpRate or symbol accuracy; expressions also give
-        le1, le2, loss); rank 0 only. With EMA on, these are of the EMA weights, plus `raw`."""
+        le1, le2, loss, n); rank 0 only. With EMA on, these are of the EMA weights, plus `raw` (the raw
+        weights' ExpRate) unless `val_raw` is off."""
         self.model.eval()
         try:
             if self.ema is None:
                 return self._validate_current()
-            raw = self._validate_current(exprate_only=True)
+            raw = self._validate_current(exprate_only=True) if self.cfg.val_raw else None
             with self.ema.swapped(self.model):
                 out = self._validate_current()
-            out["raw"] = raw["metric"]
+            if raw is not None:
+                out["raw"] = raw["metric"]
             return out
         finally:
             self._train_mode()
@@ -606,62 +389,29 @@ class Trainer:
         if self.cfg.freeze_encoder:
             self.model.encoder.eval()
 
-    def _symbol_accuracy(self) -> float:
-        correct = 0
-        for i in range(0, len(self.val_symbols), VAL_BATCH):
-            chunk = self.val_symbols[i : i + VAL_BATCH]
-            x = torch.stack([c[0] for c in chunk]).to(self.device)  # (B, 1, S, S)
-            y = torch.tensor([c[1] for c in chunk], device=self.device)
-            with self._autocast():
-                pred = self.model.classify_symbols(x).argmax(-1)
-            correct += int((pred == y).sum())
-        return 100.0 * correct / max(1, len(self.val_symbols))
-
     def _validate_current(self, exprate_only: bool = False) -> dict[str, float]:
         """Metrics of the weights the model holds now; `exprate_only` skips the loss and the symbol
         head (what the raw-weight pass beside the EMA needs)."""
         if self.symbols:
-            return {"metric": self._symbol_accuracy()}
-        items = self.val_items
-        order = sorted(range(len(items)), key=lambda i: items[i].image.shape[-1])
-        refs, preds = [], []
-        loss_sum, loss_n = 0.0, 0
-        for i in range(0, len(order), VAL_BATCH):
-            idx = order[i : i + VAL_BATCH]
-            images, mask = pad_images([items[j].image for j in idx])
-            images, mask = images.to(self.device), mask.to(self.device)
-            tokens = torch.nn.utils.rnn.pad_sequence(
-                [items[j].tokens for j in idx], batch_first=True, padding_value=self.tokenizer.pad_id
-            ).to(self.device)  # (B, T)
-            with self._autocast():
-                enc = self.model.forward_features(images, mask)  # once, for the loss and the decoding
-                results = greedy_decode(self.model, images, mask, features=enc)
-                if not exprate_only:  # left-to-right teacher-forced loss (no R2L rows, no sampling)
-                    logits = self.model.decoder(enc.features, enc.mask, tokens[:, :-1]).float()  # (B, T-1, V)
-            if not exprate_only:
-                loss_sum += float(
-                    F.cross_entropy(
-                        logits.reshape(-1, logits.shape[-1]),  # (B*(T-1), V)
-                        tokens[:, 1:].reshape(-1),  # (B*(T-1),)
-                        ignore_index=self.tokenizer.pad_id,
-                        reduction="sum",
-                    )
-                )
-                loss_n += int((tokens[:, 1:] != self.tokenizer.pad_id).sum())
-            for j, r in zip(idx, results, strict=True):
-                refs.append(items[j].reference)
-                preds.append([self.tokenizer.id_to_token(t) for t in r.token_ids])
-        m = score(refs, preds)
+            return {"metric": symbol_accuracy(self.model, self.val_symbols, self.device, self._autocast)}
+        out = greedy_validation(
+            self.model,
+            self.val_items,
+            self.device,
+            self.tokenizer.id_to_token,
+            self.tokenizer.pad_id,
+            autocast=self._autocast,
+            batch_size=self.cfg.val_batch,
+            with_loss=not exprate_only,
+            max_seconds=self.cfg.val_max_seconds,
+        )
+        metrics = {k: float(out[k]) for k in ("metric", "le1", "le2", "n")}
         if exprate_only:
-            return {"metric": float(m["exprate"])}
-        extra = {"sym": self._symbol_accuracy()} if self.val_symbols else {}
-        return {
-            **extra,
-            "metric": float(m["exprate"]),
-            "le1": m["le1"],
-            "le2": m["le2"],
-            "loss": loss_sum / max(1, loss_n),
-        }
+            return {"metric": metrics["metric"]}
+        metrics["loss"] = float(out["loss"])
+        if self.val_symbols:
+            metrics["sym"] = symbol_accuracy(self.model, self.val_symbols, self.device, self._autocast)
+        return metrics
 
     def _autocast(self) -> torch.autocast:
         return torch.autocast(
@@ -738,8 +488,11 @@ class Trainer:
         dist.broadcast(t, src=0)
         return tuple(bool(x) for x in t)
 
-    def train_step(self, batch: Any, sampling_prob: float) -> tuple[float, float, float, int, float | None]:
-        """One optimizer step -> (loss, ce, count loss, samples, symbol ce or None without a symbol batch)."""
+    def train_step(
+        self, batch: Any, sampling_prob: float
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, int, torch.Tensor | None]:
+        """One optimizer step -> (loss, ce, count loss, samples, symbol ce or None without a symbol
+        batch). The losses stay on the device (detached): reading them is the caller's host sync."""
         cfg = self.cfg
         sym_loss = None
         with self._autocast():
@@ -754,8 +507,9 @@ class Trainer:
             else:
                 b = batch.to(self.device, non_blocking=True)
                 sym_x = sym_y = None
-                if self.symbol_batches is not None and self.step % max(1, cfg.symbol_every) == 0:
-                    sym_x, sym_y = next(self.symbol_batches)
+                symbol_batches = self.build_data().symbol_batches
+                if symbol_batches is not None and self.step % max(1, cfg.symbol_every) == 0:
+                    sym_x, sym_y = next(symbol_batches)
                     sym_x = sym_x.to(self.device, non_blocking=True)  # (S, 1, s, s)
                     sym_y = sym_y.to(self.device, non_blocking=True)  # (S,)
                 loss, ce, aux, sym = self.step_module(
@@ -771,22 +525,63 @@ class Trainer:
                     cfg.symbol_weight,
                 )
                 if sym_x is not None:
-                    sym_loss = float(sym.detach())
+                    sym_loss = sym.detach()
                 n = len(b)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), cfg.grad_clip, foreach=True)
         self.optimizer.step()
         self.scheduler.step()
         if self.ema is not None:
             self.ema.update(self.model, self.step)
-        return float(loss.detach()), float(ce.detach()), float(aux.detach()), n, sym_loss
+        return loss.detach(), ce.detach(), aux.detach(), n, sym_loss
+
+    def _sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    def _smoke_check(self, samples: int, seconds: float) -> None:
+        """Print the run's throughput and memory once; below the configured floor, time a few data
+        batches and model steps apart (the diagnosis) and stop with `SmokeCheckFailed`."""
+        cfg = self.cfg
+        rate = samples * self.dist.world / max(seconds, 1e-9)
+        mem = ""
+        if self.device.type == "cuda":
+            mem = (
+                f", memory {torch.cuda.max_memory_allocated(self.device) / 2**30:.1f} GiB peak of "
+                f"{torch.cuda.get_device_properties(self.device).total_memory / 2**30:.0f} GiB"
+            )
+        print(
+            f"smoke: {rate:,.0f} samples/s over {seconds:.1f} s after warm-up (batch {cfg.batch_size}, "
+            f"step {self.step}){mem}; floor {cfg.smoke_min_samples_per_s:,.0f}",
+            flush=True,
+        )
+        if not cfg.smoke_min_samples_per_s or rate >= cfg.smoke_min_samples_per_s:
+            return
+        batches = self._batches()
+        self._sync()
+        t0 = time.perf_counter()
+        held = [next(batches) for _ in range(5)]
+        self._sync()
+        data_ms = 1000 * (time.perf_counter() - t0) / 5
+        t0 = time.perf_counter()
+        for batch in held:
+            self.train_step(batch, 0.0)
+        self._sync()
+        step_ms = 1000 * (time.perf_counter() - t0) / 5
+        bound = "the data path" if data_ms > 0.5 * step_ms else "the model step (kernel launches or compute)"
+        raise SmokeCheckFailed(
+            f"{rate:,.0f} samples/s is below the floor {cfg.smoke_min_samples_per_s:,.0f}: a batch takes "
+            f"{data_ms:.1f} ms to draw and augment and {step_ms:.1f} ms to train on "
+            f"(data path {cfg.data_path}); bound by {bound}. Try: data_path resident, a larger batch, "
+            "compile: true, or fewer validations."
+        )
 
     def run(self) -> TrainResult:
         cfg, opts, main = self.cfg, self.opts, self.dist.main
         self.out.mkdir(parents=True, exist_ok=True)
-        self._build_data()
+        self.build_data()
         if self.resume_state is not None:
             self._restore(self.resume_state)
             if main:
@@ -811,18 +606,37 @@ class Trainer:
         interrupted = False
         self._train_mode()
         batches = self._batches()
+        every = max(1, cfg.log_rows_every)
+        # device-side sums of the losses since the last row: loss, ce, aux, symbol ce, symbol steps
+        sums = torch.zeros(5, device=self.device)
+        row_samples, row_t0 = 0, time.monotonic()
+        smoke_due = cfg.smoke_seconds > 0 and main
+        smoke_t0: float | None = None
+        smoke_samples = 0
         try:
             while self.step < cfg.max_steps:
-                t0 = time.monotonic()
                 c0 = time.process_time()
                 p = 0.0 if self.symbols else sampling_probability(cfg.sampling, self.step)
                 lr = self.scheduler.get_last_lr()[0]
                 loss, ce, aux, n, sym_loss = self.train_step(next(batches), p)
+                sums[:3] += torch.stack([loss.float(), ce.float(), aux.float()])
+                if sym_loss is not None:
+                    sums[3] += sym_loss.float()
+                    sums[4] += 1
+                row_samples += n
                 self.cpu_s += time.process_time() - c0
-                if not math.isfinite(loss):
-                    raise FloatingPointError(f"non-finite loss at step {self.step + 1}")
                 self.step += 1
                 now = time.monotonic()
+                if smoke_due:  # the first steps (start-up, compilation) do not count
+                    if smoke_t0 is None and self.step >= 3:
+                        self._sync()
+                        smoke_t0, smoke_samples = time.monotonic(), 0
+                    elif smoke_t0 is not None:
+                        smoke_samples += n
+                        if now - smoke_t0 >= cfg.smoke_seconds:
+                            self._sync()
+                            smoke_due = False
+                            self._smoke_check(smoke_samples, time.monotonic() - smoke_t0)
                 val: float | None = None
                 metrics: dict[str, float] = {}
                 final = self.step >= cfg.max_steps
@@ -836,7 +650,8 @@ class Trainer:
                 if cpu_due:
                     next_cpu_val = (math.floor(self.cpu_s / cpu_val_every) + 1) * cpu_val_every
                 interrupt = bool(opts.stop_at_step) and self.step >= opts.stop_at_step and not final
-                if (cfg.val_every and self.step % cfg.val_every == 0) or final or stop or cpu_due:
+                validating = (cfg.val_every and self.step % cfg.val_every == 0) or final or stop or cpu_due
+                if validating:
                     if self.dist.enabled:
                         dist.barrier()
                     if main:
@@ -856,38 +671,52 @@ class Trainer:
                             stop = True
                     if self.dist.enabled:
                         stop = self._flags(stop, False)[0]
-                if main:
-                    writer.writerow(
-                        {
-                            "step": self.step,
-                            "epoch": self.epoch,
-                            "loss": f"{loss:.5f}",
-                            "ce": f"{ce:.5f}",
-                            "aux": f"{aux:.5f}",
-                            "sampling_prob": f"{p:.4f}",
-                            "lr": f"{lr:.3e}",
-                            "samples_per_s": f"{n * self.dist.world / max(now - t0, 1e-9):.2f}",
-                            "elapsed_s": f"{now - t_start:.1f}",
-                            "cpu_min": f"{self.cpu_s / 60.0:.3f}",
-                            "sym_loss": "" if sym_loss is None else f"{sym_loss:.5f}",
-                            "val": "" if val is None else f"{val:.3f}",
-                            **{
-                                col: f"{metrics[k]:.4f}" if k in metrics else ""
-                                for col, k in (
-                                    ("val_le1", "le1"),
-                                    ("val_le2", "le2"),
-                                    ("val_loss", "loss"),
-                                    ("val_raw", "raw"),
-                                    ("val_sym", "sym"),
-                                )
-                            },
-                        }
-                    )
-                    if self.step % cfg.log_every == 0 or val is not None:
-                        log_file.flush()
-                    if bar is not None:
-                        bar.update(1)
-                        bar.set_postfix(loss=f"{loss:.3f}", p=f"{p:.2f}", val=self.last_metric)
+                row_due = self.step % every == 0 or validating or final or stop or interrupt
+                if row_due:
+                    steps_in_row = (self.step - 1) % every + 1
+                    loss_m, ce_m, aux_m, sym_sum, sym_n = (sums / steps_in_row).tolist()  # the host sync
+                    sym_n *= steps_in_row
+                    sums.zero_()
+                    if not math.isfinite(loss_m):
+                        raise FloatingPointError(f"non-finite loss in the steps up to {self.step}")
+                    row_now = time.monotonic()
+                    rate = row_samples * self.dist.world / max(row_now - row_t0, 1e-9)
+                    row_samples, row_t0 = 0, row_now
+                    if main:
+                        writer.writerow(
+                            {
+                                "step": self.step,
+                                "epoch": self.epoch,
+                                "loss": f"{loss_m:.5f}",
+                                "ce": f"{ce_m:.5f}",
+                                "aux": f"{aux_m:.5f}",
+                                "sampling_prob": f"{p:.4f}",
+                                "lr": f"{lr:.3e}",
+                                "samples_per_s": f"{rate:.2f}",
+                                "elapsed_s": f"{now - t_start:.1f}",
+                                "cpu_min": f"{self.cpu_s / 60.0:.3f}",
+                                "sym_loss": "" if sym_n < 0.5 else f"{sym_sum * steps_in_row / sym_n:.5f}",
+                                "val": "" if val is None else f"{val:.3f}",
+                                **{
+                                    col: (f"{metrics[k]:.4f}" if col != "val_n" else f"{metrics[k]:.0f}")
+                                    if k in metrics
+                                    else ""
+                                    for col, k in (
+                                        ("val_le1", "le1"),
+                                        ("val_le2", "le2"),
+                                        ("val_loss", "loss"),
+                                        ("val_raw", "raw"),
+                                        ("val_sym", "sym"),
+                                        ("val_n", "n"),
+                                    )
+                                },
+                            }
+                        )
+                        if (self.step // every) % cfg.log_every == 0 or val is not None:
+                            log_file.flush()
+                        if bar is not None:
+                            bar.update(steps_in_row)
+                            bar.set_postfix(loss=f"{loss_m:.3f}", p=f"{p:.2f}", val=self.last_metric)
                 if save or stop or final or interrupt:
                     self.save_checkpoint()
                     last_ckpt = time.monotonic()
@@ -906,59 +735,3 @@ class Trainer:
         if self.dist.enabled:
             dist.barrier()
         return TrainResult(self.step, self.best_metric, self.last_metric, self.out, interrupted)
-
-
-def cleanup_distributed() -> None:
-    if dist.is_initialized():
-        dist.destroy_process_group()
-
-
-# ----------------------------------------------------------------------------- plotting
-
-PLOT_PANELS = (
-    ("loss", "loss"),
-    ("sampling_prob", "sampling probability"),
-    ("lr", "learning rate"),
-    ("val", "validation"),
-)
-PANEL_SIZE = (480, 260)
-PLOT_MARGIN = 36
-
-
-def plot_curves(log_path: Path, png_path: Path) -> None:
-    """Draw log.csv as a 2 x 2 grid of line charts (PIL only)."""
-    from PIL import Image, ImageDraw
-
-    with Path(log_path).open() as f:
-        rows = list(csv.DictReader(f))
-    pw, ph = PANEL_SIZE
-    img = Image.new("RGB", (2 * pw, 2 * ph), "white")
-    draw = ImageDraw.Draw(img)
-    for k, (col, title) in enumerate(PLOT_PANELS):
-        ox, oy = (k % 2) * pw, (k // 2) * ph
-        pts = [(float(r["step"]), float(r[col])) for r in rows if r.get(col) not in (None, "")]
-        pts = [(x, y) for x, y in pts if math.isfinite(y)]
-        x0, y0, x1, y1 = ox + PLOT_MARGIN, oy + 20, ox + pw - 10, oy + ph - PLOT_MARGIN
-        draw.rectangle([x0, y0, x1, y1], outline="black")
-        draw.text((ox + PLOT_MARGIN, oy + 4), title, fill="black")
-        if not pts:
-            continue
-        xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-        xmin, xmax = min(xs), max(xs)
-        ymin, ymax = min(ys), max(ys)
-        if ymax - ymin < 1e-12:
-            ymin, ymax = ymin - 1.0, ymax + 1.0
-        if xmax - xmin < 1e-12:
-            xmax = xmin + 1.0
-
-        sx, sy = (x1 - x0) / (xmax - xmin), (y1 - y0) / (ymax - ymin)
-        line = [(x0 + (x - xmin) * sx, y1 - (y - ymin) * sy) for x, y in pts]
-        if len(line) > 1:
-            draw.line(line, fill="blue", width=1)
-        for px, py in line if len(line) < 50 else []:
-            draw.ellipse([px - 2, py - 2, px + 2, py + 2], fill="blue")
-        draw.text((ox + 2, y0), f"{ymax:.3g}", fill="black")
-        draw.text((ox + 2, y1 - 10), f"{ymin:.3g}", fill="black")
-        draw.text((x0, y1 + 4), f"{xmin:.0f}", fill="black")
-        draw.text((x1 - 40, y1 + 4), f"{xmax:.0f}", fill="black")
-    img.save(png_path)

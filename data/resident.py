@@ -1,0 +1,255 @@
+"""Training data that lives on the training device: preprocessed once, packed as uint8, drawn by index.
+
+`ResidentData.build` preprocesses every record's clean image once (`data.preprocess`, the API's own
+function; optionally in a process pool) and packs the results into a few fixed-width buckets: per
+bucket a uint8 tensor (N, H, W_b) of images padded on the right, the ink boxes, the token targets padded
+to the bucket's longest caption, and the per-class symbol counts. Batches are then index_selects on the
+device: a handful of shapes (one per bucket), no loader workers, no host-to-device copies per step.
+
+`ResidentSampler` plans an epoch as fixed-size batches (the last batch of a bucket is filled up with
+the bucket's first samples, so every batch of a bucket has the same shape), in an order that is a pure
+function of (seed, epoch): a resumed run draws exactly the batches the uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from data.batch import Batch
+from data.device_augment import DeviceAugmentConfig, augment_batch
+from data.preprocess import PreprocessConfig, preprocess
+from data.records import Record
+from data.symbols import symbol_counts
+
+DEFAULT_BUCKETS = 10
+INK_LEVEL = 0.5  # data.preprocess.INK_LEVEL: pixels above it bound the ink box
+
+
+@dataclass
+class ResidentBucket:
+    """Samples of similar width, padded to `width`; all tensors on the training device."""
+
+    width: int
+    images: torch.Tensor  # (N, H, W_b) uint8, ink = 255
+    boxes: torch.Tensor  # (N, 4) float32: x0, y0, x1, y1 of the ink (px)
+    widths: torch.Tensor  # (N,) int64: each image's own width (its pixel mask without augmentation)
+    tokens: torch.Tensor  # (N, T_b) int64: <sos> ... <eos> <pad>...
+    counts: torch.Tensor | None  # (N, C) float32 per-class symbol counts, or None
+    names: list[str]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+def _preprocess_one(args: tuple[Record, PreprocessConfig]) -> np.ndarray:
+    rec, cfg = args
+    image = rec.image
+    if image is None:
+        raise ValueError(f"{rec.name}: the resident path needs offline images (render InkML first)")
+    x = preprocess(image, cfg)[0]  # (H, W)
+    return (x.numpy() * 255.0 + 0.5).astype(np.uint8)
+
+
+def _ink_box(img: np.ndarray) -> tuple[float, float, float, float]:
+    ink = img > INK_LEVEL * 255
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if rows.size == 0:
+        h, w = img.shape
+        return 0.0, 0.0, float(w), float(h)
+    return float(cols[0]), float(rows[0]), float(cols[-1] + 1), float(rows[-1] + 1)
+
+
+def bucket_edges(widths: Sequence[int], num_buckets: int, min_size: int, multiple: int = 16) -> list[int]:
+    """Bucket widths (ascending, the last = the widest image): geometric steps from the narrowest to the
+    widest image, rounded up to `multiple` (an image is padded by less than the step ratio, however
+    wide), then merged until every bucket holds at least `min_size` images (if the data has that many)."""
+    w = np.sort(np.asarray(widths))
+    lo, hi = max(int(w[0]), multiple), int(w[-1])
+    steps = np.geomspace(lo, hi, num_buckets + 1)[1:] if hi > lo else np.array([hi])
+    edges = sorted({int(math.ceil(q / multiple) * multiple) for q in steps} | {hi})
+    edges = [e for e in edges if e <= hi]
+    while len(edges) > 1:
+        counts = np.diff(np.searchsorted(w, edges, side="right"), prepend=0)
+        small = [i for i, c in enumerate(counts) if c < min_size]
+        if not small:
+            break
+        i = small[0]
+        edges.pop(
+            i if i < len(edges) - 1 else i - 1
+        )  # into the next wider bucket (the widest: the one below)
+    return edges
+
+
+class ResidentData:
+    """Preprocessed training images, targets and counts in fixed-width buckets on one device."""
+
+    def __init__(self, buckets: list[ResidentBucket], preprocess_cfg: PreprocessConfig, pad_id: int) -> None:
+        if not buckets:
+            raise ValueError("no training samples to make resident")
+        self.buckets = buckets
+        self.preprocess_cfg = preprocess_cfg
+        self.pad_id = pad_id
+
+    @classmethod
+    def build(
+        cls,
+        records: Sequence[Record],
+        encode: Callable[[str], list[int]],  # latex -> token ids incl. <sos>/<eos>
+        pad_id: int,
+        preprocess_cfg: PreprocessConfig,
+        device: torch.device | str = "cpu",
+        symbol_classes: Sequence[str] | None = None,
+        num_buckets: int = DEFAULT_BUCKETS,
+        min_bucket_size: int = 1,
+        workers: int = 0,
+        token_multiple: int = 8,
+    ) -> ResidentData:
+        if preprocess_cfg.variable_height:
+            raise ValueError(
+                "the resident path packs one image height; variable-height preprocessing is not supported"
+            )
+        jobs = [(r, preprocess_cfg) for r in records]
+        if workers > 1:  # spawned: a fresh interpreter per worker (no CUDA or thread state inherited)
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                images = list(pool.map(_preprocess_one, jobs, chunksize=64))
+        else:
+            images = [_preprocess_one(j) for j in jobs]
+        widths = [im.shape[1] for im in images]
+        edges = bucket_edges(widths, num_buckets, min_bucket_size, preprocess_cfg.width_multiple)
+        which = np.searchsorted(np.asarray(edges), np.asarray(widths), side="left")  # bucket per image
+        height = preprocess_cfg.height
+        buckets = []
+        for b, edge in enumerate(edges):
+            idx = np.flatnonzero(which == b)
+            if idx.size == 0:
+                continue
+            pack = np.zeros((idx.size, height, edge), dtype=np.uint8)  # (N, H, W_b)
+            boxes = np.zeros((idx.size, 4), dtype=np.float32)
+            seqs = [encode(records[i].latex) for i in idx]
+            t = math.ceil(max(len(s) for s in seqs) / token_multiple) * token_multiple
+            tokens = np.full((idx.size, t), pad_id, dtype=np.int64)  # (N, T_b)
+            counts = [] if symbol_classes is not None else None
+            for j, i in enumerate(idx):
+                im = images[i]
+                pack[j, :, : im.shape[1]] = im
+                boxes[j] = _ink_box(im)
+                tokens[j, : len(seqs[j])] = seqs[j]
+                if counts is not None:
+                    c = symbol_counts(records[i], list(symbol_classes))  # type: ignore[arg-type]
+                    counts.append(c)
+            count_t = None
+            if counts is not None and all(c is not None for c in counts):
+                count_t = torch.from_numpy(np.stack(counts).astype(np.float32)).to(device)  # (N, C)
+            buckets.append(
+                ResidentBucket(
+                    width=edge,
+                    images=torch.from_numpy(pack).to(device),
+                    boxes=torch.from_numpy(boxes).to(device),
+                    widths=torch.tensor([widths[i] for i in idx], dtype=torch.long, device=device),
+                    tokens=torch.from_numpy(tokens).to(device),
+                    counts=count_t,
+                    names=[records[i].name for i in idx],
+                )
+            )
+        return cls(buckets, preprocess_cfg, pad_id)
+
+    def __len__(self) -> int:
+        return sum(len(b) for b in self.buckets)
+
+    @property
+    def device(self) -> torch.device:
+        return self.buckets[0].images.device
+
+    def nbytes(self) -> int:
+        total = 0
+        for b in self.buckets:
+            for t in (b.images, b.boxes, b.widths, b.tokens, b.counts):
+                total += 0 if t is None else t.numel() * t.element_size()
+        return total
+
+    def shapes(self) -> list[tuple[int, int, int]]:
+        """(samples, width, tokens) per bucket."""
+        return [(len(b), b.width, b.tokens.shape[1]) for b in self.buckets]
+
+    def batch(
+        self,
+        bucket: int,
+        index: torch.Tensor,
+        augment: DeviceAugmentConfig | None = None,
+        generator: torch.Generator | None = None,
+    ) -> Batch:
+        """The samples `index` (B,) of one bucket (index on the data's device) as a `Batch`,
+        augmented on the device when `augment` is given."""
+        bk = self.buckets[bucket]
+        raw = bk.images.index_select(0, index)[:, None]  # (B, 1, H, W_b) uint8
+        if augment is not None:
+            if generator is None:
+                raise ValueError("device augmentation needs a generator")
+            images, mask = augment_batch(raw, bk.boxes.index_select(0, index), generator, augment)
+        else:
+            images = raw.float() / 255.0  # (B, 1, H, W_b)
+            cols = torch.arange(bk.width, device=raw.device)
+            widths = bk.widths.index_select(0, index)
+            mask = (cols[None, :] < widths[:, None])[:, None, :].expand(-1, raw.shape[2], -1)  # (B, H, W_b)
+        tokens = bk.tokens.index_select(0, index)  # (B, T_b)
+        return Batch(
+            images=images,
+            pixel_mask=mask,
+            tokens=tokens,
+            token_mask=tokens != self.pad_id,
+            symbol_counts=None if bk.counts is None else bk.counts.index_select(0, index),
+        )
+
+
+class ResidentSampler:
+    """An epoch of fixed-size batches over the buckets: [(bucket, index (B,) on the device)].
+
+    Per bucket a seeded permutation cut into batches of `batch_size` (the last one filled up from the
+    permutation's start, a bucket smaller than a batch repeated), the batches of all buckets in a
+    seeded order; with `num_replicas` > 1 each rank takes every num_replicas-th batch."""
+
+    def __init__(
+        self, data: ResidentData, batch_size: int, seed: int = 0, num_replicas: int = 1, rank: int = 0
+    ) -> None:
+        self.data = data
+        self.batch_size = batch_size
+        self.seed = seed
+        self.num_replicas = num_replicas
+        self.rank = rank
+
+    def plan(self, epoch: int) -> list[tuple[int, torch.Tensor]]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
+        rows: list[tuple[int, torch.Tensor]] = []
+        for b, bk in enumerate(self.data.buckets):
+            n = len(bk)
+            perm = torch.randperm(n, generator=gen)
+            k = max(1, math.ceil(n / self.batch_size))
+            need = k * self.batch_size
+            if need > n:
+                perm = perm.repeat(math.ceil(need / n))[:need]
+            rows += [(b, perm[i * self.batch_size : (i + 1) * self.batch_size]) for i in range(k)]
+        order = torch.randperm(len(rows), generator=gen).tolist()
+        rows = [rows[i] for i in order]
+        if self.num_replicas > 1:
+            extra = (-len(rows)) % self.num_replicas
+            rows = (rows + rows[:extra])[self.rank :: self.num_replicas]
+        if not rows:
+            return []
+        index = torch.stack([r[1] for r in rows]).to(self.data.device, non_blocking=True)  # (n, B): one copy
+        return [(b, index[i]) for i, (b, _) in enumerate(rows)]
+
+    def __len__(self) -> int:
+        return len(self.plan(0))
+
+
+def default_workers() -> int:
+    """Preprocessing processes for `ResidentData.build`: the machine's cores, at most 16."""
+    return max(1, min(16, os.cpu_count() or 1))

@@ -1,0 +1,287 @@
+"""What a training run reads: the training batches (a DataLoader with PIL augmentation, or the set
+resident on the device with batch-wise device augmentation), the multi-task symbol stream, and the
+validation items; built once from the configs, positioned by (epoch, batches consumed) for exact resume.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import DataLoader
+
+from seq2latex.config import ModelConfig, TrainConfig, preprocess_config
+from seq2latex.training.environment import DistInfo
+from seq2latex.training.validation import ValItem, make_val_items
+from tokenizer import LatexTokenizer
+
+
+@dataclass
+class Position:
+    """Where the run is in its data: the epoch and the batches of it consumed (checkpointed)."""
+
+    epoch: int = 0
+    consumed: int = 0
+
+
+def read_sources(root: Path, names: list[str]) -> dict[str, list[Any]]:
+    """Records of each named source (e.g. 'offline/train', 'inkml/train', '.') under `root`; every
+    source is discovered and read once, however often it is named."""
+    from data.records import discover_sources, read_source
+
+    by_name = {s.name: s for s in discover_sources(root)}
+    out: dict[str, list[Any]] = {}
+    for name in names:
+        if name not in by_name:
+            raise ValueError(f"source {name!r} not found under {root}; found {sorted(by_name)}")
+        if name not in out:
+            out[name] = read_source(by_name[name]).records
+    return out
+
+
+def preload_images(records: list[Any]) -> None:
+    """Decode the images of offline records once (workers then share them instead of re-reading
+    files or zip members every epoch)."""
+    for r in records:
+        if r.strokes is None and r._image is None:
+            image = r.image
+            if image is not None:
+                image.load()
+                r._image = image
+
+
+class TrainingData:
+    """The batches and validation items of one run (stage "expressions" or "symbols")."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        model_cfg: ModelConfig,
+        tokenizer: LatexTokenizer,
+        classes: list[str],
+        root: Path,
+        device: torch.device,
+        dist: DistInfo,
+        pos: Position,
+    ) -> None:
+        self.cfg = cfg
+        self.model_cfg = model_cfg
+        self.tokenizer = tokenizer
+        self.classes = classes
+        self.root = root
+        self.device = device
+        self.dist = dist
+        self.pos = pos
+        self.symbols = cfg.stage == "symbols"
+        self.resident: Any = None  # data.resident.ResidentData on the resident path
+        self.augment_gen: torch.Generator | None = None
+        self.device_augment: Any = None
+        self.symbol_batches: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None  # multi-task
+        self.val_items: list[ValItem] = []
+        self.val_symbols: list[tuple[torch.Tensor, int]] = []
+        self._build()
+
+    def _build(self) -> None:
+        from data.augment import AugmentConfig
+        from data.datasets import BucketBatchSampler, ExpressionDataset, collate
+
+        cfg, root = self.cfg, Path(self.root)
+        augment_cfg = AugmentConfig(strength=cfg.augment_strength) if cfg.augment_strength > 0 else None
+        if self.symbols:
+            from data.symbols import SymbolDataset
+
+            train_records, val_records = self._split_records(root, cfg.symbol_sources, cfg.symbol_val_source)
+            train_records = train_records[: cfg.limit_train] if cfg.limit_train else train_records
+            size, pen = self.model_cfg.symbol_size, self.model_cfg.symbol_pen
+            self.train_set: Any = SymbolDataset(train_records, self.classes, size, augment_cfg, cfg.seed, pen)
+            widths = [self.model_cfg.symbol_size] * len(self.train_set)
+            collate_fn: Any = None
+            with_epoch = False
+            val_set = SymbolDataset(val_records, self.classes, size, None, cfg.seed, pen)
+            n_val = min(len(val_set), cfg.limit_val) if cfg.limit_val else len(val_set)
+            stride = max(1, len(val_set) // max(n_val, 1))  # spread over the split, deterministic
+            self.val_symbols = [val_set[i] for i in range(0, len(val_set), stride)][:n_val]
+        else:
+            pre = preprocess_config(self.model_cfg)
+            records, val_records = self._split_records(root, cfg.train_sources, cfg.val_source)
+            records = records[: cfg.limit_train] if cfg.limit_train else records
+            if cfg.preload_images and cfg.data_path == "loader":  # the resident path decodes once anyway
+                preload_images(records)
+            max_tokens = min(cfg.max_tokens, self.model_cfg.decoder.max_len - 2)  # room for <sos>/<eos>
+            records = [r for r in records if 0 < len(r.latex.split()) <= max_tokens]
+            if cfg.data_path == "resident":
+                self._build_resident(records, pre)
+            self.train_set = ExpressionDataset(
+                records, self.tokenizer, pre, augment_cfg, symbol_classes=self.classes, seed=cfg.seed
+            )
+            widths = self.train_set.sort_keys()
+            if cfg.symbol_weight > 0:
+                self._build_symbol_task(root, augment_cfg)
+            collate_fn = partial(collate, pad_id=self.tokenizer.pad_id)
+            with_epoch = True
+            if cfg.val_max_tokens:
+                val_records = [r for r in val_records if len(r.latex.split()) <= cfg.val_max_tokens]
+            if cfg.limit_val:
+                val_records = val_records[: cfg.limit_val]
+            self.val_items: list[ValItem] = make_val_items(val_records, self.tokenizer, pre)
+        if len(self.train_set) == 0:
+            raise ValueError(f"no training samples found under {root}")
+        self.sampler = BucketBatchSampler(
+            widths,
+            cfg.batch_size,
+            shuffle=True,
+            seed=cfg.seed,
+            drop_last=False,
+            num_replicas=self.dist.world,
+            rank=self.dist.rank,
+            with_epoch=with_epoch,
+        )
+        # own generator: creating a loader iterator must not draw from the global RNG (exact resume)
+        self.loader_generator = torch.Generator()
+        self.loader = DataLoader(
+            self.train_set,
+            generator=self.loader_generator,
+            batch_sampler=self.sampler,
+            collate_fn=collate_fn,
+            num_workers=cfg.num_workers,
+            pin_memory=self.device.type == "cuda",
+            persistent_workers=cfg.num_workers > 0,  # batches carry their epoch; no restart per epoch
+            prefetch_factor=4 if cfg.num_workers > 0 else None,
+        )
+
+    def _build_resident(self, records: list[Any], pre: Any) -> None:
+        """The resident path: every training image preprocessed once, packed on the device."""
+        from data.device_augment import DeviceAugmentConfig
+        from data.resident import ResidentData, ResidentSampler, default_workers
+
+        cfg = self.cfg
+        if self.symbols or cfg.symbol_weight > 0:
+            raise ValueError("data_path 'resident' trains expressions only (no symbol stage or symbol task)")
+        t0 = time.monotonic()
+        self.resident = ResidentData.build(
+            records,
+            self.tokenizer.encode,
+            self.tokenizer.pad_id,
+            pre,
+            device=self.device,
+            symbol_classes=self.classes if cfg.aux_count_weight > 0 else None,
+            num_buckets=cfg.resident_buckets,
+            min_bucket_size=cfg.batch_size,
+            workers=cfg.preprocess_workers or default_workers(),
+        )
+        self.resident_sampler = ResidentSampler(
+            self.resident, cfg.batch_size, cfg.seed, num_replicas=self.dist.world, rank=self.dist.rank
+        )
+        self.device_augment = (
+            DeviceAugmentConfig(strength=cfg.augment_strength) if cfg.augment_strength > 0 else None
+        )
+        self.augment_gen = torch.Generator(device=self.device)
+        if self.dist.main:
+            shapes = ", ".join(f"{n}x{w}px/{t}tok" for n, w, t in self.resident.shapes())
+            print(
+                f"resident data: {len(self.resident)} images on {self.device} in "
+                f"{time.monotonic() - t0:.1f} s, {self.resident.nbytes() / 2**20:.1f} MiB; buckets {shapes}",
+                flush=True,
+            )
+
+    def _build_symbol_task(self, root: Path, augment_cfg: Any) -> None:
+        """Multi-task expression training: an endless stream of traceGroup crops of the training
+        writers, and the crops of the held-out writers to validate the symbol head."""
+        from data.symbols import SymbolDataset
+
+        cfg = self.cfg
+        train_recs, val_recs = self._split_records(root, cfg.symbol_sources, cfg.symbol_val_source)
+        size, pen = self.model_cfg.symbol_size, self.model_cfg.symbol_pen
+        sym_train = SymbolDataset(train_recs, self.classes, size, augment_cfg, cfg.seed, pen)
+        sym_val = SymbolDataset(val_recs, self.classes, size, None, cfg.seed, pen)
+        n_val = min(len(sym_val), cfg.limit_val_symbols) if cfg.limit_val_symbols else len(sym_val)
+        stride = max(1, len(sym_val) // max(n_val, 1))  # spread over the split, deterministic
+        self.val_symbols = [sym_val[i] for i in range(0, len(sym_val), stride)][:n_val]
+        if self.dist.main:
+            print(
+                f"symbol task: {len(sym_train)} training crops, {len(self.val_symbols)} validation crops",
+                flush=True,
+            )
+
+        def stream() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+            epoch = 0
+            while True:
+                sym_train.set_epoch(epoch)
+                gen = torch.Generator().manual_seed(cfg.seed * 7919 + epoch * 31 + self.dist.rank)
+                order = torch.randperm(len(sym_train), generator=gen).tolist()
+                bs = cfg.symbol_batch_size
+                for i in range(0, len(order) - bs + 1, bs):
+                    items = [sym_train[j] for j in order[i : i + bs]]
+                    yield torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
+                epoch += 1
+
+        self.symbol_batches = stream()
+
+    def _split_records(self, root: Path, train_sources: list[str], val_source: str) -> tuple[list, list]:
+        """(training records, validation records): the held-out split's names leave the training
+        sources and make up the validation set (`holdout` ""  validates on all of `val_source`)."""
+        from data.splits import load_heldout, load_split, partition
+
+        by_name = read_sources(root, [*train_sources, val_source])  # val_source is often a train source
+        train = [r for name in train_sources for r in by_name[name]]
+        val = list(by_name[val_source])
+        if not self.cfg.holdout:
+            if val_source in train_sources and self.dist.main:
+                print(
+                    f"warning: val_source {val_source!r} is also trained on and no holdout split is set: "
+                    "validation measures the training data (fine for an overfit test, not for selection)",
+                    flush=True,
+                )
+            return train, val
+        train, _ = partition(train, load_heldout(self.cfg.holdout))  # the split's writers leave training
+        _, val = partition(val, load_split(self.cfg.holdout))  # its formula-new expressions validate
+        if not val:
+            raise ValueError(
+                f"no record of {val_source!r} under {root} is in the holdout split {self.cfg.holdout!r}"
+            )
+        if self.dist.main:
+            print(
+                f"holdout {self.cfg.holdout!r}: {len(train)} training, {len(val)} validation records",
+                flush=True,
+            )
+        return train, val
+
+    def batches(self) -> Iterator[Any]:
+        """Endless batches of the configured data path; tracks (epoch, consumed) for exact resume."""
+        return self.resident_batches() if self.resident is not None else self.loader_batches()
+
+    def loader_batches(self) -> Iterator[Any]:
+        """Endless batches of the DataLoader (PIL augmentation in its workers)."""
+        while True:
+            self.sampler.load_state_dict({"epoch": self.pos.epoch, "position": self.pos.consumed})
+            if self.sampler.epoch != self.pos.epoch:  # position was at the end of the epoch
+                self.pos.epoch, self.pos.consumed = self.sampler.epoch, 0
+            if hasattr(self.train_set, "set_epoch"):
+                self.train_set.set_epoch(self.pos.epoch)
+            self.loader_generator.manual_seed(self.cfg.seed * 100_003 + self.pos.epoch)
+            for batch in self.loader:
+                self.pos.consumed += 1
+                yield batch
+            self.pos.epoch += 1
+            self.pos.consumed = 0
+
+    def resident_batches(self) -> Iterator[Any]:
+        """Endless batches drawn on the device; the augmentation of batch k of an epoch is seeded by
+        (seed, epoch, k), so a resumed run sees the same augmented batches."""
+        while True:
+            plan = self.resident_sampler.plan(self.pos.epoch)
+            while self.pos.consumed < len(plan):
+                bucket, index = plan[self.pos.consumed]
+                if self.augment_gen is not None:
+                    self.augment_gen.manual_seed(
+                        (self.cfg.seed * 1_000_003 + self.pos.epoch) * 100_003 + self.pos.consumed
+                    )
+                self.pos.consumed += 1
+                yield self.resident.batch(bucket, index, self.device_augment, self.augment_gen)
+            self.pos.epoch += 1
+            self.pos.consumed = 0
