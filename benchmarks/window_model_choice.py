@@ -2,8 +2,9 @@
 
 For each candidate model config (randomly initialised; speed does not depend on the weights):
 - parameters;
-- FLOPs per training sample: torch's FlopCounterMode over one real training step (forward with
-  scheduled sampling, backward) at the window's batch, on resident batches, divided by the batch;
+- FLOPs per training sample: torch's FlopCounterMode over a real training step (forward with
+  scheduled sampling, backward) on a few samples of every bucket of the window's resident data,
+  averaged with the buckets' sizes (padding included: what the GPU computes);
 - operator calls per training step (torch.profiler on the CPU, top-level aten ops: roughly the
   kernel launches of one step on a GPU, before any compilation);
 - CPU latency at batch 1 on this machine, 2 threads and 1: the encoder on a real crohme_val image of
@@ -59,9 +60,8 @@ def _trainer(data: Path, model: dict[str, Any], batch: int, tmp: Path) -> Any:
     base_model, base_train = load_yaml_configs(Path(__file__).resolve().parents[1] / "configs" / "gpu.yaml")
     enc = replace(base_model.encoder, **model["encoder"])
     dec = replace(base_model.decoder, **model["decoder"])
-    train = replace(
-        base_train, batch_size=batch, limit_train=600, limit_val=1, holdout="", preprocess_workers=1
-    )
+    # the window's buckets (all training images, each bucket at least a batch), one validation item
+    train = replace(base_train, batch_size=batch, limit_val=1, preprocess_workers=2)
 
     with contextlib.redirect_stdout(sys.stderr):
         trainer = Trainer(
@@ -71,26 +71,25 @@ def _trainer(data: Path, model: dict[str, Any], batch: int, tmp: Path) -> Any:
     return trainer
 
 
-def _step_counts(trainer: Any, p: float) -> tuple[float, int]:
+def _step_counts(trainer: Any, p: float, batch: int = 8) -> tuple[float, int]:
+    """(FLOPs per training sample, averaged over the buckets as `seq2latex bench train` does; operator
+    calls of one step on the largest bucket)."""
     from torch.profiler import ProfilerActivity, profile
-    from torch.utils.flop_counter import FlopCounterMode
 
-    batches = trainer.build_data().resident_batches()
-    trainer.train_step(next(batches), p)  # warm
-    batch = next(batches)
-    with FlopCounterMode(display=False) as counter:
-        n = trainer.train_step(batch, p)[3]
-    flops = counter.get_total_flops() / n
-    batch = next(batches)
+    from seq2latex.bench_cli import flops_per_sample
+
+    data = trainer.build_data()
+    res, gen = data.resident, torch.Generator().manual_seed(0)
+    largest = max(range(len(res.buckets)), key=lambda b: len(res.buckets[b]))
+    step_batch = res.batch(largest, torch.arange(batch), data.device_augment, gen)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
-        trainer.train_step(batch, p)
+        trainer.train_step(step_batch, p)
     calls = sum(
         1
         for e in prof.events()
-        if e.name.startswith("aten::")
-        and (e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
+        if e.name.startswith("aten::") and (e.cpu_parent is None or not e.cpu_parent.name.startswith("aten::"))
     )  # outermost aten calls, forward and backward (autograd's nodes are not aten ops)
-    return flops, calls
+    return flops_per_sample(trainer, p, batch), calls
 
 
 def _latency(model: Any, image: torch.Tensor, tokens: int, repeats: int) -> float:

@@ -213,8 +213,8 @@ def _grid(
         ctrl = ctrl * _chance(gen, b, dev, cfg.p_elastic * cfg.strength)[:, None, None, None]
         disp = F.interpolate(ctrl, size=(height, width), mode="bicubic", align_corners=True)  # (B, 2, H, W)
         src = src + disp.permute(0, 2, 3, 1)  # (B, H, W, 2)
-    scale = torch.tensor([2.0 / width, 2.0 / height], device=dev)
-    return src * scale - 1.0  # (B, H, W, 2) in grid_sample's [-1, 1] (align_corners=False)
+    # to grid_sample's [-1, 1] (align_corners=False); Python scalars: no host-to-device copy (a sync)
+    return torch.stack([src[..., 0] * (2.0 / width) - 1.0, src[..., 1] * (2.0 / height) - 1.0], -1)
 
 
 def _lines(
@@ -326,12 +326,14 @@ def augment_batch(
     boxes: torch.Tensor,
     gen: torch.Generator,
     cfg: DeviceAugmentConfig,
+    photos: list[torch.Tensor] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Preprocessed images (B, 1, H, W) (uint8 0..255 or float 0..1, ink high) with their ink boxes
     (B, 4: x0, y0, x1, y1 in px) -> augmented model inputs (B, 1, H, W) float32 and pixel mask (B, H, W).
 
     The output keeps the input's shape: each sample's new width (a multiple of `width_multiple`) is
-    marked by the mask, and everything beyond it is 0, as in a padded batch of `preprocess` outputs."""
+    marked by the mask, and everything beyond it is 0, as in a padded batch of `preprocess` outputs.
+    `photos`, when given, receives the intermediate photos (B, 1, H, W), dark ink on paper (to look at)."""
     x = images.float()
     if images.dtype == torch.uint8:
         x = x / 255.0
@@ -375,9 +377,11 @@ def augment_batch(
     )
     darkness = _u(gen, b, dev, *cfg.line_darkness)[:, None, None, None]
     paper = paper * (1.0 - darkness * lines)  # (B, 1, H, W)
-    lum = torch.tensor(INK_LUMINANCE, device=dev)
     pick = torch.randint(len(INK_LUMINANCE), (b,), generator=gen, device=dev)
-    ink = (lum[pick] + torch.randn(b, generator=gen, device=dev) * cfg.ink_jitter).clamp(0.0, 1.0)
+    lum = torch.zeros(b, device=dev)
+    for i, value in enumerate(INK_LUMINANCE):  # a lookup without copying a table to the device
+        lum = torch.where(pick == i, value, lum)
+    ink = (lum + torch.randn(b, generator=gen, device=dev) * cfg.ink_jitter).clamp(0.0, 1.0)
     opacity = _u(gen, b, dev, *cfg.ink_strength) if s > 0 else torch.ones(b, device=dev)
     alpha = x * opacity[:, None, None, None]
     photo = paper * (1.0 - alpha) + ink[:, None, None, None] * alpha
@@ -396,6 +400,8 @@ def augment_batch(
         sigma = _u(gen, b, dev, 0.0, cfg.noise_sigma * s)[:, None, None, None]
         photo = photo + torch.randn(photo.shape, generator=gen, device=dev) * sigma
     photo = photo.clamp(0.0, 1.0)
+    if photos is not None:
+        photos.append(photo)
     # 4. read the photo back as preprocess does; nothing beyond each sample's width
     out = read_back(photo) * mask[:, None].float()
     return out, mask
@@ -403,7 +409,8 @@ def augment_batch(
 
 def comparison_grid(root: str, out: str, n: int = 8, strength: float = 0.4, seed: int = 0) -> None:
     """A PNG of `n` training images, one per row: the clean model input, the PIL path's augmented
-    input (data.augment + data.preprocess), and three device-augmented draws (this module)."""
+    input (data.augment + data.preprocess), then three device-augmented draws (this module), each as
+    its photo and as the model input read back from it. Model inputs are drawn dark on white."""
     from pathlib import Path
 
     import numpy as np
@@ -418,7 +425,7 @@ def comparison_grid(root: str, out: str, n: int = 8, strength: float = 0.4, seed
     rng = np.random.default_rng(seed)
     picks = [records[i] for i in rng.choice(len(records), size=n, replace=False)]
     width, height, gap = 384, 64, 4
-    cols = 5
+    cols = 8
     sheet = Image.new("L", (cols * (width + gap), n * (height + gap)), 128)
     gen = torch.Generator().manual_seed(seed)
     cfg = DeviceAugmentConfig(strength=strength)
@@ -434,12 +441,13 @@ def comparison_grid(root: str, out: str, n: int = 8, strength: float = 0.4, seed
         box = torch.tensor(
             [[ink[:, 1].min(), ink[:, 0].min(), ink[:, 1].max() + 1, ink[:, 0].max() + 1]]
         ).float()
-        views = [canvas[0, 0], pil]
+        views = [1.0 - canvas[0, 0], 1.0 - pil]
         for _ in range(3):
-            x, _mask = augment_batch(canvas, box, gen, cfg)
-            views.append(x[0, 0])
+            seen: list[torch.Tensor] = []
+            x, _mask = augment_batch(canvas, box, gen, cfg, photos=seen)
+            views += [seen[0][0, 0], 1.0 - x[0, 0]]
         for col, v in enumerate(views):
-            tile = (1.0 - v[:, :width].clamp(0, 1)).mul(255).byte().numpy()  # dark ink on white
+            tile = v[:, :width].clamp(0, 1).mul(255).byte().numpy()  # dark ink on light paper
             sheet.paste(Image.fromarray(tile), (col * (width + gap), row * (height + gap)))
     sheet.save(out)
 

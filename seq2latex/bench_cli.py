@@ -4,8 +4,8 @@ Builds the Trainer of train.py for the config (same data, augmentation and loss)
 paths side by side: `loader` (DataLoader, PIL augmentation per image) and `resident` (the training set
 on the device, augmented batch-wise there). For each: a few warm-up steps, then `--steps` steps with
 the data drawn in the loop (what a training run sees) and again on batches drawn beforehand (the model
-step alone). FLOPs per sample are counted once (torch's FlopCounterMode over one forward and backward
-of the config's step) and give the achieved TFLOP/s, on CUDA also against the H200's measured bf16 peak.
+step alone). FLOPs per sample are counted once (torch's FlopCounterMode over the forward and backward of
+the config's step on a few samples of every bucket, weighted by the buckets' sizes) and give the achieved TFLOP/s, on CUDA also against the H200's measured bf16 peak.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ H200_BF16_TFLOPS = 790.0  # bf16 matrix products measured on the lent H200 (the 
 PATHS = ("loader", "resident")
 
 
-def _time_path(trainer: Any, path: str, steps: int, p: float) -> dict[str, float]:
+def _time_path(trainer: Any, path: str, steps: int, p: float) -> dict[str, Any]:
     import torch
 
     data = trainer.build_data()
@@ -52,7 +52,20 @@ def _time_path(trainer: Any, path: str, steps: int, p: float) -> dict[str, float
         n_held += trainer.train_step(batch, p)[3]
     sync()
     compute_s = time.perf_counter() - t0
+    syncs = None
+    if trainer.device.type == "cuda":  # host synchronisations inside one step (drawing the batch included)
+        import warnings
+
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                trainer.train_step(next(batches), p)
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        syncs = sum("synchroniz" in str(w.message) for w in caught)
     return {
+        "host_syncs_per_step": syncs,
         "samples_per_s": round(n_samples / with_data_s, 2),
         "ms_per_step": round(1000 * with_data_s / steps, 2),
         "cpu_s_per_wall_s": round(with_data_cpu / with_data_s, 2),
@@ -62,15 +75,23 @@ def _time_path(trainer: Any, path: str, steps: int, p: float) -> dict[str, float
     }
 
 
-def _flops_per_sample(trainer: Any, p: float) -> float:
-    """FLOPs of one training step (forward with scheduled sampling, backward) per sample, on a
-    resident batch of the most common bucket."""
+def flops_per_sample(trainer: Any, p: float, batch: int = 8) -> float:
+    """FLOPs of one training step (forward with scheduled sampling, backward) per sample, counted on
+    `batch` samples of every resident bucket and averaged with the buckets' sizes (padding included:
+    what the device computes)."""
+    import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    batch = next(trainer.build_data().resident_batches())
-    with FlopCounterMode(display=False) as counter:
-        n = trainer.train_step(batch, p)[3]
-    return counter.get_total_flops() / n
+    data = trainer.build_data()
+    res, gen = data.resident, torch.Generator(device=trainer.device).manual_seed(0)
+    total, n_total = 0.0, 0
+    for b, bk in enumerate(res.buckets):
+        index = torch.arange(min(batch, len(bk)), device=trainer.device)
+        with FlopCounterMode(display=False) as counter:
+            n = trainer.train_step(res.batch(b, index, data.device_augment, gen), p)[3]
+        total += counter.get_total_flops() / n * len(bk)
+        n_total += len(bk)
+    return total / n_total
 
 
 def bench_train(
@@ -113,7 +134,7 @@ def bench_train(
         p = sampling_probability(
             train_cfg.sampling, train_cfg.sampling.warmup_steps + train_cfg.sampling.ramp_steps
         )
-        flops = _flops_per_sample(trainer, p)
+        flops = flops_per_sample(trainer, p)
         results = {path: _time_path(trainer, path, steps, p) for path in paths}
     cuda = trainer.device.type == "cuda"
     for r in results.values():

@@ -143,16 +143,24 @@ class TrainingData:
         )
         # own generator: creating a loader iterator must not draw from the global RNG (exact resume)
         self.loader_generator = torch.Generator()
-        self.loader = DataLoader(
-            self.train_set,
-            generator=self.loader_generator,
-            batch_sampler=self.sampler,
-            collate_fn=collate_fn,
-            num_workers=cfg.num_workers,
-            pin_memory=self.device.type == "cuda",
-            persistent_workers=cfg.num_workers > 0,  # batches carry their epoch; no restart per epoch
-            prefetch_factor=4 if cfg.num_workers > 0 else None,
-        )
+        self._collate = collate_fn
+        self._loader: DataLoader | None = None  # made on first use (the resident path never starts workers)
+
+    @property
+    def loader(self) -> DataLoader:
+        if self._loader is None:
+            workers = self.cfg.num_workers
+            self._loader = DataLoader(
+                self.train_set,
+                generator=self.loader_generator,
+                batch_sampler=self.sampler,
+                collate_fn=self._collate,
+                num_workers=workers,
+                pin_memory=self.device.type == "cuda",
+                persistent_workers=workers > 0,  # batches carry their epoch; no restart per epoch
+                prefetch_factor=4 if workers > 0 else None,
+            )
+        return self._loader
 
     def _build_resident(self, records: list[Any], pre: Any) -> None:
         """The resident path: every training image preprocessed once, packed on the device."""
