@@ -16,7 +16,7 @@
 # Overrides (environment): DATA (runs/gpu_data/crohme_offline.zip), CONFIG (configs/gpu.yaml), DEVICE
 # (cuda), PYTHON (python3), WINDOW_S (570), START_S (40), RESERVE_S (75), TRAIN_MIN (training minutes;
 # default from the three above), INIT (a model directory to continue from, e.g. the last window's
-# ema-fp32/), TRAIN_ARGS (extra train.py flags), EVAL_S (time box per evaluated set, 30), PART_MIB (15).
+# ema-fp32/), TRAIN_ARGS (extra train.py flags), EVAL_S (time box per evaluated set, 20), PART_MIB (15).
 # The CPU dry run (tests/test_gpu_script.py) runs this same script with DEVICE=cpu and a tiny config.
 set -euo pipefail
 OUT=${1:-${OUT:?give OUT as the first argument or in the environment}}
@@ -28,7 +28,7 @@ PYTHON=${PYTHON:-python3}
 WINDOW_S=${WINDOW_S:-570}
 START_S=${START_S:-40}
 RESERVE_S=${RESERVE_S:-75}
-EVAL_S=${EVAL_S:-30}
+EVAL_S=${EVAL_S:-20}
 PART_MIB=${PART_MIB:-15}
 export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 mkdir -p "$OUT"

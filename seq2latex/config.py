@@ -151,7 +151,7 @@ class TrainConfig:
     val_batch: int = 32  # validation decoder batch
     val_raw: bool = True  # with EMA on, also validate the raw weights (False: the EMA weights only)
     val_max_seconds: float = 0.0  # time box of one validation (0 = none); `val_n` logs how many were read
-    compile: bool = False  # torch.compile the encoder blocks and decoder layers (fixed shapes: resident)
+    compile: bool = False  # torch.compile the encoder blocks (a few fixed shapes on the resident path)
     # Smoke check of a GPU window: after `smoke_seconds` of training, print samples/s and memory; below
     # `smoke_min_samples_per_s` stop with a diagnosis (exit code 3) so that a retry fits the same window.
     smoke_seconds: float = 0.0

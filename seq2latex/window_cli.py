@@ -143,26 +143,18 @@ def evaluate_run(
 def finish(run: Path, data: Path, out: Path, device: str = "cpu", eval_seconds: float = 60.0,
            part_mib: float = PART_MIB) -> dict[str, Any]:  # fmt: skip
     """Evaluate `run`'s best model and pack the window's results into `out` (see the module doc)."""
-    from seq2latex.checkpoint import load_model_dir, save_model_dir
+    from seq2latex.checkpoint import load_card, load_model_dir, save_model_dir
     from seq2latex.export_cli import export
 
     out.mkdir(parents=True, exist_ok=True)
-    config = json.loads((run / "train_config.json").read_text())
-    holdout = config["train"].get("holdout", "")
-    t0 = time.monotonic()
-    report = evaluate_run(run / "best", data, holdout, device, eval_seconds)
-    report["eval_seconds"] = round(time.monotonic() - t0, 1)
+    # the weights and logs first: should the evaluation overrun the call, they are already in `out`
+    for name in ("log.csv", "curves.png"):
+        if (run / name).is_file():
+            shutil.copy2(run / name, out / name)
     with tempfile.TemporaryDirectory() as tmp:
         tmp_dir = Path(tmp)
         model, tokenizer, _, classes = load_model_dir(run / "best")
-        card = (
-            json.loads((run / "best" / "card.json").read_text())
-            if (run / "best" / "card.json").is_file()
-            else {}
-        )
-        save_model_dir(
-            tmp_dir / "model-fp16", model, tokenizer, classes, {**card, "eval_window": report}, fp16=True
-        )
+        save_model_dir(tmp_dir / "model-fp16", model, tokenizer, classes, load_card(run / "best"), fp16=True)
         tar_dir(tmp_dir / "model-fp16", out / "model-fp16.tar", "model-fp16")
         last = tmp_dir / "ema-fp32"
         export(
@@ -171,12 +163,12 @@ def finish(run: Path, data: Path, out: Path, device: str = "cpu", eval_seconds: 
             weights="ema",
             card={"weights_for": "a later window's --init"},
         )
-        # export() writes fp16; the continuation needs the fp32 EMA: rewrite the weights from the checkpoint
-        _write_fp32_ema(run / "checkpoint.pt", last)
+        _write_fp32_ema(run / "checkpoint.pt", last)  # export() writes fp16; a continuation wants fp32
         parts = split_file(tar_dir(last, out / "ema-fp32.tar", "ema-fp32"), part_mib)
-    for name in ("log.csv", "curves.png"):
-        if (run / name).is_file():
-            shutil.copy2(run / name, out / name)
+    config = json.loads((run / "train_config.json").read_text())
+    t0 = time.monotonic()
+    report = evaluate_run(run / "best", data, config["train"].get("holdout", ""), device, eval_seconds)
+    report["eval_seconds"] = round(time.monotonic() - t0, 1)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     return {"eval": report, "parts": [p.name for p in parts]}
 

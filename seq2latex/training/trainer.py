@@ -236,12 +236,9 @@ class Trainer:
         self.last_metric: float | None = None
         self.ema = WeightEMA(self.model, train_cfg.ema_decay) if train_cfg.ema_decay > 0 else None
         self.data: TrainingData | None = None  # built by run() (or build_data())
-        if train_cfg.compile:
-            for blk in self.model.encoder.vit.blocks:
-                blk.compile(dynamic=False)
-            if hasattr(self.model.decoder, "layers"):
-                for layer in self.model.decoder.layers:
-                    layer.compile(dynamic=False)
+        if train_cfg.compile:  # the encoder blocks only: the decoder's layers also decode step by step
+            for blk in self.model.encoder.vit.blocks:  # (a growing cache: a new shape every token)
+                blk.compile()
         seed_everything(train_cfg.seed + 1000 * self.dist.rank)
 
     @property
