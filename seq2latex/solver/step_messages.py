@@ -161,6 +161,11 @@ STEP_MESSAGES: dict[str, dict[str, str]] = {
         "en": "Working out the steps took too long",
         "nl": "Het uitwerken van de stappen duurde te lang",
     },
+    "reason_solved": {
+        "en": "Already solved: the unknown stands alone on the left and a number on the right, so there is "
+        "nothing to work out",
+        "nl": "Al opgelost: links staat alleen de onbekende en rechts een getal, dus er valt niets uit te werken",
+    },
     "reason_error": {
         "en": "No steps: the input could not be solved",
         "nl": "Geen stappen: de invoer kon niet opgelost worden",

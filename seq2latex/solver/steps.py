@@ -778,6 +778,16 @@ def _elimination(b: _Builder, coefs: list[tuple[sp.Rational, ...]], names: list[
     _linear_tail(b, lhs, [(c, (0,))] if c != 0 else [], "=", [kn], rows)
 
 
+def _already_solved(node: Node, reader: _Reader, x: sp.Symbol, fmt: _Fmt) -> bool:
+    """`x = c` (or `x < c`, ...): the unknown alone on the left, a number written in its simplest form on
+    the right (`x = \\frac{2}{4}` and `x = 2 + 3` still have a step to go)."""
+    lhs_node, rhs_node = node.args
+    if _node_latex(lhs_node, fmt) != sp.latex(x) or reader.expr(lhs_node) != x:
+        return False
+    value = reader.expr(rhs_node)
+    return bool(value.is_Rational) and _same_text(_node_latex(rhs_node, fmt), fmt.num(sp.Rational(value)))
+
+
 def build_steps(nodes: list[Node], lang: str) -> list[Step]:
     """The checked steps for parsed statements; raises NoSteps (with the reason) for anything else."""
     if not nodes or any(n.op != "chain" or len(n.args) != 2 for n in nodes):
@@ -797,6 +807,8 @@ def build_steps(nodes: list[Node], lang: str) -> list[Step]:
     if "?" in " ".join(first):
         raise NoSteps()
     if len(nodes) == 1 and len(gens) == 1 and ops[0] in _REL_LATEX:
+        if _already_solved(nodes[0], reader, gens[0], fmt):
+            raise NoSteps("reason_solved")  # `x = 1/4`: steps would only go round in a circle
         b.add(first[0], "start_equation" if ops[0] == "=" else "start_inequality")
         _one_unknown(b, nodes[0], reader, gens[0])
     elif len(nodes) == 2 and len(gens) == 2 and ops == ["=", "="]:

@@ -327,3 +327,27 @@ def test_step_latex_is_read_by_the_solver_and_values_are_latex() -> None:
     for step in r["steps"]:
         assert solve(step["latex"], "nl", config=NO_CACHE)["kind"] != "error", step
     assert read_value(r["solutions"][0]["x"]) == sp.Rational(-3, 2)
+
+
+@pytest.mark.parametrize(
+    ("latex", "lang", "reason"),
+    [
+        ("x=\\frac{1}{4}", "en", "Already solved"),
+        ("x=\\frac{1}{4}", "nl", "Al opgelost"),
+        ("x = -3", "en", "Already solved"),
+        ("y = 0{,}5", "nl", "Al opgelost"),
+        ("x < 3", "nl", "Al opgelost"),
+    ],
+)
+def test_an_equation_already_solved_gets_no_steps(latex: str, lang: str, reason: str) -> None:
+    """`x = 1/4` once went round in a circle (x = 1/4, 4x = 1, x = 1/4): no steps, and the reason says so."""
+    plain = solve(latex, lang, config=NO_CACHE)
+    r = solve(latex, lang, config=NO_CACHE, steps=True)
+    assert r["steps"] is None and r["steps_reason"].startswith(reason), r["steps_reason"]
+    assert {k: v for k, v in r.items() if k not in ("steps", "steps_reason")} == plain
+
+
+def test_a_number_not_yet_in_its_simplest_form_still_gets_steps() -> None:
+    assert [s["latex"] for s in solve("x = 2 + 3", config=NO_CACHE, steps=True)["steps"]] == ["x = 2 + 3", "x = 5"]
+    steps = solve("x = \\frac{2}{4}", config=NO_CACHE, steps=True)["steps"]
+    assert steps[-1]["latex"] == "x = \\frac{1}{2}"
