@@ -280,6 +280,12 @@ def preprocess(
         return _blank(cfg)
     if cfg.binarize:
         ink = soft_threshold(ink)
+    return place_ink(ink, cfg)
+
+
+def place_ink(ink: np.ndarray, cfg: PreprocessConfig = PreprocessConfig()) -> torch.Tensor:
+    """An ink map (H, W) in [0, 1], ink = 1, background = 0 -> the model input (1, H', W'): the ink
+    cropped, scaled and placed with its margin as `preprocess` places it (no polarity or light)."""
     box = _ink_bbox(ink)
     if box is None:
         return _blank(cfg)

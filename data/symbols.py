@@ -14,7 +14,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from data.augment import AugmentConfig, augment
-from data.preprocess import PreprocessConfig, preprocess
+from data.preprocess import PreprocessConfig, place_ink, preprocess
 from data.records import Record
 from data.render import render_symbol, stroke_bounds, symbol_strokes
 
@@ -146,7 +146,11 @@ def symbol_preprocess_config(size: int = SYMBOL_CROP_SIZE) -> PreprocessConfig:
 
 def symbol_tensor(image: Image.Image | np.ndarray | bytes, size: int = SYMBOL_CROP_SIZE) -> torch.Tensor:
     """Any image of one symbol -> float32 (1, size, size), ink = 1, centred (what the classifier sees)."""
-    x = preprocess(image, symbol_preprocess_config(size))  # (1, size, size), ink left-aligned
+    return _centred(preprocess(image, symbol_preprocess_config(size)), size)
+
+
+def _centred(x: torch.Tensor, size: int) -> torch.Tensor:
+    """A (1, S, S) symbol input with its ink left-aligned -> the same ink centred horizontally."""
     out = torch.zeros(1, size, size)  # (1, S, S)
     cols = torch.nonzero(x[0].amax(dim=0) > 0).flatten()
     if cols.numel() == 0:
@@ -163,17 +167,23 @@ def symbol_views(
     angles: Sequence[float] = SYMBOL_VIEW_ANGLES,
 ) -> torch.Tensor:
     """One symbol image -> (1 + len(angles), 1, size, size): `symbol_tensor(image)`, then the symbol
-    turned by each angle (from its ink at twice the crop size, so that turning does not blur it)."""
+    turned by each angle (from its ink at twice the crop size, so that turning does not blur it).
+
+    The ink map itself is turned (ink = 1, the corners it uncovers filled with background 0) and placed
+    as `preprocess` places ink; it is not read again as a photo, whose polarity guess could take a thick
+    turned stroke for the paper and return a crop that is almost all ink."""
     first = symbol_tensor(image, size)  # (1, S, S)
     if first.amax() <= 0:  # no ink: every view is the same blank crop
         return first.expand(1 + len(angles), -1, -1, -1).clone()  # (V, 1, S, S)
     views = [first]
     if angles:
         ink = preprocess(image, symbol_preprocess_config(2 * size))[0]  # (2S, 2S), ink = 1
-        paper = Image.fromarray(np.round(255.0 * (1.0 - ink.numpy())).astype(np.uint8), "L")  # dark ink
+        ink_image = Image.fromarray(np.round(255.0 * ink.numpy()).astype(np.uint8), "L")  # ink light
+        cfg = symbol_preprocess_config(size)
         for angle in angles:
-            turned = paper.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=255)
-            views.append(symbol_tensor(turned, size))
+            turned = ink_image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=0)
+            turned_ink = np.asarray(turned, dtype=np.float32) / 255.0  # (H', W'), background 0
+            views.append(_centred(place_ink(turned_ink, cfg), size))
     return torch.stack(views)  # (V, 1, S, S)
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image, ImageDraw
 
 from data.augment import AugmentConfig
 from data.inkml import Symbol
@@ -138,6 +139,26 @@ def test_symbol_views_turn_the_symbol_both_ways() -> None:
     assert symbol_views(im, size=64, angles=()).shape == (1, 1, 64, 64)
     blank = symbol_views(Image.new("L", (50, 50), 255), size=64)
     assert blank.shape == (3, 1, 64, 64) and float(blank.abs().sum()) == 0.0
+
+
+def _padded_zero(pad: int) -> Image.Image:
+    """A thin "0" 20 x 30 px (pen 2 px) with `pad` px of white paper around it, as a cropped photo."""
+    im = Image.new("RGB", (20 + 2 * pad, 30 + 2 * pad), (255, 255, 255))
+    ImageDraw.Draw(im).ellipse((pad, pad, pad + 20, pad + 30), outline=(0, 0, 0), width=2)
+    return im
+
+
+@pytest.mark.parametrize("pad", [0, 10, 20])
+def test_turned_views_of_a_padded_crop_keep_the_ink(pad: int) -> None:
+    """The turned views hold the same ink as the crop itself, with or without a margin around the
+    symbol (they once came out almost all ink with 10 px of margin: mean 0.62 against 0.14)."""
+    views = symbol_views(_padded_zero(pad), size=64, angles=(4.0, -4.0))
+    means = [float(v.mean()) for v in views]
+    assert 0.05 < means[0] < 0.25
+    for m in means[1:]:
+        assert abs(m - means[0]) < 0.2 * means[0], means
+    for v in views[1:]:  # background stays background: the crop's corners hold no ink
+        assert float(v[0, :4, :4].max()) == 0.0 and float(v[0, -4:, -4:].max()) == 0.0
 
 
 def _cross_record(extents: list[float]) -> Record:
