@@ -86,7 +86,12 @@ def recognize_file(path: Path, model: Path | None = None, beam: int = 1) -> dict
     if len(data) > settings.max_upload_bytes:
         from api.errors import ApiError
 
-        raise ApiError(413, "payload_too_large", f"{path} is larger than {settings.max_upload_bytes} bytes")
+        raise ApiError(
+            413,
+            "payload_too_large",
+            f"{path} is larger than {settings.max_upload_bytes} bytes",
+            nl=f"{path} is groter dan {settings.max_upload_bytes} bytes",
+        )
     rec = recognize_sync(_recognizer(model), open_image(data, settings.max_pixels), beam)
     return {
         "latex": rec.latex,

@@ -12,11 +12,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.cli import recognize_image_latex
-from seq2latex.solver.bench import bench
 from seq2latex.solver.cases import DEFAULT_CASES
 from seq2latex.solver.config import DEFAULT_TIMEOUT_S
-from seq2latex.solver.core import solve
 
 _IMAGE_SUFFIXES = {
     ".png",
@@ -53,14 +50,29 @@ def register(subparsers: Any) -> None:
         "--lang", choices=["en", "nl"], default="en", help="language of messages; nl: decimal comma"
     )
     p.add_argument("--json", action="store_true", help="print the full result as JSON")
+    p.add_argument("--steps", action="store_true", help="also print the step-by-step working (see the solver)")
     p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="time limit per solve (s)")
     p.add_argument("--bench", action="store_true", help="time every case of the table; print JSON")
     p.add_argument("--cases", type=Path, default=DEFAULT_CASES, help="case table for --bench")
     p.set_defaults(func=run)
 
 
+def print_steps(result: dict[str, Any]) -> None:
+    """One line per step, `LaTeX    explanation` (an aside indented), or why there are none."""
+    steps = result.get("steps")
+    if not steps:
+        if result.get("steps_reason"):
+            print(result["steps_reason"])
+        return
+    for step in steps:
+        indent = "    " if step["aside"] else ""
+        print(f"{indent}{step['latex']}    {step['explanation']}")
+
+
 def run(args: argparse.Namespace) -> int:
     if args.bench:
+        from seq2latex.solver.bench import bench
+
         print(json.dumps(bench(args.cases, args.timeout), indent=2))
         return 0
     latex = args.latex
@@ -70,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         if latex is not None:
             print("error: give either IMAGE or --latex, not both", file=sys.stderr)
             return 2
+        from api.cli import recognize_image_latex  # torch and the model: only for a photo
+
         try:
             latex = recognize_image_latex(args.image, args.model)  # the service's checks and model
         except (ValueError, OSError) as exc:
@@ -83,11 +97,15 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    result = solve(latex, args.lang, timeout_s=args.timeout)
+    from seq2latex.solver.core import solve
+
+    result = solve(latex, args.lang, timeout_s=args.timeout, steps=args.steps)
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         if result["result_latex"]:
             print(result["result_latex"])
         print(result["message"])
+        if args.steps:
+            print_steps(result)
     return 1 if result["kind"] == "error" else 0

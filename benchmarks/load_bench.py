@@ -5,7 +5,8 @@
 
 Each client is a thread with its own HTTP connection that POSTs the image (multipart) in a loop, until
 the request count or the duration is reached. Reports throughput, latency percentiles and errors.
-Only loopback servers are accepted, and clients / requests / duration are capped.
+Only loopback servers are accepted, and clients / requests / duration are capped. It needs httpx, which
+comes with the test extras: `pip install -e '.[dev]'`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import httpx
+try:
+    import httpx
+except ImportError:  # the service itself does not need it
+    raise SystemExit("benchmarks/load_bench.py needs httpx: pip install -e '.[dev]' (or pip install httpx)") from None
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = REPO / "tests" / "fixtures" / "images" / "x2_minus_4_photo_exif.jpg"

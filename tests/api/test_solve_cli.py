@@ -57,3 +57,28 @@ def test_cli_solve_without_input_names_every_form(capsys: pytest.CaptureFixture[
     assert main(["solve"]) == 2
     err = capsys.readouterr().err
     assert "IMAGE" in err and "--latex" in err and "--bench" in err
+
+
+def test_typed_latex_loads_neither_torch_nor_the_model() -> None:
+    """`seq2latex solve 'x^2=1'` once took 4-5 s: every sub-command's module, torch and all, was imported."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from seq2latex.cli import main; rc = main(['solve', 'x^2=1']); "
+        "print(rc, 'torch' in sys.modules, 'seq2latex.recognizer' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
+    assert out.stdout.splitlines()[-1] == "0 False False", out.stdout + out.stderr
+    assert "x = -1 \\vee x = 1" in out.stdout
+
+
+def test_cli_steps(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["solve", "3x + 2 = x - 4", "--steps"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["x = -3", "One real solution"]
+    assert lines[2].startswith("3x + 2 = x - 4") and lines[-1] == "x = -3    Divide both sides by 2"
+    assert main(["solve", "--latex", "x=\\frac{1}{4}", "--steps", "--lang", "nl"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("Al opgelost")
+    assert main(["solve", "--latex", "x^2-5x+6=0", "--steps", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["steps"][-1]["latex"] == "x = 2 \\vee x = 3"
