@@ -23,7 +23,7 @@ def get_settings(request: Request) -> Settings:
 def get_recognizer(request: Request) -> Recognizer:
     rec = getattr(request.app.state, "recognizer", None)
     if rec is None:
-        raise ApiError(503, "model_not_loaded", "the model is not loaded yet")
+        raise ApiError(503, "model_not_loaded", "the model is not loaded yet", nl="het model is nog niet geladen")
     return rec
 
 
@@ -42,7 +42,12 @@ def require_api_key(request: Request) -> None:
         return
     given = request.headers.get(API_KEY_HEADER, "")
     if not secrets.compare_digest(given.encode(), expected.encode()):
-        raise ApiError(401, "unauthorized", f"a valid {API_KEY_HEADER} header is required")
+        raise ApiError(
+            401,
+            "unauthorized",
+            f"a valid {API_KEY_HEADER} header is required",
+            nl=f"een geldige {API_KEY_HEADER}-header is nodig",
+        )
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -50,19 +50,26 @@ def decode_base64_image(text: str) -> bytes:
     m = _DATA_URI.match(payload)
     if m:
         if not m.group("b64"):
-            raise ApiError(422, "invalid_base64", "data: URIs must be base64-encoded (';base64,')")
+            raise ApiError(
+                422,
+                "invalid_base64",
+                "data: URIs must be base64-encoded (';base64,')",
+                nl="een data:-URI moet base64 zijn (';base64,')",
+            )
         payload = payload[m.end() :]
     payload = re.sub(r"\s+", "", payload)
     try:
         return base64.b64decode(payload + "=" * (-len(payload) % 4), validate=True)
     except (binascii.Error, ValueError) as exc:
-        raise ApiError(422, "invalid_base64", f"the image is not valid base64: {exc}") from exc
+        raise ApiError(
+            422, "invalid_base64", f"the image is not valid base64: {exc}", nl="de afbeelding is geen geldige base64"
+        ) from exc
 
 
 def open_image(data: bytes, max_pixels: int) -> Image.Image:
     """Identify the image (header only) and enforce the pixel limit; the pixels are read by `load_image`."""
     if not data:
-        raise ApiError(422, "empty_image", "the uploaded image is empty (0 bytes)")
+        raise ApiError(422, "empty_image", "the uploaded image is empty (0 bytes)", nl="de afbeelding is leeg (0 bytes)")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -73,16 +80,29 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
         raise _too_many_pixels(int(found.group(1)) if found else None, max_pixels) from exc
     except UnidentifiedImageError as exc:
         if looks_like_image(data):
-            raise ApiError(422, "corrupt_image", "the image file is corrupt or truncated") from exc
+            raise ApiError(
+                422,
+                "corrupt_image",
+                "the image file is corrupt or truncated",
+                nl="het afbeeldingsbestand is beschadigd of onvolledig",
+            ) from exc
         accepted = ", ".join(sorted({f for f in ALLOWED_FORMATS if f not in ("MPO", "DIB")}))
         raise ApiError(
-            415, "unsupported_media_type", f"not an image in a supported format ({accepted})"
+            415,
+            "unsupported_media_type",
+            f"not an image in a supported format ({accepted})",
+            nl=f"geen afbeelding in een ondersteund formaat ({accepted})",
         ) from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise ApiError(422, "corrupt_image", f"the image header cannot be read: {exc}") from exc
+        raise ApiError(
+            422,
+            "corrupt_image",
+            f"the image header cannot be read: {exc}",
+            nl="de kop van het afbeeldingsbestand is onleesbaar",
+        ) from exc
     width, height = im.size
     if width <= 0 or height <= 0:
-        raise ApiError(422, "empty_image", "the image has no pixels")
+        raise ApiError(422, "empty_image", "the image has no pixels", nl="de afbeelding heeft geen pixels")
     if width * height > max_pixels:
         raise _too_many_pixels(width * height, max_pixels)
     return im
@@ -91,7 +111,13 @@ def open_image(data: bytes, max_pixels: int) -> Image.Image:
 def _too_many_pixels(pixels: int | None, max_pixels: int) -> ApiError:
     """The one 413 for an image over the pixel limit, whichever check found it."""
     has = f"{pixels} pixels" if pixels is not None else "more pixels than that"
-    return ApiError(413, "image_too_large", f"the image has {has}; the limit is {max_pixels} pixels")
+    heeft = f"{pixels} pixels" if pixels is not None else "meer pixels dan dat"
+    return ApiError(
+        413,
+        "image_too_large",
+        f"the image has {has}; the limit is {max_pixels} pixels",
+        nl=f"de afbeelding heeft {heeft}; de grens is {max_pixels} pixels",
+    )
 
 
 def load_image(im: Image.Image) -> Image.Image:
@@ -101,5 +127,10 @@ def load_image(im: Image.Image) -> Image.Image:
             im.draft(None, (DRAFT_MAX_SIDE, DRAFT_MAX_SIDE))
         im.load()
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
-        raise ApiError(422, "corrupt_image", f"the image data cannot be decoded: {exc}") from exc
+        raise ApiError(
+            422,
+            "corrupt_image",
+            f"the image data cannot be decoded: {exc}",
+            nl="de afbeelding kan niet gedecodeerd worden",
+        ) from exc
     return im

@@ -46,7 +46,12 @@ class _JsonBody(BaseModel):
 
 def _too_large(settings: Settings) -> ApiError:
     mb = settings.max_upload_bytes / (1024 * 1024)
-    return ApiError(413, "payload_too_large", f"the upload is larger than the limit of {mb:g} MB")
+    return ApiError(
+        413,
+        "payload_too_large",
+        f"the upload is larger than the limit of {mb:g} MB",
+        nl=f"het bestand is groter dan de grens van {mb:g} MB",
+    )
 
 
 async def read_body(request: Request, limit: int, settings: Settings) -> bytes:
@@ -86,17 +91,31 @@ def parse_beam(value: Any) -> int:
         if isinstance(value, float | bool) or str(value).strip() != str(beam):
             raise ValueError
     except (TypeError, ValueError):
-        raise ApiError(422, "invalid_parameter", f"beam must be an integer from 1 to {MAX_BEAM}") from None
+        raise _bad_beam() from None
     if not 1 <= beam <= MAX_BEAM:
-        raise ApiError(422, "invalid_parameter", f"beam must be an integer from 1 to {MAX_BEAM}")
+        raise _bad_beam()
     return beam
+
+
+def _bad_beam() -> ApiError:
+    return ApiError(
+        422,
+        "invalid_parameter",
+        f"beam must be an integer from 1 to {MAX_BEAM}",
+        nl=f"beam moet een geheel getal van 1 tot en met {MAX_BEAM} zijn",
+    )
 
 
 def parse_lang(value: Any) -> str:
     if value is None or value == "":
         return "en"
     if not isinstance(value, str) or value.lower() not in SUPPORTED_LANGS:
-        raise ApiError(422, "invalid_parameter", f"lang must be one of {', '.join(SUPPORTED_LANGS)}")
+        raise ApiError(
+            422,
+            "invalid_parameter",
+            f"lang must be one of {', '.join(SUPPORTED_LANGS)}",
+            nl=f"lang moet een van {', '.join(SUPPORTED_LANGS)} zijn",
+        )
     return value.lower()
 
 
@@ -112,22 +131,25 @@ def parse_steps(value: Any) -> bool:
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE + _FALSE:
         return value.strip().lower() in _TRUE
-    raise ApiError(422, "invalid_parameter", "steps must be true or false")
+    raise ApiError(422, "invalid_parameter", "steps must be true or false", nl="steps moet true of false zijn")
 
 
 def check_latex(latex: str, settings: Settings) -> str:
     """Typed LaTeX that is worth solving, stripped; 422 when it is empty, too long or unbalanced."""
     text = latex.strip()
     if not text:
-        raise ApiError(422, "empty_latex", "the LaTeX is empty")
+        raise ApiError(422, "empty_latex", "the LaTeX is empty", nl="de LaTeX is leeg")
     if len(text) > settings.max_latex_chars:
         raise ApiError(
             422,
             "latex_too_long",
             f"the LaTeX has {len(text)} characters; the limit is {settings.max_latex_chars}",
+            nl=f"de LaTeX heeft {len(text)} tekens; de grens is {settings.max_latex_chars}",
         )
     if any(ch in _CONTROL_CHARS for ch in text):
-        raise ApiError(422, "invalid_latex", "the LaTeX contains control characters")
+        raise ApiError(
+            422, "invalid_latex", "the LaTeX contains control characters", nl="de LaTeX bevat stuurtekens"
+        )
     depth = 0
     escaped = False
     for ch in text:
@@ -143,7 +165,12 @@ def check_latex(latex: str, settings: Settings) -> str:
             if depth < 0:
                 break
     if depth != 0:
-        raise ApiError(422, "unbalanced_latex", "the LaTeX has unbalanced braces { }")
+        raise ApiError(
+            422,
+            "unbalanced_latex",
+            "the LaTeX has unbalanced braces { }",
+            nl="de accolades { } in de LaTeX zijn niet in evenwicht",
+        )
     return text
 
 
@@ -162,7 +189,10 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
             )
         except StarletteHTTPException as exc:
             raise ApiError(
-                422, "malformed_request", f"cannot parse the multipart body: {exc.detail}"
+                422,
+                "malformed_request",
+                f"cannot parse the multipart body: {exc.detail}",
+                nl="het multipart-verzoek is onleesbaar",
             ) from exc
         try:
             for name in FILE_FIELDS:
@@ -171,7 +201,12 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
                     image = await part.read()
                     break
                 if isinstance(part, str) and part:
-                    raise ApiError(422, "invalid_input", f"the form field {name!r} must be a file upload")
+                    raise ApiError(
+                        422,
+                        "invalid_input",
+                        f"the form field {name!r} must be a file upload",
+                        nl=f"het formulierveld {name!r} moet een bestand zijn",
+                    )
             for key in ("latex", "beam", "lang", "steps"):
                 value = form.get(key)
                 if isinstance(value, str):
@@ -186,7 +221,8 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
             parsed = _JsonBody.model_validate(json.loads(body or b"null"))
         except (ValueError, ValidationError) as exc:
             msg = "the body must be a JSON object with 'image' or 'latex' (strings), 'beam', 'lang', 'steps'"
-            raise ApiError(422, "invalid_json", msg) from exc
+            nl = "het verzoek moet een JSON-object zijn met 'image' of 'latex' (tekst), 'beam', 'lang', 'steps'"
+            raise ApiError(422, "invalid_json", msg, nl=nl) from exc
         if parsed.image is not None:
             image = decode_base64_image(parsed.image)
         latex = parsed.latex
@@ -198,19 +234,31 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
             415,
             "unsupported_media_type",
             "send multipart/form-data with a 'file', JSON with 'image' or 'latex', or an image/* body",
+            nl="stuur multipart/form-data met een 'file', JSON met 'image' of 'latex', of een image/*-body",
         )
     if image is not None and len(image) > settings.max_upload_bytes:
         raise _too_large(settings)
-    beam = parse_beam(fields.get("beam") if fields.get("beam") is not None else query.get("beam"))
     lang = parse_lang(fields.get("lang") if fields.get("lang") is not None else query.get("lang"))
+    request.state.lang = lang  # the language of the errors from here on (api.errors.request_lang)
+    beam = parse_beam(fields.get("beam") if fields.get("beam") is not None else query.get("beam"))
     steps = parse_steps(fields.get("steps") if fields.get("steps") is not None else query.get("steps"))
     if latex is not None and not allow_latex:
-        raise ApiError(422, "invalid_input", "this endpoint takes an image, not LaTeX (use POST /solve)")
+        raise ApiError(
+            422,
+            "invalid_input",
+            "this endpoint takes an image, not LaTeX (use POST /solve)",
+            nl="hier hoort een afbeelding, geen LaTeX (gebruik POST /solve)",
+        )
     if latex is not None and image is not None:
-        raise ApiError(422, "invalid_input", "send either an image or LaTeX, not both")
+        raise ApiError(
+            422, "invalid_input", "send either an image or LaTeX, not both", nl="stuur een afbeelding of LaTeX, niet allebei"
+        )
     if latex is None and image is None:
         what = "an image ('file' upload or JSON 'image')" + (" or JSON 'latex'" if allow_latex else "")
-        raise ApiError(422, "missing_input", f"the request has no input: send {what}")
+        wat = "een afbeelding ('file' of JSON 'image')" + (" of JSON 'latex'" if allow_latex else "")
+        raise ApiError(
+            422, "missing_input", f"the request has no input: send {what}", nl=f"het verzoek is leeg: stuur {wat}"
+        )
     if latex is not None:
         latex = check_latex(latex, settings)
     return ImageOrLatex(image=image, latex=latex, beam=beam, lang=lang, steps=steps)

@@ -17,6 +17,8 @@ from data.ink_parts import image_layout
 from seq2latex.recognizer import Recognizer
 
 SYMBOL_TOP_K = 5
+NO_INK = "no handwriting found in the image"
+NO_INK_NL = "geen handschrift gevonden in de afbeelding"
 
 
 @dataclass
@@ -44,9 +46,11 @@ def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recogn
     try:
         tensor = recognizer.preprocess(im)  # (1, H, W)
     except ValueError as exc:  # data.preprocess.PreprocessError and friends
-        raise ApiError(422, "corrupt_image", f"the image cannot be read: {exc}") from exc
+        raise ApiError(
+            422, "corrupt_image", f"the image cannot be read: {exc}", nl="de afbeelding kan niet gelezen worden"
+        ) from exc
     if _is_blank(tensor):
-        raise ApiError(422, "blank_image", "no handwriting found in the image")
+        raise ApiError(422, "blank_image", NO_INK, nl=NO_INK_NL)
     t1 = time.perf_counter()
     pred = recognizer.recognize_tensors([tensor], beam=beam)[0]
     t2 = time.perf_counter()
@@ -65,23 +69,29 @@ def classify_sync(recognizer: Recognizer, im: Image.Image, k: int) -> list[tuple
     ink, 422 `several_symbols` when the ink lies in several parts side by side (`data.ink_parts`)."""
     load_image(im)
     if recognizer.model.symbol_head is None or not recognizer.classes:
-        raise ApiError(501, "not_available", "this model has no symbol classifier")
+        raise ApiError(
+            501, "not_available", "this model has no symbol classifier", nl="dit model kan geen losse symbolen lezen"
+        )
     try:
         layout = image_layout(im)
         if layout.reason == "no_ink" or _is_blank(recognizer.symbol_tensor(im)):
-            raise ApiError(422, "blank_image", "no handwriting found in the image")
+            raise ApiError(422, "blank_image", NO_INK, nl=NO_INK_NL)
         if layout.reason == "several_symbols":
             raise ApiError(
                 422,
                 "several_symbols",
                 f"the image looks like {len(layout.parts)} symbols side by side, not one: "
                 "send one symbol (POST /recognize reads a whole formula)",
+                nl=f"de afbeelding lijkt {len(layout.parts)} symbolen naast elkaar, niet één: "
+                "stuur één symbool (POST /recognize leest een hele formule)",
             )
         return recognizer.classify_symbol(im, k=k)
     except ValueError as exc:
-        raise ApiError(422, "corrupt_image", f"the image cannot be read: {exc}") from exc
+        raise ApiError(
+            422, "corrupt_image", f"the image cannot be read: {exc}", nl="de afbeelding kan niet gelezen worden"
+        ) from exc
     except RuntimeError as exc:  # the model has no symbol head
-        raise ApiError(501, "not_available", str(exc)) from exc
+        raise ApiError(501, "not_available", str(exc), nl="dit model kan geen losse symbolen lezen") from exc
 
 
 async def in_pool(limiter: InferenceLimiter, timeout_s: float, fn: Any, *args: Any) -> Any:
@@ -94,9 +104,15 @@ async def in_pool(limiter: InferenceLimiter, timeout_s: float, fn: Any, *args: A
             "overloaded",
             "the server is busy (inference queue full); retry shortly",
             headers={"Retry-After": str(RETRY_AFTER_S)},
+            nl="de server is bezet (de wachtrij is vol); probeer het zo opnieuw",
         ) from exc
     except asyncio.TimeoutError as exc:
-        raise ApiError(504, "timeout", f"recognition did not finish within {timeout_s:g} s") from exc
+        raise ApiError(
+            504,
+            "timeout",
+            f"recognition did not finish within {timeout_s:g} s",
+            nl=f"het herkennen was niet binnen {timeout_s:g} s klaar",
+        ) from exc
 
 
 async def recognize_bytes(
@@ -134,4 +150,9 @@ async def solve_latex(
     try:
         return await asyncio.wait_for(fut, timeout_s)
     except asyncio.TimeoutError as exc:
-        raise ApiError(504, "solve_timeout", f"the solver did not answer within {timeout_s:g} s") from exc
+        raise ApiError(
+            504,
+            "solve_timeout",
+            f"the solver did not answer within {timeout_s:g} s",
+            nl=f"het oplossen was niet binnen {timeout_s:g} s klaar",
+        ) from exc

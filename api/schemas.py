@@ -29,6 +29,10 @@ class RecognizeResponse(BaseModel):
     latex: str = Field(description="recognized LaTeX (CROHME tokens separated by spaces)")
     latex_typed: str = Field(description="the same LaTeX as a person types it (`z^3+2=z`)")
     confidence: float = Field(description="model probability of the whole sequence")
+    needs_confirmation: bool = Field(
+        description="confidence below the threshold of GET /version (`confirmation.threshold`): the reading is "
+        "more likely wrong than right; ask the writer to confirm or correct it before trusting it"
+    )
     alternatives: list[Alternative]
     tokens: list[TokenProb]
     mathml: str | None = Field(description="MathML rendering of `latex` (sanitised), or null")
@@ -41,6 +45,11 @@ class SolveResponse(BaseModel):
     latex: str
     latex_typed: str = Field(description="the LaTeX as typed (or the recognized tokens written compactly)")
     confidence: float | None = Field(description="null for typed LaTeX")
+    needs_confirmation: bool = Field(
+        description="a recognized reading whose confidence is below the threshold of GET /version: more likely "
+        "wrong than right, so the solution (still computed) is of a formula the writer should confirm first; "
+        "false for typed LaTeX"
+    )
     alternatives: list[Alternative]
     solution: dict[str, Any] = Field(description="the solver's result (kind, solutions, message, ...)")
     mathml: str | None

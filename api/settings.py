@@ -35,4 +35,6 @@ class Settings(BaseSettings):
     max_latex_chars: int = Field(default=DEFAULT_MAX_LATEX_CHARS, gt=0)
     cors_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_CORS_ORIGINS))
     api_key: str | None = None  # when set, POST routes and /version need the header X-API-Key
+    # confidence below which a reading needs confirmation (None: the model card's, seq2latex.confirmation)
+    confirm_below: float | None = Field(default=None, ge=0.0, le=1.0)
     warmup: bool = True  # solve a trivial expression at start-up (starts the solver's worker process)

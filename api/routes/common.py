@@ -6,6 +6,8 @@ import time
 
 from api.pipeline import Recognition
 from api.schemas import Alternative, ModelInfo, TokenProb
+from api.settings import Settings
+from seq2latex.confirmation import card_confirm_below
 from seq2latex.recognizer import Recognizer
 from tokenizer import compact
 
@@ -13,6 +15,11 @@ from tokenizer import compact
 def model_info(recognizer: Recognizer) -> ModelInfo:
     card = recognizer.card
     return ModelInfo(name=str(card.get("name", "unknown")), version=str(card.get("version", "unknown")))
+
+
+def confirm_below(recognizer: Recognizer, settings: Settings) -> float:
+    """The confidence below which a reading needs confirmation: the setting, else the model card's."""
+    return settings.confirm_below if settings.confirm_below is not None else card_confirm_below(recognizer.card)
 
 
 def alternatives(rec: Recognition) -> list[Alternative]:

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from api.deps import ApiKey, RecognizerDep, SettingsDep
 from api.images import ALLOWED_FORMATS
 from api.limits import MAX_BEAM
-from api.routes.common import model_info
+from api.routes.common import confirm_below, model_info
 from api.schemas import HealthResponse, error_responses
 from seq2latex import __version__
 
@@ -27,6 +27,8 @@ async def version(recognizer: RecognizerDep, settings: SettingsDep) -> dict[str,
     return {
         "package": __version__,
         "model": {**model_info(recognizer).model_dump(), "card": recognizer.card},
+        # readings below this confidence come with needs_confirmation: true (/recognize, /solve)
+        "confirmation": {"threshold": confirm_below(recognizer, settings)},
         "limits": {
             "max_upload_bytes": settings.max_upload_bytes,
             "max_pixels": settings.max_pixels,

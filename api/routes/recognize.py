@@ -10,8 +10,9 @@ from api.deps import ApiKey, LimiterDep, RecognizerDep, SettingsDep
 from api.inputs import read_input
 from api.mathml import latex_to_mathml
 from api.pipeline import recognize_bytes
-from api.routes.common import alternatives, elapsed_ms, model_info, tokens
+from api.routes.common import alternatives, confirm_below, elapsed_ms, model_info, tokens
 from api.schemas import RecognizeResponse, error_responses, request_body
+from seq2latex.confirmation import needs_confirmation
 from tokenizer import compact
 
 router = APIRouter(tags=["recognition"])
@@ -38,6 +39,7 @@ async def recognize(
         latex=rec.latex,
         latex_typed=compact(rec.latex),
         confidence=rec.confidence,
+        needs_confirmation=needs_confirmation(rec.confidence, confirm_below(recognizer, settings)),
         alternatives=alternatives(rec),
         tokens=tokens(rec),
         mathml=latex_to_mathml(rec.latex),

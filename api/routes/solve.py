@@ -11,8 +11,9 @@ from api.errors import ApiError
 from api.inputs import read_input
 from api.mathml import latex_to_mathml
 from api.pipeline import recognize_bytes, solve_latex
-from api.routes.common import alternatives, elapsed_ms, model_info
+from api.routes.common import alternatives, confirm_below, elapsed_ms, model_info
 from api.schemas import Alternative, SolveResponse, error_responses, request_body
+from seq2latex.confirmation import needs_confirmation
 from seq2latex.solver import INPUT_ERROR_CODES
 from tokenizer import compact
 
@@ -68,6 +69,7 @@ async def solve(
         latex=latex,
         latex_typed=latex if source == "latex" else compact(latex),
         confidence=confidence,
+        needs_confirmation=needs_confirmation(confidence, confirm_below(recognizer, settings)),
         alternatives=alts,
         solution=solution,
         mathml=mathml,

@@ -26,6 +26,11 @@ const TEXT = {
     severalSymbols: "That looks like several symbols — draw just one (the Draw tab reads a whole formula).",
     calibrated: "Probabilities calibrated on held-out writers (temperature {t}).",
     uncalibrated: "Probabilities of the model as it is (not calibrated).",
+    confirmQuestion: "Is this what you wrote?", confirmYes: "Yes, solve this",
+    confirmWhy: "The model is not sure (confidence {p}%): readings this unsure are more often wrong than right. "
+      + "Pick what you wrote, correct the LaTeX above, or confirm it.",
+    confirmStatus: "Check the reading first — then you get the solution.",
+    score: "score", preprocess: "preprocess", recognizeMs: "recognize", solveMs: "solve", total: "total",
   },
   nl: {
     tagline: "Schrijf of fotografeer een formule — krijg de LaTeX en de oplossing.", language: "Taal",
@@ -43,11 +48,20 @@ const TEXT = {
     severalSymbols: "Dat lijken meerdere symbolen — teken er één (het tabblad Tekenen leest een hele formule).",
     calibrated: "Kansen gekalibreerd op andere schrijvers (temperatuur {t}).",
     uncalibrated: "Kansen van het model zoals het is (niet gekalibreerd).",
+    confirmQuestion: "Is dit wat je schreef?", confirmYes: "Ja, los dit op",
+    confirmWhy: "Het model twijfelt (zekerheid {p}%): zo'n onzekere lezing is vaker fout dan goed. "
+      + "Kies wat je schreef, verbeter de LaTeX hierboven of bevestig hem.",
+    confirmStatus: "Controleer eerst wat er gelezen is — dan krijg je de oplossing.",
+    score: "score", preprocess: "voorbewerken", recognizeMs: "herkennen", solveMs: "oplossen", total: "totaal",
   },
 };
 const t = (key) => (TEXT[$("lang").value] || TEXT.en)[key] || TEXT.en[key];
+// every request says the page's language, also in the query string: errors found before the body is read
+// (an upload over the size limit) come in that language too
+const withLang = (path) => path + "?lang=" + encodeURIComponent($("lang").value);
 
 let requestSeq = 0;
+let pending = null; // a doubtful reading (needs_confirmation) whose solution waits for the writer's yes
 let redrawCanvas = () => {};
 let resolveTimer = null;
 const strokes = [];
@@ -95,6 +109,7 @@ function friendlyMessage(code, message, latex) {
 
 // results that no longer belong to the current input go; keepLatex: the LaTeX box is that input
 function clearResults(keepLatex) {
+  hideConfirmation();
   if (!keepLatex) $("latex-input").value = "";
   setMath($("formula"), null, "");
   $("confidence").textContent = "";
@@ -137,6 +152,54 @@ function showSteps(steps, mathml) {
   });
 }
 
+// "Is this what you wrote?": the reading and its alternatives to pick, the LaTeX box to correct, a yes
+// button; the solution stays hidden until one of them is chosen
+function askConfirmation(data) {
+  pending = Object.assign({ lang: $("lang").value }, data);
+  $("solution-area").hidden = true;
+  $("confirm-box").hidden = false;
+  $("confirm-why").textContent = t("confirmWhy").replace("{p}", String(Math.round(100 * data.confidence)));
+  const box = $("confirm-choices");
+  box.replaceChildren();
+  const reading = data.latex_typed || data.latex;
+  const seen = new Set();
+  for (const alt of [{ latex: data.latex, latex_typed: reading }].concat(data.alternatives || []).slice(0, 5)) {
+    const typed = alt.latex_typed || alt.latex;
+    if (seen.has(typed)) continue;
+    seen.add(typed);
+    const chip = document.createElement("button");
+    chip.type = "button";
+    chip.className = "chip";
+    chip.textContent = typed;
+    chip.addEventListener("click", () => {
+      if (typed === reading) { confirmReading(); return; }
+      $("latex-input").value = typed;
+      solveLatex();
+    });
+    box.appendChild(chip);
+  }
+}
+
+function hideConfirmation() {
+  pending = null;
+  $("confirm-box").hidden = true;
+  $("solution-area").hidden = false;
+}
+
+// the writer says the reading is right: show the solution computed with it (or solve it again in the
+// page's new language)
+function confirmReading() {
+  const data = pending;
+  if (!data) return;
+  if (data.lang !== $("lang").value || $("latex-input").value !== (data.latex_typed || data.latex)) {
+    solveLatex();
+    return;
+  }
+  hideConfirmation();
+  setStatus(t("solved"), false);
+  showSolution(data);
+}
+
 function showAlternatives(data) {
   const box = $("alternatives");
   box.replaceChildren();
@@ -149,17 +212,19 @@ function showAlternatives(data) {
     chip.type = "button";
     chip.className = "chip";
     chip.textContent = alt.typed;
-    chip.title = "score " + alt.score.toFixed(3);
+    chip.title = t("score") + " " + alt.score.toFixed(3);
     chip.addEventListener("click", () => { $("latex-input").value = alt.typed; solveLatex(); });
     box.appendChild(chip);
   }
 }
 
+const TIMING_LABELS = { preprocess: "preprocess", recognize: "recognizeMs", solve: "solveMs", total: "total" };
+
 function showTimings(data) {
-  const t = data.timings_ms || {};
-  const parts = ["preprocess", "recognize", "solve", "total"]
-    .filter((k) => typeof t[k] === "number" && (t[k] > 0 || k === "total"))
-    .map((k) => k + " " + t[k].toFixed(0) + " ms");
+  const ms = data.timings_ms || {};
+  const parts = Object.keys(TIMING_LABELS)
+    .filter((k) => typeof ms[k] === "number" && (ms[k] > 0 || k === "total"))
+    .map((k) => t(TIMING_LABELS[k]) + " " + ms[k].toFixed(0) + " ms");
   $("timings").textContent = parts.join(" · ");
 }
 
@@ -170,10 +235,11 @@ async function postSolve(body, headers, fromImage) {
   if (fromImage) clearResults(false);
   let resp, data;
   try {
-    resp = await fetch("/solve", { method: "POST", body: body, headers: apiHeaders(headers) });
+    resp = await fetch(withLang("/solve"), { method: "POST", body: body, headers: apiHeaders(headers) });
     data = await resp.json();
   } catch (err) {
-    if (seq === requestSeq) { setStatus("", false); showError(t("unreachable") + " " + err); }
+    console.warn(err); // the browser's own words are English: the page says it in its language
+    if (seq === requestSeq) { setStatus("", false); showError(t("unreachable")); }
     return;
   }
   if (seq !== requestSeq) return; // a newer request superseded this one
@@ -190,11 +256,16 @@ async function postSolve(body, headers, fromImage) {
   if (fromImage) {
     $("latex-input").value = data.latex_typed || data.latex;
     $("confidence").textContent = t("confidence") + " " + Math.round(100 * data.confidence) + "%";
-    showAlternatives(data);
   }
   setMath($("formula"), data.mathml, data.latex);
-  showSolution(data);
   showTimings(data);
+  if (fromImage && data.needs_confirmation) {
+    setStatus(t("confirmStatus"), false);
+    askConfirmation(data);
+    return;
+  }
+  if (fromImage) showAlternatives(data);
+  showSolution(data);
 }
 
 function solveImage(blob, filename) {
@@ -210,6 +281,7 @@ function solveLatex() {
   clearTimeout(resolveTimer);
   const latex = $("latex-input").value;
   if (!latex.trim()) return;
+  hideConfirmation(); // typed or picked LaTeX is the writer's own word
   $("confidence").textContent = "";
   $("alternatives").replaceChildren();
   return postSolve(JSON.stringify({ latex: latex, lang: $("lang").value, steps: true }), { "Content-Type": "application/json" }, false);
@@ -383,12 +455,14 @@ function setupSymbolMode() {
     $("symbol-note").textContent = t("classifying");
     const form = new FormData();
     form.append("file", blob, "symbol.png");
+    form.append("lang", $("lang").value);
     let resp, data;
     try {
-      resp = await fetch("/symbol", { method: "POST", body: form, headers: apiHeaders() });
+      resp = await fetch(withLang("/symbol"), { method: "POST", body: form, headers: apiHeaders() });
       data = await resp.json();
     } catch (err) {
-      if (seq === symbolSeq) { $("symbol-note").textContent = ""; showSymbolError(t("unreachable") + " " + err); }
+      console.warn(err);
+      if (seq === symbolSeq) { $("symbol-note").textContent = ""; showSymbolError(t("unreachable")); }
       return;
     }
     if (seq !== symbolSeq) return;
@@ -425,8 +499,21 @@ function setupTabs() {
         $(t.dataset.panel).hidden = !active;
       }
       if (tab.id === "tab-draw") window.dispatchEvent(new Event("resize"));
+      const symbolMode = tab.id === "tab-symbol";
+      if (symbolMode) forgetFormula();
+      $("result-card").hidden = symbolMode; // Symbol mode has its own results, under its pad
     });
   }
+}
+
+// Symbol mode: the previous formula's reading and solution go (an answer still on its way is dropped)
+function forgetFormula() {
+  requestSeq += 1;
+  clearTimeout(resolveTimer);
+  clearResults(false);
+  showError("");
+  setStatus(t("start"), false);
+  $("preview").hidden = true;
 }
 
 function setupUpload() {
@@ -451,8 +538,11 @@ function setupEditing() {
   $("api-key-row").addEventListener("submit", (ev) => ev.preventDefault());
   $("lang").addEventListener("change", () => {
     applyLanguage();
+    showError(""); // a message in the old language goes; typed LaTeX is solved again below
+    if (pending) { setStatus(t("confirmStatus"), false); askConfirmation(pending); return; } // still asking
     if ($("latex-input").value.trim()) solveLatex();
   });
+  $("confirm-btn").addEventListener("click", confirmReading);
 }
 
 async function loadInfo() {
@@ -464,7 +554,7 @@ async function loadInfo() {
       $("api-key-row").hidden = !data.auth_required;
       loadFormats();
     } else {
-      showError((data.error && data.error.message) || t("notReady"));
+      showError(t("notReady")); // /health has no language of its own
     }
   } catch (err) {
     showError(t("unreachable"));

@@ -95,9 +95,11 @@ def load_bench() -> ModuleType:
 
 @pytest.fixture(scope="session")
 def live_server(model_dir: Path, load_bench: ModuleType) -> Iterator[str]:
-    """`seq2latex serve --model <fixture model>` on 127.0.0.1:<free port>, as a child process."""
+    """`seq2latex serve --model <fixture model>` on 127.0.0.1:<free port>, as a child process. The tiny
+    fixture model's confidences mean little (often near 0 % on images it reads right), so this server never
+    asks for confirmation; test_live.py's `doubting_server` always does."""
     port = load_bench.free_port()
-    proc = load_bench.start_server(model_dir, port)
+    proc = load_bench.start_server(model_dir, port, env={"SEQ2LATEX_CONFIRM_BELOW": "0"})
     try:
         yield f"http://127.0.0.1:{port}"
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
@@ -110,12 +111,13 @@ def test_demo_page_in_chromium(
 
     assert not errors, errors
 
-    # 4. a bad upload shows the server's error message (the browser logs the 415 itself)
+    # 4. a bad upload shows the server's error message, in the page's language (Dutch since step 2; the
+    # browser logs the 415 itself)
     bad = tmp_path / "notes.txt"
     bad.write_text("not an image")
     page.click("#tab-photo")
     page.set_input_files("#file-input", str(bad))
-    expect(page.locator("#error")).to_contain_text("supported format")
+    expect(page.locator("#error")).to_contain_text("ondersteund formaat")
     assert [e for e in errors if "415" not in e] == []
     page.close()
 
@@ -298,4 +300,143 @@ def test_symbol_mode_in_chromium(browser: object, live_server: str, tmp_path: Pa
     expect(page.locator("#panel-symbol")).to_be_hidden()
     assert page.locator("#canvas").bounding_box()["width"] > 100  # type: ignore[index]
     assert [e for e in errors if "422" not in e] == []
+    page.close()
+
+
+@pytest.fixture(scope="module")
+def doubting_server(model_dir: Path, load_bench: ModuleType) -> Iterator[str]:
+    """The fixture model served with SEQ2LATEX_CONFIRM_BELOW=1: every reading needs confirmation."""
+    port = load_bench.free_port()
+    proc = load_bench.start_server(model_dir, port, env={"SEQ2LATEX_CONFIRM_BELOW": "1"})
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        load_bench.stop_server(proc)
+
+
+X2 = [[(60, 150), (120, 80)], [(60, 80), (120, 150)], [(160, 80), (200, 80), (200, 115), (160, 150), (210, 150)]]
+
+
+def test_demo_page_asks_before_solving_a_doubtful_reading(
+    browser: object, doubting_server: str, tmp_path: Path
+) -> None:
+    """Below the confidence threshold the page first asks "Is this what you wrote?" (in the page's
+    language), offers the reading and its alternatives and the editable LaTeX, and shows no solution
+    until the writer confirms, picks or corrects."""
+    from playwright.sync_api import expect
+
+    shots = Path(os.environ.get("SEQ2LATEX_SCREENSHOT_DIR", tmp_path))
+    shots.mkdir(parents=True, exist_ok=True)
+    assert httpx.get(f"{doubting_server}/version").json()["confirmation"]["threshold"] == 1.0
+    page = browser.new_page(viewport={"width": 1200, "height": 820}, locale="en-GB")  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(doubting_server + "/")
+    expect(page.locator("#confirm-box")).to_be_hidden()
+    _draw(page, "#canvas", X2)
+    page.click("#recognize-btn")
+    expect(page.locator("#confirm-box")).to_be_visible()
+    expect(page.locator("#confirm-question")).to_have_text("Is this what you wrote?")
+    expect(page.locator("#confirm-why")).to_contain_text("not sure")
+    expect(page.locator("#solution-area")).to_be_hidden()  # no solution presented as the answer
+    reading = page.input_value("#latex-input")
+    assert reading.strip()
+    chips = page.locator("#confirm-choices .chip")
+    expect(chips.first).to_have_text(reading)  # the reading itself, then its alternatives
+    page.screenshot(path=str(shots / "demo_confirm.png"), full_page=True)
+
+    # in Dutch the question is Dutch, and still nothing is solved
+    page.select_option("#lang", "nl")
+    expect(page.locator("#confirm-question")).to_have_text("Is dit wat je schreef?")
+    expect(page.locator("#confirm-btn")).to_have_text("Ja, los dit op")
+    expect(page.locator("#confirm-why")).to_contain_text("twijfelt")
+    expect(page.locator("#solution-area")).to_be_hidden()
+    page.click("#confirm-btn")  # yes: the solution of that reading appears, in Dutch
+    expect(page.locator("#confirm-box")).to_be_hidden()
+    expect(page.locator("#solution-area")).to_be_visible()
+    expect(page.locator("#solution-message")).not_to_be_empty()
+    expect(page.locator("#status")).to_have_text("Opgelost.")
+
+    # again, and this time correct the LaTeX instead: the corrected formula is solved
+    page.select_option("#lang", "en")
+    page.click("#clear-btn")
+    _draw(page, "#canvas", X2)
+    page.click("#recognize-btn")
+    expect(page.locator("#confirm-box")).to_be_visible()
+    expect(page.locator("#solution-area")).to_be_hidden()
+    page.fill("#latex-input", "x^2 = 9")
+    expect(page.locator("#confirm-box")).to_be_hidden()
+    expect(page.locator("#solution-formula")).to_contain_text("3")
+    expect(page.locator("#status")).to_have_text("Solved.")
+    assert errors == [], errors
+    page.close()
+
+
+def test_symbol_mode_hides_the_formula_result(browser: object, live_server: str, images_dir: Path) -> None:
+    """Switching to Symbol mode takes the previous formula's reading and solution off the screen."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1200, "height": 820}, locale="en-GB")  # type: ignore[attr-defined]
+    page.goto(live_server + "/")
+    page.click("#tab-photo")
+    page.set_input_files("#file-input", str(images_dir / "x2_minus_4_photo_exif.jpg"))
+    expect(page.locator("#solution-message")).to_have_text("Two real solutions")
+    page.click("#tab-symbol")
+    expect(page.locator("#result-card")).to_be_hidden()
+    expect(page.locator("#solution-message")).to_be_hidden()
+    expect(page.locator("#formula math")).to_have_count(0)
+    page.click("#tab-draw")  # back to formulas: an empty result card, nothing left over
+    expect(page.locator("#result-card")).to_be_visible()
+    expect(page.locator("#solution-message")).to_have_text("")
+    expect(page.locator("#formula math")).to_have_count(0)
+    expect(page.locator("#latex-input")).to_have_value("")
+    expect(page.locator("#status")).to_have_text("Draw a formula or upload a photo.")
+    page.close()
+
+
+def test_load_bench_says_what_it_needs_without_httpx() -> None:
+    """Without the dev extras the benchmark names what to install instead of a bare ModuleNotFoundError."""
+    import subprocess
+    import sys
+
+    script = Path(__file__).resolve().parents[2] / "benchmarks" / "load_bench.py"
+    code = f"import sys, runpy; sys.modules['httpx'] = None; sys.argv = ['load_bench.py', '--help']; runpy.run_path({str(script)!r}, run_name='__main__')"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 1 and "pip install -e '.[dev]'" in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_dutch_page_shows_dutch_errors(browser: object, live_server: str, images_dir: Path, tmp_path: Path) -> None:
+    """On the Dutch page every message is Dutch: the server's errors (it is sent the page's language)
+    and the page's own words."""
+    from PIL import Image
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1200, "height": 820}, locale="nl-NL")  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(live_server + "/")
+    expect(page.locator("#tab-photo")).to_have_text("Foto")
+    page.click("#tab-photo")
+    blank = tmp_path / "blank.png"
+    Image.new("L", (300, 150), 255).save(blank)
+    page.set_input_files("#file-input", str(blank))
+    expect(page.locator("#error")).to_have_text("geen handschrift gevonden in de afbeelding")
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not an image")
+    page.set_input_files("#file-input", str(notes))
+    expect(page.locator("#error")).to_contain_text("geen afbeelding in een ondersteund formaat")
+    page.fill("#latex-input", "x^2 = 9")
+    expect(page.locator("#solution-message")).to_have_text("Twee reële oplossingen")
+    expect(page.locator("#timings")).to_contain_text("totaal")
+    expect(page.locator("#timings")).not_to_contain_text("total ")
+    page.click("#tab-symbol")  # Symbol mode: a formula drawn there gets the server's Dutch words too
+    _draw(page, "#symbol-canvas", [[(30, 60), (30, 160)], [(200, 60), (200, 160)], [(300, 60), (300, 160)]])
+    page.click("#classify-btn")
+    expect(page.locator("#symbol-error")).to_contain_text("meerdere symbolen")
+    page.select_option("#lang", "en")  # the page's language changes: the Dutch message goes with it
+    page.click("#tab-photo")
+    page.set_input_files("#file-input", str(blank))
+    expect(page.locator("#error")).to_have_text("no handwriting found in the image")
+    assert errors == [], errors
     page.close()
