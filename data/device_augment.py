@@ -312,11 +312,11 @@ def read_back(photo: torch.Tensor) -> torch.Tensor:
         return mean, (((ink - mean) ** 2 * sel).sum(dim=dims, keepdim=True) / n).sqrt()
 
     bg_mean, bg_std = stats((ink <= 0.5 * t).float())  # paper, without the strokes' soft edges
-    ink_mean, ink_std = stats((ink > t).float())
+    ink_mean, _ = stats((ink > t).float())
     # preprocess's ramp also starts no lower than half its threshold: at the photo's resolution that
     # trims faint paper; here, where a stroke is 2-3 px wide, it would trim the strokes' own edges
     lo = torch.minimum(bg_mean + NOISE_SIGMAS * bg_std, 0.9 * t)
-    hi = torch.maximum(ink_mean + ink_std, lo + 0.05)  # ~ the 85th percentile of the ink (preprocess: 90th)
+    hi = torch.maximum(ink_mean, lo + 0.05)  # the ink's mean level saturates: strokes as bold as the PIL path's
     out = ((ink - lo) / (hi - lo)).clamp(0.0, 1.0)
     return out * (peak >= MIN_INK_CONTRAST).float()  # no contrast: blank, as preprocess answers
 
