@@ -1,4 +1,5 @@
 """Request bodies -> one `ImageOrLatex` input: multipart `file`, JSON `{"image": base64 | data: URI}`,
+JSON ink (`{"strokes": [[[x, y], ...], ...]}` or `{"inkml": "<ink>...</ink>"}`, see `api.ink`),
 JSON `{"latex": ...}` or a raw `image/*` body; `beam`, `lang` and `steps` from the body or the query string."""
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from starlette.types import Message
 
 from api.errors import ApiError
 from api.images import decode_base64_image
+from api.ink import Strokes, parse_inkml, parse_strokes
 from api.limits import JSON_OVERHEAD_BYTES, MAX_BEAM, MULTIPART_OVERHEAD_BYTES
 from api.settings import Settings
 
@@ -32,6 +34,7 @@ class ImageOrLatex:
     beam: int
     lang: str
     steps: bool = False
+    strokes: Strokes | None = None  # ink: checked (N, 2) strokes, rendered by the pipeline
 
 
 class _JsonBody(BaseModel):
@@ -39,6 +42,8 @@ class _JsonBody(BaseModel):
 
     image: str | None = None
     latex: str | None = None
+    strokes: Any = None  # checked by api.ink.parse_strokes, with its own messages
+    inkml: str | None = None
     beam: int | None = None
     lang: str | None = None
     steps: Any = None
@@ -175,12 +180,13 @@ def check_latex(latex: str, settings: Settings) -> str:
 
 
 async def read_input(request: Request, settings: Settings, allow_latex: bool) -> ImageOrLatex:
-    """Parse any accepted body; exactly one of image / latex is set in the result."""
+    """Parse any accepted body; exactly one of image / strokes / latex is set in the result."""
     ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
     query = request.query_params
     fields: dict[str, Any] = {}
     image: bytes | None = None
     latex: str | None = None
+    strokes: Strokes | None = None
     if ctype == "multipart/form-data":
         body = await read_body(request, settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES, settings)
         try:
@@ -220,11 +226,28 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
         try:
             parsed = _JsonBody.model_validate(json.loads(body or b"null"))
         except (ValueError, ValidationError) as exc:
-            msg = "the body must be a JSON object with 'image' or 'latex' (strings), 'beam', 'lang', 'steps'"
-            nl = "het verzoek moet een JSON-object zijn met 'image' of 'latex' (tekst), 'beam', 'lang', 'steps'"
+            msg = "the body must be a JSON object with 'image', 'strokes', 'inkml' or 'latex', 'beam', 'lang', 'steps'"
+            nl = (
+                "het verzoek moet een JSON-object zijn met 'image', 'strokes', 'inkml' of 'latex', "
+                "'beam', 'lang', 'steps'"
+            )
             raise ApiError(422, "invalid_json", msg, nl=nl) from exc
+        # the language first, so that the messages about the ink below are in it
+        request.state.lang = parse_lang(parsed.lang if parsed.lang is not None else query.get("lang"))
+        given = [k for k in ("image", "strokes", "inkml", "latex") if getattr(parsed, k) is not None]
+        if len(given) > 1:
+            raise ApiError(
+                422,
+                "invalid_input",
+                f"send one of 'image', 'strokes', 'inkml', 'latex', not {' and '.join(given)}",
+                nl=f"stuur één van 'image', 'strokes', 'inkml', 'latex', niet {' en '.join(given)}",
+            )
         if parsed.image is not None:
             image = decode_base64_image(parsed.image)
+        if parsed.strokes is not None:
+            strokes = parse_strokes(parsed.strokes)
+        if parsed.inkml is not None:
+            strokes = parse_inkml(parsed.inkml)
         latex = parsed.latex
         fields = {"beam": parsed.beam, "lang": parsed.lang, "steps": parsed.steps}
     elif ctype.startswith("image/") or ctype == "application/octet-stream":
@@ -249,16 +272,19 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
             "this endpoint takes an image, not LaTeX (use POST /solve)",
             nl="hier hoort een afbeelding, geen LaTeX (gebruik POST /solve)",
         )
-    if latex is not None and image is not None:
+    picture = image is not None or strokes is not None
+    if latex is not None and picture:
         raise ApiError(
             422, "invalid_input", "send either an image or LaTeX, not both", nl="stuur een afbeelding of LaTeX, niet allebei"
         )
-    if latex is None and image is None:
-        what = "an image ('file' upload or JSON 'image')" + (" or JSON 'latex'" if allow_latex else "")
-        wat = "een afbeelding ('file' of JSON 'image')" + (" of JSON 'latex'" if allow_latex else "")
+    if latex is None and not picture:
+        what = "an image ('file' upload or JSON 'image'), ink (JSON 'strokes' or 'inkml')"
+        what += " or JSON 'latex'" if allow_latex else ""
+        wat = "een afbeelding ('file' of JSON 'image'), inkt (JSON 'strokes' of 'inkml')"
+        wat += " of JSON 'latex'" if allow_latex else ""
         raise ApiError(
             422, "missing_input", f"the request has no input: send {what}", nl=f"het verzoek is leeg: stuur {wat}"
         )
     if latex is not None:
         latex = check_latex(latex, settings)
-    return ImageOrLatex(image=image, latex=latex, beam=beam, lang=lang, steps=steps)
+    return ImageOrLatex(image=image, latex=latex, beam=beam, lang=lang, steps=steps, strokes=strokes)

@@ -71,3 +71,11 @@ class InferenceLimiter:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
+# Ink (JSON `strokes` or `inkml`): what one request may hold. A CROHME expression has at most a few
+# hundred strokes of a few hundred points; these leave room for a slow, careful writer and refuse more.
+MAX_INK_STROKES = 1000  # strokes in one request
+MAX_INK_STROKE_POINTS = 10_000  # points in one stroke
+MAX_INK_POINTS = 100_000  # points in all strokes together
+MAX_INK_COORDINATE = 1e6  # |x| and |y| at most this (pixels, or InkML's own units)
+MAX_INK_POINT_VALUES = 8  # values per point: x, y and a few more (timestamp, pressure, ...), ignored

@@ -12,8 +12,12 @@ from PIL import Image
 
 from api.errors import ApiError
 from api.images import load_image, open_image
+from api.ink import Strokes, render_expression, render_one_symbol
+from api.inputs import ImageOrLatex
 from api.limits import RETRY_AFTER_S, InferenceLimiter, Overloaded
+from api.settings import Settings
 from data.ink_parts import image_layout
+from data.render import render_strokes
 from seq2latex.recognizer import Recognizer
 
 SYMBOL_TOP_K = 5
@@ -64,16 +68,19 @@ def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recogn
     )
 
 
-def classify_sync(recognizer: Recognizer, im: Image.Image, k: int) -> list[tuple[str, float]]:
+def classify_sync(
+    recognizer: Recognizer, im: Image.Image, k: int, layout_image: Image.Image | None = None
+) -> list[tuple[str, float]]:
     """Top-k symbol classes of one handwritten symbol (runs in a worker thread); 422 `blank_image` without
-    ink, 422 `several_symbols` when the ink lies in several parts side by side (`data.ink_parts`)."""
+    ink, 422 `several_symbols` when the ink (of `layout_image`, default `im`) lies in several parts side by
+    side (`data.ink_parts`)."""
     load_image(im)
     if recognizer.model.symbol_head is None or not recognizer.classes:
         raise ApiError(
             501, "not_available", "this model has no symbol classifier", nl="dit model kan geen losse symbolen lezen"
         )
     try:
-        layout = image_layout(im)
+        layout = image_layout(im if layout_image is None else layout_image)
         if layout.reason == "no_ink" or _is_blank(recognizer.symbol_tensor(im)):
             raise ApiError(422, "blank_image", NO_INK, nl=NO_INK_NL)
         if layout.reason == "several_symbols":
@@ -92,6 +99,24 @@ def classify_sync(recognizer: Recognizer, im: Image.Image, k: int) -> list[tuple
         ) from exc
     except RuntimeError as exc:  # the model has no symbol head
         raise ApiError(501, "not_available", str(exc), nl="dit model kan geen losse symbolen lezen") from exc
+
+
+def recognize_ink_sync(recognizer: Recognizer, strokes: Strokes, beam: int) -> Recognition:
+    """Draw the ink at the offline images' scale (`api.ink.render_expression`), then recognize it as any image
+    (runs in a worker thread)."""
+    t0 = time.perf_counter()
+    im = render_expression(strokes)
+    render_ms = _ms(time.perf_counter() - t0)
+    rec = recognize_sync(recognizer, im, beam)
+    rec.timings_ms = {"render": render_ms, **rec.timings_ms}
+    return rec
+
+
+def classify_ink_sync(recognizer: Recognizer, strokes: Strokes, k: int) -> list[tuple[str, float]]:
+    """Draw one symbol's ink as a training crop is drawn, then classify it as an image; whether it is one
+    symbol is judged on the ink drawn as `data.ink_parts` was measured on (`render_strokes`, 72 px high)."""
+    im = render_one_symbol(strokes, recognizer.config.symbol_size, recognizer.config.symbol_pen)
+    return classify_sync(recognizer, im, k, layout_image=render_strokes(strokes))
 
 
 async def in_pool(limiter: InferenceLimiter, timeout_s: float, fn: Any, *args: Any) -> Any:
@@ -125,6 +150,30 @@ async def recognize_bytes(
 ) -> Recognition:
     im = open_image(data, max_pixels)  # cheap header checks before queueing: 413 / 415 / 422 at once
     return await in_pool(limiter, timeout_s, recognize_sync, recognizer, im, beam)
+
+
+async def recognize_input(
+    recognizer: Recognizer, limiter: InferenceLimiter, inp: ImageOrLatex, settings: Settings
+) -> Recognition:
+    """Recognize the request's image or ink (the one path of both into the Recognizer)."""
+    if inp.strokes is not None:
+        return await recognize_ink(recognizer, limiter, inp.strokes, inp.beam, settings.request_timeout_s)
+    assert inp.image is not None
+    return await recognize_bytes(
+        recognizer, limiter, inp.image, inp.beam, settings.max_pixels, settings.request_timeout_s
+    )
+
+
+async def recognize_ink(
+    recognizer: Recognizer, limiter: InferenceLimiter, strokes: Strokes, beam: int, timeout_s: float
+) -> Recognition:
+    return await in_pool(limiter, timeout_s, recognize_ink_sync, recognizer, strokes, beam)
+
+
+async def classify_ink(
+    recognizer: Recognizer, limiter: InferenceLimiter, strokes: Strokes, timeout_s: float
+) -> list[tuple[str, float]]:
+    return await in_pool(limiter, timeout_s, classify_ink_sync, recognizer, strokes, SYMBOL_TOP_K)
 
 
 async def classify_bytes(

@@ -6,7 +6,13 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from api.limits import MAX_BEAM
+from api.limits import (
+    MAX_BEAM,
+    MAX_INK_COORDINATE,
+    MAX_INK_POINTS,
+    MAX_INK_STROKE_POINTS,
+    MAX_INK_STROKES,
+)
 
 
 class Alternative(BaseModel):
@@ -41,7 +47,7 @@ class RecognizeResponse(BaseModel):
 
 
 class SolveResponse(BaseModel):
-    source: str = Field(description="'image' (recognized) or 'latex' (typed)")
+    source: str = Field(description="'image' or 'ink' (recognized) or 'latex' (typed)")
     latex: str
     latex_typed: str = Field(description="the LaTeX as typed (or the recognized tokens written compactly)")
     confidence: float | None = Field(description="null for typed LaTeX")
@@ -96,7 +102,17 @@ _STEPS = {
 
 def request_body(allow_latex: bool) -> dict[str, Any]:
     """`openapi_extra` describing the accepted bodies (they are parsed by `api.inputs`)."""
-    json_props: dict[str, Any] = {"image": {"type": "string", "description": "base64 or a data: URI"}}
+    json_props: dict[str, Any] = {
+        "image": {"type": "string", "description": "base64 or a data: URI"},
+        "strokes": {
+            "type": "array",
+            "description": "ink: strokes, each a list of points [x, y] (y downwards; values after y, such as a "
+            f"timestamp, are ignored); at most {MAX_INK_STROKES} strokes, {MAX_INK_STROKE_POINTS} points a stroke, "
+            f"{MAX_INK_POINTS} points in all, |x|, |y| <= {MAX_INK_COORDINATE:g}",
+            "items": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+        },
+        "inkml": {"type": "string", "description": "ink as InkML text (its traces; same limits as strokes)"},
+    }
     form_props: dict[str, Any] = {"file": {"type": "string", "format": "binary"}}
     if allow_latex:
         json_props["latex"] = {"type": "string", "description": "typed LaTeX: skips recognition"}

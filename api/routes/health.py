@@ -8,7 +8,7 @@ from fastapi import APIRouter
 
 from api.deps import ApiKey, RecognizerDep, SettingsDep
 from api.images import ALLOWED_FORMATS
-from api.limits import MAX_BEAM
+from api.limits import MAX_BEAM, MAX_INK_COORDINATE, MAX_INK_POINTS, MAX_INK_STROKE_POINTS, MAX_INK_STROKES
 from api.routes.common import confirm_below, model_info
 from api.schemas import HealthResponse, error_responses
 from seq2latex import __version__
@@ -35,5 +35,11 @@ async def version(recognizer: RecognizerDep, settings: SettingsDep) -> dict[str,
             "max_beam": MAX_BEAM,
             "max_latex_chars": settings.max_latex_chars,
             "formats": sorted({f for f in ALLOWED_FORMATS if f not in ("MPO", "DIB")}),
+            "ink": {
+                "max_strokes": MAX_INK_STROKES,
+                "max_stroke_points": MAX_INK_STROKE_POINTS,
+                "max_points": MAX_INK_POINTS,
+                "max_coordinate": MAX_INK_COORDINATE,
+            },
         },
     }

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from api.deps import ApiKey, LimiterDep, RecognizerDep, SettingsDep
 from api.inputs import read_input
 from api.mathml import latex_to_mathml
-from api.pipeline import recognize_bytes
+from api.pipeline import recognize_input
 from api.routes.common import alternatives, confirm_below, elapsed_ms, model_info, tokens
 from api.schemas import RecognizeResponse, error_responses, request_body
 from seq2latex.confirmation import needs_confirmation
@@ -28,13 +28,10 @@ router = APIRouter(tags=["recognition"])
 async def recognize(
     request: Request, settings: SettingsDep, recognizer: RecognizerDep, limiter: LimiterDep
 ) -> RecognizeResponse:
-    """Recognize a photo/scan/drawing of a handwritten formula."""
+    """Recognize a photo/scan/drawing of a handwritten formula, or its ink (JSON `strokes` / `inkml`)."""
     start = time.perf_counter()
     inp = await read_input(request, settings, allow_latex=False)
-    assert inp.image is not None
-    rec = await recognize_bytes(
-        recognizer, limiter, inp.image, inp.beam, settings.max_pixels, settings.request_timeout_s
-    )
+    rec = await recognize_input(recognizer, limiter, inp, settings)
     return RecognizeResponse(
         latex=rec.latex,
         latex_typed=compact(rec.latex),

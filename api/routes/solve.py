@@ -10,7 +10,7 @@ from api.deps import ApiKey, LimiterDep, RecognizerDep, SettingsDep, SolveExecut
 from api.errors import ApiError
 from api.inputs import read_input
 from api.mathml import latex_to_mathml
-from api.pipeline import recognize_bytes, solve_latex
+from api.pipeline import recognize_input, solve_latex
 from api.routes.common import alternatives, confirm_below, elapsed_ms, model_info
 from api.schemas import Alternative, SolveResponse, error_responses, request_body
 from seq2latex.confirmation import needs_confirmation
@@ -34,7 +34,8 @@ async def solve(
     limiter: LimiterDep,
     executor: SolveExecutorDep,
 ) -> SolveResponse:
-    """Recognize and solve a handwritten formula, or solve typed LaTeX (`{"latex": ...}`)."""
+    """Recognize and solve a handwritten formula (an image, or ink: JSON `strokes` / `inkml`), or solve typed
+    LaTeX (`{"latex": ...}`)."""
     start = time.perf_counter()
     inp = await read_input(request, settings, allow_latex=True)
     timings: dict[str, float] = {"preprocess": 0.0, "recognize": 0.0}
@@ -43,11 +44,9 @@ async def solve(
     if inp.latex is not None:
         source, latex = "latex", inp.latex
     else:
-        assert inp.image is not None
-        rec = await recognize_bytes(
-            recognizer, limiter, inp.image, inp.beam, settings.max_pixels, settings.request_timeout_s
-        )
-        source, latex, confidence, alts = "image", rec.latex, rec.confidence, alternatives(rec)
+        rec = await recognize_input(recognizer, limiter, inp, settings)
+        source = "ink" if inp.strokes is not None else "image"
+        latex, confidence, alts = rec.latex, rec.confidence, alternatives(rec)
         timings.update(rec.timings_ms)
     t_solve = time.perf_counter()
     solution = await solve_latex(executor, latex, inp.lang, settings.solve_timeout_s, inp.steps)

@@ -277,6 +277,17 @@ function solveImage(blob, filename) {
   return postSolve(form, {}, true);
 }
 
+// The pad's strokes as the API's ink: [[[x, y], ...], ...] in CSS pixels (the server draws them itself,
+// at the scale of the images the model reads, so the pad's size and pen do not matter).
+function inkOf(strokes) {
+  return strokes.map((s) => s.map((p) => [Math.round(p.x * 100) / 100, Math.round(p.y * 100) / 100]));
+}
+
+function solveInk(strokes) {
+  const body = { strokes: inkOf(strokes), lang: $("lang").value, beam: BEAM, steps: true };
+  return postSolve(JSON.stringify(body), { "Content-Type": "application/json" }, true);
+}
+
 function solveLatex() {
   clearTimeout(resolveTimer);
   const latex = $("latex-input").value;
@@ -373,7 +384,7 @@ function setupCanvas() {
   $("undo-btn").addEventListener("click", () => { strokes.pop(); redraw(); });
   $("recognize-btn").addEventListener("click", () => {
     if (!strokes.length) { showError(t("drawFirst")); return; }
-    canvas.toBlob((blob) => solveImage(blob, "drawing.png"), "image/png");
+    solveInk(strokes);
   });
   window.addEventListener("resize", resize);
   redrawCanvas = redraw;
@@ -449,16 +460,15 @@ function setupSymbolMode() {
     showSymbolError("");
   }
 
-  async function classify(blob) {
+  async function classify(ink) {
     const seq = ++symbolSeq;
     clearPredictions();
     $("symbol-note").textContent = t("classifying");
-    const form = new FormData();
-    form.append("file", blob, "symbol.png");
-    form.append("lang", $("lang").value);
+    const body = JSON.stringify({ strokes: ink, lang: $("lang").value });
     let resp, data;
     try {
-      resp = await fetch(withLang("/symbol"), { method: "POST", body: form, headers: apiHeaders() });
+      const headers = apiHeaders({ "Content-Type": "application/json" });
+      resp = await fetch(withLang("/symbol"), { method: "POST", body: body, headers: headers });
       data = await resp.json();
     } catch (err) {
       console.warn(err);
@@ -480,7 +490,7 @@ function setupSymbolMode() {
   $("symbol-undo-btn").addEventListener("click", () => { marks.pop(); redraw(); });
   $("classify-btn").addEventListener("click", () => {
     if (!marks.length) { showSymbolError(t("drawSymbolFirst")); return; }
-    canvas.toBlob((blob) => classify(blob), "image/png");
+    classify(inkOf(marks));
   });
   $("tab-symbol").addEventListener("click", resize); // after setupTabs has shown the panel
   $("lang").addEventListener("change", () => { redraw(); clearPredictions(); });
