@@ -23,6 +23,7 @@ def export(
     model_dir: Path | None = None,
     weights: str = "ema",
     card: dict[str, Any] | None = None,
+    fp16: bool = True,
 ) -> dict[str, Any]:
     from data.symbols import CROHME_SYMBOL_CLASSES
     from seq2latex.checkpoint import load_card, load_model_dir, load_training_checkpoint, save_model_dir
@@ -59,7 +60,7 @@ def export(
         base = load_card(model_dir)
         card = {**base, **card}
     card["parameters"] = sum(p.numel() for p in model.parameters())
-    save_model_dir(out, model, tokenizer, classes, card, fp16=True)
+    save_model_dir(out, model, tokenizer, classes, card, fp16=fp16)
     return card
 
 

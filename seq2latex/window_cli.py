@@ -157,13 +157,13 @@ def finish(run: Path, data: Path, out: Path, device: str = "cpu", eval_seconds: 
         save_model_dir(tmp_dir / "model-fp16", model, tokenizer, classes, load_card(run / "best"), fp16=True)
         tar_dir(tmp_dir / "model-fp16", out / "model-fp16.tar", "model-fp16")
         last = tmp_dir / "ema-fp32"
-        export(
+        export(  # fp32: a continuation wants the full-precision EMA
             last,
             checkpoint=run / "checkpoint.pt",
             weights="ema",
             card={"weights_for": "a later window's --init"},
+            fp16=False,
         )
-        _write_fp32_ema(run / "checkpoint.pt", last)  # export() writes fp16; a continuation wants fp32
         parts = split_file(tar_dir(last, out / "ema-fp32.tar", "ema-fp32"), part_mib)
     config = json.loads((run / "train_config.json").read_text())
     t0 = time.monotonic()
@@ -171,21 +171,6 @@ def finish(run: Path, data: Path, out: Path, device: str = "cpu", eval_seconds: 
     report["eval_seconds"] = round(time.monotonic() - t0, 1)
     (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
     return {"eval": report, "parts": [p.name for p in parts]}
-
-
-def _write_fp32_ema(checkpoint: Path, model_dir: Path) -> None:
-    """Replace `model_dir`'s weights by the checkpoint's EMA weights in fp32."""
-    from safetensors.torch import save_file
-
-    from seq2latex.checkpoint import WEIGHTS_FILE, load_training_checkpoint
-
-    state = load_training_checkpoint(checkpoint)
-    weights = dict(state["model"])
-    if state.get("ema") is not None:
-        weights.update(state["ema"])
-    weights = {k: v.detach().to("cpu").float().contiguous().clone() if v.is_floating_point() else v.clone()
-               for k, v in weights.items()}  # fmt: skip
-    save_file(weights, str(model_dir / WEIGHTS_FILE), metadata={"format": "pt"})
 
 
 def unpack(files: Path, dest: Path) -> dict[str, Path]:

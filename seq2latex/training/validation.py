@@ -34,20 +34,13 @@ class ValItem:
 
 
 def make_val_items(records: Sequence[Any], tokenizer: Any, preprocess_cfg: Any) -> list[ValItem]:
-    """Preprocessed validation images with their targets (no augmentation)."""
-    from data.preprocess import preprocess
+    """Preprocessed validation images with their targets (no augmentation): `ExpressionDataset`'s
+    items, the training path's own reading of a record."""
+    from data.datasets import ExpressionDataset
 
-    items = []
-    for r in records:
-        image = r.image
-        if image is None:
-            from data.render import render_strokes
-
-            image = render_strokes(r.strokes)
-        x = preprocess(image, preprocess_cfg)  # (1, H, W)
-        tokens = torch.tensor(tokenizer.encode(r.latex), dtype=torch.long)  # (T,)
-        items.append(ValItem(x, tokens, r.latex.split()))
-    return items
+    dataset = ExpressionDataset(records, tokenizer, preprocess_cfg)
+    items = (dataset[i] for i in range(len(records)))
+    return [ValItem(it.image, it.tokens, r.latex.split()) for it, r in zip(items, records, strict=True)]
 
 
 def _batches(items: Sequence[ValItem], batch_size: int) -> list[list[int]]:
