@@ -6,6 +6,8 @@ import importlib.util
 import json
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -35,6 +37,12 @@ def load_module(name: str, path: Path) -> ModuleType:
 
 
 model_fixture = load_module("api_model_fixture", HERE / "model_fixture.py")
+
+
+@pytest.fixture(scope="session")
+def load_script() -> Callable[[str, Path], ModuleType]:
+    """`load_module` for the test modules (a benchmark script they drive, e.g. benchmarks/ink_replay.py)."""
+    return load_module
 
 
 @pytest.fixture(scope="session")
@@ -93,14 +101,27 @@ def load_bench() -> ModuleType:
     return load_module("api_load_bench", REPO / "benchmarks" / "load_bench.py")
 
 
-@pytest.fixture(scope="session")
-def live_server(model_dir: Path, load_bench: ModuleType) -> Iterator[str]:
-    """`seq2latex serve --model <fixture model>` on 127.0.0.1:<free port>, as a child process. The tiny
-    fixture model's confidences mean little (often near 0 % on images it reads right), so this server never
-    asks for confirmation; test_live.py's `doubting_server` always does."""
+@contextmanager
+def _served(load_bench: ModuleType, model: Path | None, env: dict[str, str] | None = None) -> Iterator[str]:
     port = load_bench.free_port()
-    proc = load_bench.start_server(model_dir, port, env={"SEQ2LATEX_CONFIRM_BELOW": "0"})
+    proc = load_bench.start_server(model, port, env=env)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
         load_bench.stop_server(proc)
+
+
+@pytest.fixture(scope="session")
+def serve(load_bench: ModuleType) -> Callable[..., AbstractContextManager[str]]:
+    """`serve(model_dir or None for the shipped model, env)`: `seq2latex serve` on 127.0.0.1:<free port>
+    as a child process, for a `with` block; yields its URL."""
+    return partial(_served, load_bench)
+
+
+@pytest.fixture(scope="session")
+def live_server(model_dir: Path, serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    """`seq2latex serve --model <fixture model>`. The tiny fixture model's confidences mean little (often
+    near 0 % on images it reads right), so this server never asks for confirmation; test_live.py's
+    `doubting_server` always does."""
+    with serve(model_dir, {"SEQ2LATEX_CONFIRM_BELOW": "0"}) as url:
+        yield url

@@ -5,10 +5,9 @@ on the same expressions' offline images."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,20 +28,9 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def _module(name: str, path: Path) -> ModuleType:
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
-def replay() -> ModuleType:
-    return _module("ink_replay", REPO / "benchmarks" / "ink_replay.py")
+def replay(load_script: Callable[[str, Path], ModuleType]) -> ModuleType:
+    return load_script("ink_replay", REPO / "benchmarks" / "ink_replay.py")
 
 
 @pytest.fixture(scope="module")
@@ -57,15 +45,10 @@ def browser(replay: ModuleType) -> Iterator[Any]:
 
 
 @pytest.fixture(scope="module")
-def shipped_server(replay: ModuleType) -> Iterator[str]:
+def shipped_server(serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
     """`seq2latex serve` with the shipped model (its own confirmation threshold)."""
-    bench = replay._load_bench_module()
-    port = bench.free_port()
-    proc = bench.start_server(None, port)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        bench.stop_server(proc)
+    with serve(None) as url:
+        yield url
 
 
 def test_draw_pad_sends_its_strokes(browser: Any, shipped_server: str, replay: ModuleType) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import ModuleType
 
@@ -278,12 +279,16 @@ def test_symbol_mode_in_chromium(browser: object, live_server: str, tmp_path: Pa
     served = httpx.get(f"{live_server}/version").json()["model"]["card"]
     labels = [rows.nth(i).locator(".label").get_attribute("title") for i in range(5)]
     assert all(label for label in labels)
-    widths = [rows.nth(i).locator(".bar span").evaluate("e => e.getBoundingClientRect().width") for i in range(5)]
+    widths = [
+        rows.nth(i).locator(".bar span").evaluate("e => e.getBoundingClientRect().width") for i in range(5)
+    ]
     assert widths == sorted(widths, reverse=True) and widths[0] > 0  # bars, most probable first
     pcts = [float(rows.nth(i).locator(".pct").inner_text().rstrip("%")) for i in range(5)]
     assert pcts == sorted(pcts, reverse=True) and 0 < sum(pcts) <= 100.5
     calibrated = "symbol_calibration" in served
-    expect(page.locator("#symbol-note")).to_contain_text("calibrated on held-out" if calibrated else "not calibrated")
+    expect(page.locator("#symbol-note")).to_contain_text(
+        "calibrated on held-out" if calibrated else "not calibrated"
+    )
     page.screenshot(path=str(shots / "demo_symbol.png"), full_page=True)
 
     # Dutch, then a formula drawn in Symbol mode: the page says so instead of guessing
@@ -304,17 +309,17 @@ def test_symbol_mode_in_chromium(browser: object, live_server: str, tmp_path: Pa
 
 
 @pytest.fixture(scope="module")
-def doubting_server(model_dir: Path, load_bench: ModuleType) -> Iterator[str]:
+def doubting_server(model_dir: Path, serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
     """The fixture model served with SEQ2LATEX_CONFIRM_BELOW=1: every reading needs confirmation."""
-    port = load_bench.free_port()
-    proc = load_bench.start_server(model_dir, port, env={"SEQ2LATEX_CONFIRM_BELOW": "1"})
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        load_bench.stop_server(proc)
+    with serve(model_dir, {"SEQ2LATEX_CONFIRM_BELOW": "1"}) as url:
+        yield url
 
 
-X2 = [[(60, 150), (120, 80)], [(60, 80), (120, 150)], [(160, 80), (200, 80), (200, 115), (160, 150), (210, 150)]]
+X2 = [
+    [(60, 150), (120, 80)],
+    [(60, 80), (120, 150)],
+    [(160, 80), (200, 80), (200, 115), (160, 150), (210, 150)],
+]
 
 
 def test_demo_page_asks_before_solving_a_doubtful_reading(
@@ -406,7 +411,9 @@ def test_load_bench_says_what_it_needs_without_httpx() -> None:
     assert "Traceback" not in out.stderr
 
 
-def test_dutch_page_shows_dutch_errors(browser: object, live_server: str, images_dir: Path, tmp_path: Path) -> None:
+def test_dutch_page_shows_dutch_errors(
+    browser: object, live_server: str, images_dir: Path, tmp_path: Path
+) -> None:
     """On the Dutch page every message is Dutch: the server's errors (it is sent the page's language)
     and the page's own words."""
     from PIL import Image
