@@ -172,6 +172,28 @@ def test_init_scope_all_continues_a_whole_model(fixtures_dir: Path, tiny: Path, 
         initialised("decoder")
 
 
+def test_init_from_another_architecture_says_what_it_skipped(
+    fixtures_dir: Path, tiny: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An --init whose tensors do not fit the config's model (the wrong --config) is not silent."""
+    from dataclasses import replace
+
+    from seq2latex.config import load_yaml_configs
+    from seq2latex.training import RunOptions, Trainer
+
+    data = fixtures_dir / "crohme"
+    _run(data, tmp_path / "a", tiny, "--max-steps", "1")
+    model_cfg, train_cfg = load_yaml_configs(tiny)
+    wider = replace(model_cfg, encoder=replace(model_cfg.encoder, mlp_ratio=model_cfg.encoder.mlp_ratio * 2))
+    opts = RunOptions(data=data, out=tmp_path / "b", init=tmp_path / "a" / "best", init_scope="all")
+    capsys.readouterr()
+    Trainer(model_cfg, train_cfg, opts)
+    assert "warning" not in capsys.readouterr().err
+    Trainer(wider, train_cfg, opts)
+    err = capsys.readouterr().err
+    assert "warning:" in err and "encoder." in err and "were not copied" in err
+
+
 def test_ddp_two_processes_gloo(fixtures_dir: Path, tiny: Path, tmp_path: Path) -> None:
     out = tmp_path / "ddp"
     cmd = [

@@ -19,6 +19,7 @@ import contextlib
 import csv
 import json
 import math
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -293,18 +294,27 @@ class Trainer:
         src, _, _, _ = load_model_dir(path, "cpu")
         own = self.model.state_dict()
         prefixes = ("encoder.", "symbol_head.", "count_head.")
-        copied = 0
+        copied, skipped = 0, []
         for k, v in src.state_dict().items():
             wanted = self.opts.init_scope == "all" or k.startswith(prefixes)
             if wanted and k in own and own[k].shape == v.shape:
                 own[k] = v.to(own[k].dtype)
                 copied += 1
+            elif wanted:
+                skipped.append(k)
         self.model.load_state_dict(own)
         if self.dist.main:
             what = (
                 "matching tensors" if self.opts.init_scope == "all" else "tensors (encoder and symbol heads)"
             )
             print(f"initialised {copied} {what} from {path}", flush=True)
+            if skipped:  # another architecture than the config's: most likely the wrong --config
+                print(
+                    f"warning: {len(skipped)} tensors of {path} have no match of that name and shape in "
+                    f"this config's model and were not copied (e.g. {skipped[0]})",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     def _checkpoint_state(self) -> dict[str, Any] | None:
         rng = rng_state()
