@@ -12,6 +12,7 @@ import sys
 _COMMANDS: dict[str, str] = {
     "data": "data.cli",
     "tokenize": "data.tokenize_cli",
+    "synth": "data.synth.cli",
     "eval": "seq2latex.eval_cli",
     "bench": "seq2latex.bench_cli",
     "export": "seq2latex.export_cli",

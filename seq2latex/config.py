@@ -102,6 +102,9 @@ class TrainConfig:
     seed: int = 0
     augment_strength: float = 0.0  # 0 disables photo-like augmentation
     train_sources: list[str] = field(default_factory=lambda: ["offline/train"])
+    # > 0: the records of synthetic training sources (named synth*, e.g. offline/synth) are drawn
+    # to synth_ratio x the real training records (seeded; repeated when too few); 0 = every source as is.
+    synth_ratio: float = 0.0
     # Validation (model selection, early stop) = the records of val_source named in the committed
     # held-out split (data/splits/<holdout>.txt, writer-disjoint from train); the training sources lose
     # those names. holdout "" validates on all of val_source (only for sources that are not trained on).

@@ -109,7 +109,7 @@ class TrainingData:
         else:
             pre = preprocess_config(self.model_cfg)
             records, val_records = self._split_records(root, cfg.train_sources, cfg.val_source)
-            records = records[: cfg.limit_train] if cfg.limit_train else records
+            records = self._mix(records)
             if cfg.preload_images and cfg.data_path == "loader":  # the resident path decodes once anyway
                 preload_images(records)
             max_tokens = min(cfg.max_tokens, self.model_cfg.decoder.max_len - 2)  # room for <sos>/<eos>
@@ -161,6 +161,20 @@ class TrainingData:
                 prefetch_factor=4 if workers > 0 else None,
             )
         return self._loader
+
+    def _mix(self, records: list[Any]) -> list[Any]:
+        """The first `limit_train` real records, plus synthetic ones by `synth_ratio` (data.synth.mix)."""
+        from data.synth.mix import is_synthetic, mix_synthetic
+
+        cfg = self.cfg
+        mixed = mix_synthetic(records, cfg.synth_ratio, cfg.seed, cfg.limit_train)
+        if cfg.synth_ratio > 0 and self.dist.main:
+            n_synth = sum(is_synthetic(r.source) for r in mixed)
+            print(
+                f"synthetic: {n_synth} of {len(mixed)} training records (synth_ratio {cfg.synth_ratio})",
+                flush=True,
+            )
+        return mixed
 
     def _build_resident(self, records: list[Any], pre: Any) -> None:
         """The resident path: every training image preprocessed once, packed on the device."""

@@ -1,0 +1,5 @@
+import sys
+
+from data.synth.build import main
+
+sys.exit(main())
