@@ -124,7 +124,10 @@ def load_image(im: Image.Image) -> Image.Image:
     """Decode the pixels (first frame; JPEGs at reduced size when huge); 422 when the data is corrupt."""
     try:
         if im.format in ("JPEG", "MPO") and max(im.size) > DRAFT_MAX_SIDE:
-            im.draft(None, (DRAFT_MAX_SIDE, DRAFT_MAX_SIDE))
+            # the decoder keeps at least the requested size on both sides: ask for the image's own shape
+            # (a 4000 x 3000 photo asked for 1600 x 1600 would be decoded whole; for 1600 x 1200, at 1/2)
+            f = DRAFT_MAX_SIDE / max(im.size)
+            im.draft(None, (max(1, round(im.width * f)), max(1, round(im.height * f))))
         im.load()
     except (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError) as exc:
         raise ApiError(

@@ -14,7 +14,7 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageChops, ImageFilter
+from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
 # Dark ink colours (RGB, 0..1): black, blue, dark blue, graphite, dark red, dark green.
 INK_COLOURS = (
@@ -24,6 +24,12 @@ INK_COLOURS = (
     (0.25, 0.25, 0.27),
     (0.45, 0.08, 0.10),
     (0.08, 0.25, 0.12),
+)
+# Printed lines of squared / ruled paper (RGB, 0..1): pale blue, cyan-blue, grey.
+LINE_COLOURS = (
+    (0.45, 0.62, 0.90),
+    (0.40, 0.72, 0.85),
+    (0.50, 0.50, 0.52),
 )
 # Elastic warp: one control point per this many pixels along the width.
 ELASTIC_CELL = 64
@@ -104,6 +110,48 @@ class AugmentConfig:
     colour: bool = False
     thicken_gain: tuple[float, float] = (1.6, 2.6)  # pen widening: box blur then this gain
     margin: float = 0.12  # canvas margin relative to the height
+    # Squared or ruled paper: printed lines under the ink with this probability (not scaled by strength;
+    # 0 draws nothing and takes nothing from the generator, so older copies stay the same).
+    p_lines: float = 0.0
+    p_squared: float = 0.5  # of the lined papers: squares (else ruled lines only)
+    line_spacing: tuple[float, float] = (0.8, 2.0)  # x the typical symbol height (5 mm .. 1 cm squares)
+    line_opacity: tuple[float, float] = (0.3, 0.75)  # of the line colour over the paper
+    line_width: tuple[int, int] = (1, 2)  # px
+
+
+def _paper_lines(
+    alpha: Image.Image, rng: np.random.Generator, cfg: AugmentConfig
+) -> tuple[Image.Image, np.ndarray] | None:
+    """Printed lines of squared / ruled paper for a canvas holding `alpha` (the ink, after geometry):
+    (line opacity "L" image, line colour RGB 0..1), or None for plain paper. Spacing follows the
+    writing's symbol height, with a random phase and a small tilt of its own."""
+    if cfg.p_lines <= 0 or rng.random() >= cfg.p_lines:
+        return None
+    from data.preprocess import estimate_symbol_height
+
+    w, h = alpha.size
+    symbol = estimate_symbol_height(np.asarray(alpha, dtype=np.float32) / 255.0) or 0.5 * h
+    spacing = max(6.0, symbol * rng.uniform(*cfg.line_spacing))
+    squared = rng.random() < cfg.p_squared
+    tilt = math.radians(rng.uniform(-1, 1) * cfg.rotation_deg)
+    width = int(rng.integers(cfg.line_width[0], cfg.line_width[1] + 1))
+    opacity = int(255 * rng.uniform(*cfg.line_opacity))
+    colour = np.asarray(LINE_COLOURS[int(rng.integers(len(LINE_COLOURS)))])
+    phase_y, phase_x = rng.uniform(0, spacing, size=2)
+    lines = Image.new("L", (w, h), 0)
+    draw = ImageDraw.Draw(lines)
+    cos, sin, reach = math.cos(tilt), math.sin(tilt), w + h
+    cx, cy = w / 2, h / 2
+    n = int(reach / spacing) + 2
+    for k in range(-n, n + 1):
+        off = k * spacing + phase_y  # horizontal lines: offset along the normal (-sin, cos)
+        x0, y0 = cx - sin * off - cos * reach, cy + cos * off - sin * reach
+        draw.line([(x0, y0), (x0 + 2 * cos * reach, y0 + 2 * sin * reach)], fill=opacity, width=width)
+        if squared:
+            off = k * spacing + phase_x  # vertical lines: offset along (cos, sin)
+            x0, y0 = cx + cos * off + sin * reach, cy + sin * off - cos * reach
+            draw.line([(x0, y0), (x0 - 2 * sin * reach, y0 + 2 * cos * reach)], fill=opacity, width=width)
+    return lines, colour
 
 
 def _p(rng: np.random.Generator, p: float, cfg: AugmentConfig) -> bool:
@@ -243,6 +291,11 @@ def augment(
         alpha = alpha.point(_lut(ink_strength))
     mode = "RGB" if cfg.colour else "L"
     paper_im = Image.new(mode, (w, h), _colour(paper, cfg.colour))
+    printed = _paper_lines(alpha, rng, cfg)
+    if printed is not None:
+        lines, line_rgb = printed
+        line_im = Image.new(mode, (w, h), _colour(np.clip(paper * line_rgb, 0, 1), cfg.colour))
+        paper_im = Image.composite(line_im, paper_im, lines)
     ink_im = Image.new(mode, (w, h), _colour(ink, cfg.colour))
     out = Image.composite(ink_im, paper_im, alpha)
     if s > 0:

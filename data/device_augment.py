@@ -9,7 +9,8 @@ model inputs at once, with tensor ops only, so a GPU run never waits for the CPU
    homography, an elastic warp added to the grid, and the result re-normalised the way `preprocess`
    normalises an image (ink box to the output height, left margin), with a small scale jitter;
 3. the photo: paper brightness and tint, ink colour and opacity (contrast), squared or lined paper
-   lines, uneven light (gradient, texture, a soft shadow), blur, low resolution, sensor noise;
+   lines (width, spacing, phase, tilt), uneven light (gradient, texture, a soft shadow), blur, low
+   resolution, sensor noise, and (p_jpeg > 0) JPEG's 8 x 8 block quantisation;
 4. the photo read back as `preprocess` reads it: denoise, illumination estimate (max filter),
    ink map, soft threshold.
 
@@ -71,6 +72,10 @@ class DeviceAugmentConfig:
     line_darkness: tuple[float, float] = (0.06, 0.3)  # pale blue / grey print on the paper
     margin: int = 4  # data.preprocess.PreprocessConfig.margin
     width_multiple: int = 16  # data.preprocess.PreprocessConfig.width_multiple
+    # Off by default (earlier seeds give the same batches; a run turns them on in its config):
+    line_half_width: tuple[float, float] = (LINE_HALF_WIDTH, LINE_HALF_WIDTH)  # px, per sample
+    p_jpeg: float = 0.0  # JPEG-like 8 x 8 DCT quantisation of the photo (as data.augment's JPEG)
+    jpeg_quality: tuple[float, float] = (25.0, 90.0)
 
 
 def _u(gen: torch.Generator, b: int, device: torch.device, lo: float = -1.0, hi: float = 1.0) -> torch.Tensor:
@@ -220,7 +225,14 @@ def _grid(
 def _lines(
     b: int, height: int, width: int, gen: torch.Generator, dev: torch.device, cfg: DeviceAugmentConfig
 ) -> torch.Tensor:
-    """Printed paper lines (B, 1, H, W) in [0, 1]: squared or ruled, random spacing, phase and tilt."""
+    """Printed paper lines (B, 1, H, W) in [0, 1]: squared or ruled, random spacing, phase, tilt and
+    (when `line_half_width` is a range) width."""
+    half = LINE_HALF_WIDTH
+    lo_w, hi_w = cfg.line_half_width
+    if hi_w > lo_w:  # drawn only then: the default takes nothing from the generator
+        half = _u(gen, b, dev, lo_w, hi_w)[:, None, None]
+    elif lo_w != LINE_HALF_WIDTH:
+        half = lo_w
     spacing = _u(gen, b, dev, *cfg.line_spacing) * height  # (B,)
     tilt = _u(gen, b, dev) * math.radians(cfg.rotation_deg) * cfg.strength
     phase_y, phase_x = _u(gen, b, dev, 0.0, 1.0), _u(gen, b, dev, 0.0, 1.0)
@@ -233,7 +245,7 @@ def _lines(
 
     def profile(t: torch.Tensor) -> torch.Tensor:
         dist = (t - t.round()).abs() * sp  # px to the nearest line
-        return (1.0 - dist / (2 * LINE_HALF_WIDTH)).clamp(min=0.0)
+        return (1.0 - dist / (2 * half)).clamp(min=0.0)
 
     squared = _chance(gen, b, dev, cfg.p_squared)[:, None, None]
     lines = torch.maximum(profile(v), profile(u) * squared)  # (B, H, W)
@@ -264,6 +276,34 @@ def _lighting(
     depth = depth * _chance(gen, b, dev, cfg.p_shadow * s)[:, None, None, None]
     light = light * (1.0 - depth * torch.sigmoid(d / edge))
     return light.clamp(0.15, 1.0)
+
+
+def _dct_matrix(dev: torch.device) -> torch.Tensor:
+    """The orthonormal 8-point DCT-II matrix (8, 8), built on the device (no host-to-device copy)."""
+    k = torch.arange(8, device=dev, dtype=torch.float32)[:, None]
+    n = torch.arange(8, device=dev, dtype=torch.float32)[None, :]
+    d = torch.cos(math.pi * (2 * n + 1) * k / 16) * math.sqrt(2 / 8)
+    return torch.cat([d[:1] / math.sqrt(2), d[1:]], 0)
+
+
+def jpeg_like(photo: torch.Tensor, quality: torch.Tensor) -> torch.Tensor:
+    """JPEG's loss on a batch of photos (B, 1, H, W) in [0, 1]: 8 x 8 DCT blocks quantised with a
+    luminance table scaled by `quality` (B,) in 1..100 as libjpeg scales it (the table is the standard
+    one's trend, 16 + 5 (u + v) + (u v) / 2, not its exact values); blocks, ringing and lost detail."""
+    b, c, h, w = photo.shape
+    ph, pw = -h % 8, -w % 8
+    x = F.pad(photo, (0, pw, 0, ph), mode="replicate") * 255.0 - 128.0  # (B, 1, H8, W8)
+    blocks = x.unfold(2, 8, 8).unfold(3, 8, 8)  # (B, 1, H8/8, W8/8, 8, 8)
+    d = _dct_matrix(photo.device)
+    coef = d @ blocks @ d.T
+    u = torch.arange(8, device=photo.device, dtype=torch.float32)
+    table = 16.0 + 5.0 * (u[:, None] + u[None, :]) + 0.5 * u[:, None] * u[None, :]  # (8, 8)
+    q = quality.clamp(1.0, 100.0)
+    scale = torch.where(q < 50, 5000.0 / q, 200.0 - 2.0 * q)[:, None, None, None, None, None]  # (B, ...)
+    step = ((table * scale + 50.0) / 100.0).clamp(min=1.0)
+    back = d.T @ (torch.round(coef / step) * step) @ d  # (B, 1, H8/8, W8/8, 8, 8)
+    out = back.permute(0, 1, 2, 4, 3, 5).reshape(b, c, h + ph, w + pw)
+    return ((out[..., :h, :w] + 128.0) / 255.0).clamp(0.0, 1.0)
 
 
 def _separable(x: torch.Tensor, k: int, op: str) -> torch.Tensor:
@@ -400,6 +440,10 @@ def augment_batch(
         sigma = _u(gen, b, dev, 0.0, cfg.noise_sigma * s)[:, None, None, None]
         photo = photo + torch.randn(photo.shape, generator=gen, device=dev) * sigma
     photo = photo.clamp(0.0, 1.0)
+    if s > 0 and cfg.p_jpeg > 0:  # drawn only then: the default takes nothing from the generator
+        quality = _u(gen, b, dev, *cfg.jpeg_quality)
+        jpeg = _chance(gen, b, dev, cfg.p_jpeg * s)[:, None, None, None].float()
+        photo = torch.lerp(photo, jpeg_like(photo, quality), jpeg)
     if photos is not None:
         photos.append(photo)
     # 4. read the photo back as preprocess does; nothing beyond each sample's width

@@ -15,8 +15,29 @@ import numpy as np
 import torch
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
+from data import photo
+
 # Photos are reduced to this many pixels on their long side before anything else.
 WORK_MAX_SIDE = 1600
+# JPEGs longer than this (phone photos: 12 MP is 4000 x 3000) are decoded at a reduced scale (1/2, 1/4 or
+# 1/8, by the decoder: fast) that keeps at least PHOTO_DECODE_SIDE pixels on the long side.
+PHOTO_JPEG_SIDE = 2 * WORK_MAX_SIDE
+PHOTO_DECODE_SIDE = 960
+# Images that do not look clean (`data.photo.looks_clean`) are read at most this many pixels long.
+PHOTO_WORK_SIDE = 1024
+# False: every image takes the clean path (as before the photo path existed; for before/after figures).
+PHOTO_PATH = True
+# Photos are straightened only when the paper has printed lines (the writing's own baseline is not
+# a reliable level: fractions, exponents, a slanted hand; the model is trained with small rotations).
+PHOTO_DESKEW_LINED_ONLY = True
+# Photos with more pixels than this (working size) are soft-thresholded on the expression's crop only.
+PHOTO_CROP_ABOVE = 300_000
+# Stroke width (px, at the model's scale) of preprocessed CROHME training images (median over 150 of
+# them: 2.75; phone photos of a fine pen come out near 2.1): thinner photo strokes are widened to it.
+PHOTO_STROKE_WIDTH = 2.75
+PHOTO_THIN_BELOW = 0.9
+# Their light is estimated on cells of about this many pixels (at least BACKGROUND_SHORT_SIDE cells).
+PHOTO_BACKGROUND_CELL = 6
 # The illumination estimate is computed on an image about this many pixels on its short side.
 BACKGROUND_SHORT_SIDE = 64
 # Window of the maximum filter that removes the ink from that small copy.
@@ -79,7 +100,7 @@ def to_pil(image: Image.Image | np.ndarray | bytes | bytearray) -> Image.Image:
         try:
             im = Image.open(io.BytesIO(bytes(image)))
             if im.format == "JPEG":
-                im.draft("L", (WORK_MAX_SIDE, WORK_MAX_SIDE))  # decode reduced and gray: fast
+                im.draft("L", _draft_size(im.size))  # decode reduced and gray: fast
             im.load()
         except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
             raise PreprocessError(f"cannot decode image: {exc}") from exc
@@ -99,6 +120,15 @@ def to_pil(image: Image.Image | np.ndarray | bytes | bytearray) -> Image.Image:
             arr = np.clip(np.nan_to_num(arr), 0, 255).astype(np.uint8)
         return Image.fromarray(arr)
     raise PreprocessError(f"unsupported image type {type(image).__name__}")
+
+
+def _draft_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The size to ask the JPEG decoder for (it decodes at the smallest power-of-2 scale not below it)."""
+    w, h = size
+    if max(w, h) <= PHOTO_JPEG_SIDE:
+        return WORK_MAX_SIDE, WORK_MAX_SIDE
+    k = next(k for k in (8, 4, 2, 1) if max(w, h) / k >= PHOTO_DECODE_SIDE)
+    return math.ceil(w / k), math.ceil(h / k)
 
 
 def _to_gray(im: Image.Image) -> Image.Image:
@@ -141,8 +171,9 @@ def _blur_radius(size: tuple[int, int]) -> int:
     return max(POLARITY_MIN_RADIUS, round(max(size) * POLARITY_RADIUS_FRACTION))
 
 
-def ink_map(gray: Image.Image) -> np.ndarray:
-    """Grayscale image -> float32 (H, W) ink strength in [0, 1] (polarity and lighting removed)."""
+def ink_map(gray: Image.Image, background_short_side: int = BACKGROUND_SHORT_SIDE) -> np.ndarray:
+    """Grayscale image -> float32 (H, W) ink strength in [0, 1] (polarity and lighting removed); the
+    lighting is estimated on a copy `background_short_side` px on its short side."""
     g = np.asarray(gray, dtype=np.float32) / 255.0  # (H, W)
     # Polarity: ink pixels are the strongest local outliers; their sign says dark or light ink.
     local = np.asarray(gray.filter(ImageFilter.BoxBlur(_blur_radius(gray.size))), dtype=np.float32) / 255.0
@@ -155,7 +186,7 @@ def ink_map(gray: Image.Image) -> np.ndarray:
         gray = ImageOps.invert(gray)
     # Illumination: paper brightness from a max-filtered (ink removed), blurred small copy.
     w, h = gray.size
-    factor = max(1.0, min(w, h) / BACKGROUND_SHORT_SIDE)
+    factor = max(1.0, min(w, h) / background_short_side)
     small_size = (max(1, round(w / factor)), max(1, round(h / factor)))
     small = gray.resize(small_size, Image.Resampling.BOX) if factor > 1 else gray
     small = Image.fromarray(_max_filter(np.asarray(small), BACKGROUND_MAX_WINDOW)).filter(
@@ -275,12 +306,82 @@ def preprocess(
     lo, hi = gray.getextrema()
     if hi - lo < MIN_INK_CONTRAST * 255:  # uniform image: nothing written
         return _blank(cfg)
+    if PHOTO_PATH and not photo.looks_clean(gray):
+        return preprocess_photo(gray, cfg)
     ink = ink_map(gray.filter(ImageFilter.BoxBlur(DENOISE_RADIUS)) if DENOISE_RADIUS else gray)
     if float(ink.max(initial=0.0)) < MIN_INK_CONTRAST:
         return _blank(cfg)
     if cfg.binarize:
         ink = soft_threshold(ink)
     return place_ink(ink, cfg)
+
+
+def preprocess_photo(
+    gray: Image.Image, cfg: PreprocessConfig = PreprocessConfig(), info: dict | None = None
+) -> torch.Tensor:
+    """A photo (grayscale, no uniform background) -> model input: the clean path's ink map, then the
+    tilt straightened, printed lines removed and the expression cropped (`data.photo`) before the soft
+    threshold and placement. `info`, when given, receives what was done (angle, line bands, box)."""
+    if max(gray.size) > PHOTO_WORK_SIDE:
+        f = PHOTO_WORK_SIDE / max(gray.size)
+        gray = gray.resize(
+            (max(1, round(gray.width * f)), max(1, round(gray.height * f))), Image.Resampling.BOX
+        )
+    # light estimated finer than on the clean path: a photo's shadows and uneven paper vary faster
+    short = max(BACKGROUND_SHORT_SIDE, round(min(gray.size) / PHOTO_BACKGROUND_CELL))
+    ink = ink_map(gray.filter(ImageFilter.BoxBlur(DENOISE_RADIUS)) if DENOISE_RADIUS else gray, short)
+    if float(ink.max(initial=0.0)) < MIN_INK_CONTRAST:
+        return _blank(cfg)
+    threshold = photo.mark_threshold(ink)
+    turned, angle = photo.straighten(ink, threshold)
+    turned, lines = photo.remove_lines(turned, threshold)
+    if lines >= photo.MIN_LINES_TO_DESKEW or not PHOTO_DESKEW_LINED_ONLY:
+        ink = turned
+    else:  # plain paper: the writing keeps its own slant, as in the training data
+        ink, angle = (photo.remove_lines(ink, threshold)[0], 0.0) if lines else (ink, 0.0)
+    if info is not None:
+        info.update(photo=True, angle_deg=round(angle, 2), lines=lines, work_size=list(gray.size))
+    if float(ink.max(initial=0.0)) < MIN_INK_CONTRAST:
+        return _blank(cfg)
+    if cfg.binarize and ink.size <= PHOTO_CROP_ABOVE:
+        # small: thresholded whole, as the clean path does, then cut to the expression
+        ink = soft_threshold(ink)
+        box = photo.expression_box(ink > INK_LEVEL)
+        level = INK_LEVEL
+    else:
+        # large: the expression is found on a quick threshold, then only its crop is thresholded (cheaper,
+        # and the soft threshold's statistics are those of the writing, not of a page of empty paper)
+        sample = ink[::4, ::4] if ink.size > 65536 else ink
+        level = max(_otsu(sample), MIN_INK_CONTRAST)
+        box = photo.expression_box(ink > level)
+    if box is None:
+        return _blank(cfg)
+    y0, y1, x0, x1 = photo.pad_box(box, ink.shape)
+    crop = ink[y0:y1, x0:x1]
+    contrast = photo.stroke_contrast(crop, crop > level)
+    if info is not None:
+        info.update(box=[y0, y1, x0, x1], stroke_contrast=round(contrast, 3))
+    if contrast < photo.MIN_STROKE_CONTRAST:  # shading, not writing
+        return _blank(cfg)
+    if cfg.binarize and ink.size > PHOTO_CROP_ABOVE:
+        crop = soft_threshold(crop)
+    if cfg.binarize:
+        inner = photo.expression_box(crop > INK_LEVEL)
+        if inner is None:
+            return _blank(cfg)
+        b0, b1, c0, c1 = inner
+        kept = np.zeros_like(crop)
+        kept[b0:b1, c0:c1] = crop[b0:b1, c0:c1]
+        crop = kept
+    out = place_ink(crop, cfg)
+    width = photo.stroke_width(out[0].numpy())
+    if info is not None:
+        info["stroke_width"] = round(width, 2)
+    if 0 < width < PHOTO_THIN_BELOW * PHOTO_STROKE_WIDTH:  # a fine pen, scaled down: as bold as training's
+        gain = min(1.0, (PHOTO_STROKE_WIDTH - width) / 2.0)  # a 3 x 3 maximum adds 2 px
+        grown = torch.nn.functional.max_pool2d(out[None], 3, stride=1, padding=1)[0]
+        out = torch.lerp(out, grown, gain)
+    return out
 
 
 def place_ink(ink: np.ndarray, cfg: PreprocessConfig = PreprocessConfig()) -> torch.Tensor:

@@ -50,7 +50,7 @@ def run_eval(args: argparse.Namespace) -> int:
         names = load_split(args.split)
     samples = iter_eval_samples(args.data, limit=args.limit, source=args.source, names=names)
     if args.augment > 0:
-        samples = augment_samples(samples, args.augment, args.seed)
+        samples = augment_samples(samples, args.augment, args.seed, paper=args.paper)
     metrics, results = evaluate(recognizer, samples, beam=args.beam, rescore=not args.no_rescore)
     report: dict[str, object] = dict(metrics)
     report["model"] = f"{recognizer.card.get('name', '?')} {recognizer.card.get('version', '')}".strip()
@@ -59,7 +59,9 @@ def run_eval(args: argparse.Namespace) -> int:
     report["bidirectional_rescoring"] = bool(
         recognizer.config.bidirectional and args.beam > 1 and not args.no_rescore
     )
-    report["augment"] = {"strength": args.augment, "seed": args.seed} if args.augment > 0 else None
+    report["augment"] = (
+        {"strength": args.augment, "seed": args.seed, "paper": args.paper} if args.augment > 0 else None
+    )
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
@@ -96,6 +98,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="evaluate a photo-like copy of the split: augmentation strength (0 = off, 1 = default photo)",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the --augment copy")
+    p.add_argument(
+        "--paper",
+        default="plain",
+        choices=["plain", "lined", "squared", "mixed"],
+        help="printed lines in the --augment copy (mixed: a third each plain, ruled and squared)",
+    )
     p.add_argument(
         "--split",
         default=None,

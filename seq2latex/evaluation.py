@@ -101,13 +101,21 @@ def iter_eval_samples(
             yield EvalSample(rec.name, image, rec.latex)
 
 
-def augment_samples(samples: Iterator[EvalSample], strength: float, seed: int = 0) -> Iterator[EvalSample]:
+# --paper of `seq2latex eval --augment`: (probability of printed lines, of squares among them).
+PAPERS = {"plain": (0.0, 0.0), "lined": (1.0, 0.0), "squared": (1.0, 1.0), "mixed": (2 / 3, 0.5)}
+
+
+def augment_samples(
+    samples: Iterator[EvalSample], strength: float, seed: int = 0, paper: str = "plain"
+) -> Iterator[EvalSample]:
     """A photo-like copy of an evaluation set: each image goes through `data.augment` (RGB, coloured
     ink and paper) with its own generator seeded by (seed, position), so the copy is the same on every
-    run and machine and a sample's photo does not depend on `--limit`."""
+    run and machine and a sample's photo does not depend on `--limit`. `paper` (PAPERS) adds printed
+    lines: "mixed" is a third each plain, ruled and squared; "plain" is the copy without lines."""
     from data.augment import AugmentConfig, augment
 
-    cfg = AugmentConfig(strength=strength, colour=True)
+    p_lines, p_squared = PAPERS[paper]
+    cfg = AugmentConfig(strength=strength, colour=True, p_lines=p_lines, p_squared=p_squared)
     for i, s in enumerate(samples):
         rng = np.random.default_rng([seed, i])
         yield EvalSample(s.name, augment(s.image, rng, cfg), s.reference)

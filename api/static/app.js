@@ -14,6 +14,7 @@ const TEXT = {
     tagline: "Write or photograph a formula — get its LaTeX and the solution.", language: "Language",
     draw: "Draw", photo: "Photo", clear: "Clear", undo: "Undo", recognize: "Recognize & solve",
     choose: "Choose or take a photo of a handwritten formula", start: "Draw a formula or upload a photo.",
+    whatWasRead: "what was read",
     formula: "Formula", latexHint: "(edit to correct it — the solution updates)", solution: "Solution",
     docs: "API documentation", recognizing: "Recognizing…", solving: "Solving…",
     recognized: "Recognized — edit the LaTeX below if something is wrong.", solved: "Solved.",
@@ -36,6 +37,7 @@ const TEXT = {
     tagline: "Schrijf of fotografeer een formule — krijg de LaTeX en de oplossing.", language: "Taal",
     draw: "Tekenen", photo: "Foto", clear: "Wissen", undo: "Ongedaan maken", recognize: "Herken & los op",
     choose: "Kies of maak een foto van een handgeschreven formule", start: "Teken een formule of upload een foto.",
+    whatWasRead: "wat er gelezen is",
     formula: "Formule", latexHint: "(pas aan om te verbeteren — de oplossing volgt)", solution: "Oplossing",
     docs: "API-documentatie", recognizing: "Herkennen…", solving: "Oplossen…",
     recognized: "Herkend — pas de LaTeX hieronder aan als er iets niet klopt.", solved: "Opgelost.",
@@ -228,11 +230,19 @@ function showTimings(data) {
   $("timings").textContent = parts.join(" · ");
 }
 
+// The small "what was read" thumbnail beside the photo: the model's input (lines removed, cropped, scaled)
+function showModelInput(uri) {
+  const ok = typeof uri === "string" && uri.startsWith("data:image/png;base64,");
+  if (ok) $("model-input").src = uri;
+  else $("model-input").removeAttribute("src");
+  $("model-view").hidden = !ok || $("preview").hidden;
+}
+
 async function postSolve(body, headers, fromImage) {
   const seq = ++requestSeq;
   setStatus(fromImage ? t("recognizing") : t("solving"), true);
   showError("");
-  if (fromImage) clearResults(false);
+  if (fromImage) { clearResults(false); showModelInput(null); }
   let resp, data;
   try {
     resp = await fetch(withLang("/solve"), { method: "POST", body: body, headers: apiHeaders(headers) });
@@ -254,6 +264,7 @@ async function postSolve(body, headers, fromImage) {
   }
   setStatus(fromImage ? t("recognized") : t("solved"), false);
   if (fromImage) {
+    showModelInput(data.model_input);
     $("latex-input").value = data.latex_typed || data.latex;
     $("confidence").textContent = t("confidence") + " " + Math.round(100 * data.confidence) + "%";
   }
@@ -524,6 +535,7 @@ function forgetFormula() {
   showError("");
   setStatus(t("start"), false);
   $("preview").hidden = true;
+  showModelInput(null);
 }
 
 function setupUpload() {

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from data.device_augment import DeviceAugmentConfig, augment_batch, read_back
+from data.device_augment import DeviceAugmentConfig, augment_batch, jpeg_like, read_back
 from data.preprocess import PreprocessConfig, preprocess
 from data.records import discover_sources, read_source
 
@@ -92,6 +92,28 @@ def test_squared_paper_lines_are_drawn_and_mostly_read_away(clean: tuple[torch.T
     extra = (grid - plain).clamp(min=0)[mask[:, None]]
     assert float(extra.mean()) > 1e-4  # the lines leave a trace, as on a real photo
     assert float((grid > 0.5).float().mean()) < 1.3 * float((plain > 0.5).float().mean())  # but not as ink
+
+
+def test_jpeg_like_loses_detail_by_quality_and_keeps_flat_paper() -> None:
+    gen = torch.Generator().manual_seed(0)
+    noise = torch.rand(2, 1, 64, 100, generator=gen)
+    out = jpeg_like(noise, torch.tensor([100.0, 10.0]))
+    assert out.shape == noise.shape
+    assert float((out[0] - noise[0]).abs().mean()) < 0.01  # quality 100: nearly lossless
+    assert float((out[1] - noise[1]).abs().mean()) > 0.05  # quality 10: the detail is gone
+    flat = torch.full((1, 1, 64, 100), 0.8)
+    assert float((jpeg_like(flat, torch.tensor([10.0])) - flat).abs().max()) < 6 / 255  # the DC step only
+
+
+def test_jpeg_and_line_widths_are_seeded_and_off_by_default(clean: tuple[torch.Tensor, torch.Tensor]) -> None:
+    base = DeviceAugmentConfig(strength=0.5)
+    assert base.p_jpeg == 0.0 and base.line_half_width[0] == base.line_half_width[1]
+    on = replace(base, p_jpeg=1.0, p_lines=1.0, line_half_width=(0.5, 1.5))
+    a, _ = _run(clean, 4, on)
+    b, _ = _run(clean, 4, on)
+    c, _ = _run(clean, 4, base)
+    torch.testing.assert_close(a, b)
+    assert float((a - c).abs().mean()) > 1e-3
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -169,3 +169,67 @@ def test_variable_height_keeps_symbols_readable() -> None:
     assert (rows[-1] - rows[0] + 1) > 2 * 64 - 2 * 4 - 10
     with pytest.raises(ValueError):
         PreprocessConfig(max_height=100)  # not a multiple of 16
+
+
+# ------------------------------------------------------------------ the clean path does not change
+
+
+def _clean_inputs(fixtures_dir: Path) -> dict[str, object]:
+    """The images of tests/fixtures/preprocess_clean.json, rebuilt as they were hashed."""
+    from data.inkml import read_inkml as _read
+
+    out: dict[str, object] = {}
+    for f in (
+        "crohme/offline/2014/img/34_em_225.png",
+        "crohme/offline/2014/img/RIT_2014_97.png",
+        "crohme/offline/2014/img/502_em_12.png",
+        "images/x2_minus_4.png",
+        "images/z3_plus_z.png",
+        "images/15_div_5.png",
+    ):
+        out[f] = (fixtures_dir / f).read_bytes()
+    im = Image.open(fixtures_dir / "images" / "2x_plus_1.png").convert("L")
+    out["images/2x_plus_1.png inverted (dark ink on white)"] = ImageOps.invert(im)
+    ink = _read(fixtures_dir / "crohme" / "inkml" / "train" / "KAIST" / "TrainData2_14_sub_9.inkml")
+    out["render_strokes(KAIST/TrainData2_14_sub_9, height=96, pen_width=3.0)"] = render_strokes(
+        ink.strokes, height=96, pen_width=3.0
+    )
+    out["render_strokes(KAIST/TrainData2_14_sub_9) RGB dark on white"] = ImageOps.invert(
+        render_strokes(ink.strokes)
+    ).convert("RGB")
+    return out
+
+
+def test_clean_images_give_the_same_bytes_as_before_the_photo_path(fixtures_dir: Path) -> None:
+    import hashlib
+    import json
+
+    expected = json.loads((fixtures_dir / "preprocess_clean.json").read_text())["outputs"]
+    inputs = _clean_inputs(fixtures_dir)
+    assert len(expected) == 2 * len(inputs)
+    for row in expected:
+        out = preprocess(inputs[row["image"]], PreprocessConfig(**row["config"]))
+        assert list(out.shape) == row["shape"], row["image"]
+        assert hashlib.sha256(out.numpy().tobytes()).hexdigest() == row["sha256"], (
+            row["image"],
+            row["config"],
+        )
+
+
+def test_crohme_2014_images_all_take_the_clean_path(crohme_root: Path) -> None:
+    from data.photo import looks_clean
+    from data.preprocess import _to_gray, to_pil
+
+    files = sorted((crohme_root / "offline" / "2014" / "img").glob("*.png"))
+    assert len(files) == 986
+    photo_like = [f.name for f in files if not looks_clean(_to_gray(to_pil(f.read_bytes())))]
+    assert photo_like == []
+
+
+def test_large_jpeg_is_decoded_reduced_but_at_least_the_photo_working_size() -> None:
+    from data.preprocess import PHOTO_DECODE_SIDE, to_pil
+
+    buf = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (200, 190, 180)).save(buf, format="JPEG", quality=80)
+    im = to_pil(buf.getvalue())
+    assert PHOTO_DECODE_SIDE <= max(im.size) <= 2 * PHOTO_DECODE_SIDE and im.mode == "L"

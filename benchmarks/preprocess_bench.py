@@ -1,0 +1,98 @@
+"""Preprocessing speed on a phone photo: bytes of a 12 MP JPEG -> model input, decoding included, one core.
+
+    python benchmarks/preprocess_bench.py [--image PHOTO.jpg] [--repeat 20] [--save-photo photo.jpg]
+
+Without `--image` it builds the photo (seeded): a CROHME 2014 expression of tests/fixtures drawn 500 px high
+on squared paper, 4000 x 3000, through `data.photo.phone_photo`, JPEG quality 90. The process is pinned to
+one CPU core with one torch thread. Prints JSON: image size and bytes, output shape, ms per call (min,
+median, p90), and what the photo path did (tilt, line bands, crop).
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+INKML = ROOT / "tests" / "fixtures" / "crohme" / "inkml" / "test2014" / "34_em_225.inkml"
+
+
+def build_photo(seed: int = 0, size: tuple[int, int] = (4000, 3000), paper: str = "squared") -> bytes:
+    import numpy as np
+
+    from data.inkml import read_inkml
+    from data.photo import phone_photo
+    from data.render import render_strokes
+
+    ink = render_strokes(read_inkml(INKML).strokes, height=500, pen_width=12.0)
+    photo = phone_photo(ink, np.random.default_rng(seed), size=size, paper=paper)
+    buf = io.BytesIO()
+    photo.save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--image", default=None, help="a photo to time (default: the built 12 MP squared-paper JPEG)"
+    )
+    p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--paper", default="squared", choices=["plain", "lined", "squared"])
+    p.add_argument("--save-photo", default=None, help="write the built photo here")
+    p.add_argument("--core", type=int, default=None, help="CPU core to pin to (default: the first allowed)")
+    args = p.parse_args(argv)
+
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if cores:
+        os.sched_setaffinity(0, {args.core if args.core is not None else cores[0]})
+    import torch
+    from PIL import Image
+
+    from data.preprocess import PreprocessConfig, _to_gray, preprocess, preprocess_photo, to_pil
+
+    torch.set_num_threads(1)
+    data = Path(args.image).read_bytes() if args.image else build_photo(args.seed, paper=args.paper)
+    if args.save_photo:
+        Path(args.save_photo).write_bytes(data)
+    cfg = PreprocessConfig()
+    out = preprocess(data, cfg)  # warm-up
+    times = []
+    for _ in range(max(1, args.repeat)):
+        t0 = time.perf_counter()
+        out = preprocess(data, cfg)
+        times.append((time.perf_counter() - t0) * 1000.0)
+    info: dict = {}
+    im = to_pil(data)
+    preprocess_photo(_to_gray(im), cfg, info)
+    with Image.open(io.BytesIO(data)) as full:
+        size = list(full.size)
+    times.sort()
+    report = {
+        "image": args.image or f"built: {INKML.name} on {args.paper} paper, seed {args.seed}, JPEG q90",
+        "size": size,
+        "megapixels": round(size[0] * size[1] / 1e6, 2),
+        "bytes": len(data),
+        "output_shape": list(out.shape),
+        "repeat": len(times),
+        "ms_min": round(times[0], 1),
+        "ms_median": round(statistics.median(times), 1),
+        "ms_p90": round(times[min(len(times) - 1, int(0.9 * len(times)))], 1),
+        "cores": 1 if cores else None,
+        "torch_threads": torch.get_num_threads(),
+        "photo_path": info,
+    }
+    print(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
