@@ -21,8 +21,11 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import API_KEY_HEADER
 from api.errors import install_error_handlers
 from api.limits import InferenceLimiter
-from api.routes import demo, health, recognize, solve, symbol
+from api.metrics import Metrics
+from api.middleware import ObservabilityMiddleware
+from api.routes import demo, health, metrics, recognize, solve, symbol
 from api.settings import Settings
+from api.telemetry import REQUEST_ID_HEADER, configure_access_log
 from seq2latex import __version__
 from seq2latex.recognizer import Recognizer
 
@@ -60,6 +63,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             )
         card = app.state.recognizer.card
         log.info("model %s %s loaded", card.get("name"), card.get("version", ""))
+        app.state.metrics.set_model(card)
         app.state.limiter = limiter
         app.state.solve_executor = solve_executor
         if settings.warmup:
@@ -83,14 +87,21 @@ def create_app(settings: Settings | None = None, recognizer: Recognizer | None =
     )
     app.state.settings = settings
     app.state.recognizer = recognizer
+    app.state.metrics = Metrics(app.state)
+    configure_access_log(settings.log_format, settings.access_log)
     install_error_handlers(app)
     app.add_middleware(
         CORSMiddleware,
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
-        allow_headers=["Content-Type", API_KEY_HEADER],
+        allow_headers=["Content-Type", API_KEY_HEADER, REQUEST_ID_HEADER],
+        expose_headers=[REQUEST_ID_HEADER],
     )
+    # outermost (added last): it sees every answer, CORS preflights included, and its request id
+    app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
     for module in (solve, recognize, symbol, health, demo):
         app.include_router(module.router)
+    if settings.metrics:
+        app.include_router(metrics.router)
     app.mount("/static", StaticFiles(directory=demo.STATIC_DIR), name="static")
     return app

@@ -22,6 +22,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
     p.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda")
     p.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--log-format",
+        default=None,
+        choices=["json", "text"],
+        help="the access log, one line per request on stderr (default json; SEQ2LATEX_LOG_FORMAT)",
+    )
     p.set_defaults(func=serve)
 
     r = subparsers.add_parser("recognize", help="recognize handwritten maths in image files")
@@ -55,6 +61,10 @@ def serve(args: argparse.Namespace) -> int:
         os.environ["SEQ2LATEX_MODEL_DIR"] = str(args.model.resolve())
     if args.device:
         os.environ["SEQ2LATEX_DEVICE"] = args.device
+    if args.log_format:
+        os.environ["SEQ2LATEX_LOG_FORMAT"] = args.log_format
+    if args.log_level in ("critical", "error", "warning"):  # the access log's lines are at info level
+        os.environ.setdefault("SEQ2LATEX_ACCESS_LOG", "false")
     uvicorn.run(
         "api.app:create_app",
         factory=True,
@@ -62,6 +72,7 @@ def serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=max(1, args.workers),
         log_level=args.log_level,
+        access_log=False,  # the service writes its own access log (api.middleware): request id, stage timings
     )
     return 0
 

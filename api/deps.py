@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 
 from api.errors import ApiError
 from api.limits import InferenceLimiter
+from api.metrics import Metrics
 from api.settings import Settings
 from seq2latex.recognizer import Recognizer
 
@@ -23,12 +24,18 @@ def get_settings(request: Request) -> Settings:
 def get_recognizer(request: Request) -> Recognizer:
     rec = getattr(request.app.state, "recognizer", None)
     if rec is None:
-        raise ApiError(503, "model_not_loaded", "the model is not loaded yet", nl="het model is nog niet geladen")
+        raise ApiError(
+            503, "model_not_loaded", "the model is not loaded yet", nl="het model is nog niet geladen"
+        )
     return rec
 
 
 def get_limiter(request: Request) -> InferenceLimiter:
     return request.app.state.limiter
+
+
+def get_metrics(request: Request) -> Metrics:
+    return request.app.state.metrics
 
 
 def get_solve_executor(request: Request) -> ThreadPoolExecutor:
@@ -53,5 +60,6 @@ def require_api_key(request: Request) -> None:
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 RecognizerDep = Annotated[Recognizer, Depends(get_recognizer)]
 LimiterDep = Annotated[InferenceLimiter, Depends(get_limiter)]
+MetricsDep = Annotated[Metrics, Depends(get_metrics)]
 SolveExecutorDep = Annotated[ThreadPoolExecutor, Depends(get_solve_executor)]
 ApiKey = Depends(require_api_key)

@@ -11,6 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.telemetry import record_error
+
 log = logging.getLogger("seq2latex.api")
 
 # HTTP status -> default error code for errors raised by the framework itself
@@ -90,6 +92,7 @@ class ErrorResponse(BaseModel):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None
 ) -> JSONResponse:
+    record_error(code)  # for the request's access-log line
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
@@ -119,10 +122,15 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(422, "invalid_input", message)
 
 
-async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+def unexpected_response(request: Request, exc: Exception) -> JSONResponse:
+    """The 500 answer to an exception no handler knows (logged with its traceback)."""
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     nl = request_lang(request) == "nl"
     return error_response(500, "internal_error", "interne serverfout" if nl else "internal server error")
+
+
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    return unexpected_response(request, exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

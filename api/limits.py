@@ -16,6 +16,7 @@ MAX_BEAM = 10  # beam width accepted by the API
 MULTIPART_OVERHEAD_BYTES = 64 * 1024  # multipart headers and small fields on top of the file
 JSON_OVERHEAD_BYTES = 64 * 1024  # JSON keys and small fields on top of the base64 image
 RETRY_AFTER_S = 1  # Retry-After of a 503
+READY_SOLVER_TIMEOUT_S = 5.0  # /ready: the solver pool's round trip (above its 3 s job limit)
 
 
 class Overloaded(Exception):
@@ -31,6 +32,8 @@ class InferenceLimiter:
         self._executor = ThreadPoolExecutor(max_workers=max_concurrency, thread_name_prefix="seq2latex-infer")
         self._lock = threading.Lock()
         self._in_flight = 0  # running + waiting
+        self._running = 0
+        self._rejected = 0  # jobs refused because the queue was full, since start
 
     @property
     def capacity(self) -> int:
@@ -41,6 +44,25 @@ class InferenceLimiter:
         with self._lock:
             return self._in_flight
 
+    def counts(self) -> tuple[int, int, int]:
+        """(running, waiting, rejected so far), read together."""
+        with self._lock:
+            return self._running, max(0, self._in_flight - self._running), self._rejected
+
+    @property
+    def saturated(self) -> bool:
+        """True when the next job would be refused."""
+        return self.in_flight >= self.capacity
+
+    def _call(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+        with self._lock:
+            self._running += 1
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            with self._lock:
+                self._running -= 1
+
     def _done(self, _: Future[object]) -> None:
         with self._lock:
             self._in_flight -= 1
@@ -49,10 +71,11 @@ class InferenceLimiter:
         """Queue `fn(*args)` or raise `Overloaded`; the slot is freed when the job ends or is cancelled."""
         with self._lock:
             if self._in_flight >= self.capacity:
+                self._rejected += 1
                 raise Overloaded(f"{self._in_flight} inference jobs in flight (limit {self.capacity})")
             self._in_flight += 1
         try:
-            fut = self._executor.submit(fn, *args, **kwargs)
+            fut = self._executor.submit(self._call, fn, *args, **kwargs)
         except BaseException:
             with self._lock:
                 self._in_flight -= 1
@@ -71,6 +94,7 @@ class InferenceLimiter:
 
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
+
 
 # Ink (JSON `strokes` or `inkml`): what one request may hold. A CROHME expression has at most a few
 # hundred strokes of a few hundred points; these leave room for a slow, careful writer and refuse more.

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import torch
 from PIL import Image
 
 from api.errors import ApiError
@@ -16,6 +17,7 @@ from api.ink import Strokes, render_expression, render_one_symbol
 from api.inputs import ImageOrLatex
 from api.limits import RETRY_AFTER_S, InferenceLimiter, Overloaded
 from api.settings import Settings
+from api.telemetry import record_stage
 from data.ink_parts import image_layout
 from data.render import render_strokes
 from seq2latex.recognizer import Recognizer
@@ -33,6 +35,9 @@ class Recognition:
     tokens: list[str]
     token_probs: list[float]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    model_input: str | None = None  # what the model read: a data: URI PNG, dark ink on white
+    # seconds per stage, for the metrics and the access log: decode apart from preprocess
+    stages_s: dict[str, float] = field(default_factory=dict)
 
 
 def _ms(seconds: float) -> float:
@@ -47,11 +52,15 @@ def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recogn
     """Decode pixels, preprocess and recognize one image (runs in a worker thread)."""
     t0 = time.perf_counter()
     load_image(im)
+    t_decoded = time.perf_counter()
     try:
         tensor = recognizer.preprocess(im)  # (1, H, W)
     except ValueError as exc:  # data.preprocess.PreprocessError and friends
         raise ApiError(
-            422, "corrupt_image", f"the image cannot be read: {exc}", nl="de afbeelding kan niet gelezen worden"
+            422,
+            "corrupt_image",
+            f"the image cannot be read: {exc}",
+            nl="de afbeelding kan niet gelezen worden",
         ) from exc
     if _is_blank(tensor):
         raise ApiError(422, "blank_image", NO_INK, nl=NO_INK_NL)
@@ -65,7 +74,20 @@ def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recogn
         tokens=list(pred.tokens),
         token_probs=list(pred.token_probs),
         timings_ms={"preprocess": _ms(t1 - t0), "recognize": _ms(t2 - t1)},
+        stages_s={"decode": t_decoded - t0, "preprocess": t1 - t_decoded, "recognize": t2 - t1},
+        model_input=model_input_png(tensor),
     )
+
+
+def model_input_png(tensor: Any) -> str:
+    """A model input (1, H, W), ink = 1, as a data: URI PNG with dark ink on white (the demo's thumbnail)."""
+    import base64
+    import io
+
+    arr = ((1.0 - tensor[0].clamp(0, 1)) * 255.0 + 0.5).to(dtype=torch.uint8).numpy()  # (H, W)
+    buf = io.BytesIO()
+    Image.fromarray(arr, "L").save(buf, format="PNG", optimize=False)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
 
 
 def classify_sync(
@@ -75,9 +97,13 @@ def classify_sync(
     ink, 422 `several_symbols` when the ink (of `layout_image`, default `im`) lies in several parts side by
     side (`data.ink_parts`)."""
     load_image(im)
+    recognizer = recognizer.symbol_reader
     if recognizer.model.symbol_head is None or not recognizer.classes:
         raise ApiError(
-            501, "not_available", "this model has no symbol classifier", nl="dit model kan geen losse symbolen lezen"
+            501,
+            "not_available",
+            "this model has no symbol classifier",
+            nl="dit model kan geen losse symbolen lezen",
         )
     try:
         layout = image_layout(im if layout_image is None else layout_image)
@@ -95,7 +121,10 @@ def classify_sync(
         return recognizer.classify_symbol(im, k=k)
     except ValueError as exc:
         raise ApiError(
-            422, "corrupt_image", f"the image cannot be read: {exc}", nl="de afbeelding kan niet gelezen worden"
+            422,
+            "corrupt_image",
+            f"the image cannot be read: {exc}",
+            nl="de afbeelding kan niet gelezen worden",
         ) from exc
     except RuntimeError as exc:  # the model has no symbol head
         raise ApiError(501, "not_available", str(exc), nl="dit model kan geen losse symbolen lezen") from exc
@@ -106,24 +135,42 @@ def recognize_ink_sync(recognizer: Recognizer, strokes: Strokes, beam: int) -> R
     (runs in a worker thread)."""
     t0 = time.perf_counter()
     im = render_expression(strokes)
-    render_ms = _ms(time.perf_counter() - t0)
+    render_s = time.perf_counter() - t0
     rec = recognize_sync(recognizer, im, beam)
-    rec.timings_ms = {"render": render_ms, **rec.timings_ms}
+    rec.timings_ms = {"render": _ms(render_s), **rec.timings_ms}
+    rec.stages_s = {"render": render_s, **rec.stages_s}
+    rec.stages_s.pop("decode", None)  # the drawn image needs no decoding
     return rec
 
 
 def classify_ink_sync(recognizer: Recognizer, strokes: Strokes, k: int) -> list[tuple[str, float]]:
     """Draw one symbol's ink as a training crop is drawn, then classify it as an image; whether it is one
     symbol is judged on the ink drawn as `data.ink_parts` was measured on (`render_strokes`, 72 px high)."""
-    im = render_one_symbol(strokes, recognizer.config.symbol_size, recognizer.config.symbol_pen)
+    reader = recognizer.symbol_reader
+    im = render_one_symbol(strokes, reader.config.symbol_size, reader.config.symbol_pen)
     return classify_sync(recognizer, im, k, layout_image=render_strokes(strokes))
 
 
-async def in_pool(limiter: InferenceLimiter, timeout_s: float, fn: Any, *args: Any) -> Any:
-    """Run `fn` in the inference pool, mapping a full queue to 503 and the time limit to 504."""
+async def in_pool(
+    limiter: InferenceLimiter, timeout_s: float, fn: Any, *args: Any, stage: str | None = None
+) -> Any:
+    """Run `fn` in the inference pool, mapping a full queue to 503 and the time limit to 504. The wait for a
+    slot is recorded as the request's `queue` stage, and the job's own time as `stage` when given."""
+    submitted = time.perf_counter()
+    started: list[float] = []
+    queued = True
+
+    def job() -> Any:
+        started.append(time.perf_counter())
+        return fn(*args)
+
     try:
-        return await limiter.run(timeout_s, fn, *args)
+        result = await limiter.run(timeout_s, job)
+        if stage is not None:
+            record_stage(stage, time.perf_counter() - started[0])
+        return result
     except Overloaded as exc:
+        queued = False  # refused at once
         raise ApiError(
             503,
             "overloaded",
@@ -138,6 +185,15 @@ async def in_pool(limiter: InferenceLimiter, timeout_s: float, fn: Any, *args: A
             f"recognition did not finish within {timeout_s:g} s",
             nl=f"het herkennen was niet binnen {timeout_s:g} s klaar",
         ) from exc
+    finally:  # the wait for a slot (all of the time, for a job that timed out before it started)
+        if queued:
+            record_stage("queue", (started[0] if started else time.perf_counter()) - submitted)
+
+
+def _recorded(rec: Recognition) -> Recognition:
+    for name, seconds in rec.stages_s.items():
+        record_stage(name, seconds)
+    return rec
 
 
 async def recognize_bytes(
@@ -149,7 +205,7 @@ async def recognize_bytes(
     timeout_s: float,
 ) -> Recognition:
     im = open_image(data, max_pixels)  # cheap header checks before queueing: 413 / 415 / 422 at once
-    return await in_pool(limiter, timeout_s, recognize_sync, recognizer, im, beam)
+    return _recorded(await in_pool(limiter, timeout_s, recognize_sync, recognizer, im, beam))
 
 
 async def recognize_input(
@@ -167,20 +223,22 @@ async def recognize_input(
 async def recognize_ink(
     recognizer: Recognizer, limiter: InferenceLimiter, strokes: Strokes, beam: int, timeout_s: float
 ) -> Recognition:
-    return await in_pool(limiter, timeout_s, recognize_ink_sync, recognizer, strokes, beam)
+    return _recorded(await in_pool(limiter, timeout_s, recognize_ink_sync, recognizer, strokes, beam))
 
 
 async def classify_ink(
     recognizer: Recognizer, limiter: InferenceLimiter, strokes: Strokes, timeout_s: float
 ) -> list[tuple[str, float]]:
-    return await in_pool(limiter, timeout_s, classify_ink_sync, recognizer, strokes, SYMBOL_TOP_K)
+    return await in_pool(
+        limiter, timeout_s, classify_ink_sync, recognizer, strokes, SYMBOL_TOP_K, stage="classify"
+    )
 
 
 async def classify_bytes(
     recognizer: Recognizer, limiter: InferenceLimiter, data: bytes, max_pixels: int, timeout_s: float
 ) -> list[tuple[str, float]]:
     im = open_image(data, max_pixels)
-    return await in_pool(limiter, timeout_s, classify_sync, recognizer, im, SYMBOL_TOP_K)
+    return await in_pool(limiter, timeout_s, classify_sync, recognizer, im, SYMBOL_TOP_K, stage="classify")
 
 
 def _solve(latex: str, lang: str, steps: bool = False) -> dict[str, Any]:
@@ -195,6 +253,7 @@ async def solve_latex(
     """The solver's dict (with "steps" and "steps_reason" when `steps`); 504 if it has not answered within
     `timeout_s` (it has its own, shorter limit, which also bounds the steps)."""
     loop = asyncio.get_running_loop()
+    start = time.perf_counter()
     fut = loop.run_in_executor(executor, _solve, latex, lang, steps)
     try:
         return await asyncio.wait_for(fut, timeout_s)
@@ -205,3 +264,5 @@ async def solve_latex(
             f"the solver did not answer within {timeout_s:g} s",
             nl=f"het oplossen was niet binnen {timeout_s:g} s klaar",
         ) from exc
+    finally:
+        record_stage("solve", time.perf_counter() - start)

@@ -31,6 +31,12 @@ class ModelInfo(BaseModel):
     version: str
 
 
+MODEL_INPUT_DOC = (
+    "what the model read from the image or ink (after `data.preprocess`: lines removed, cropped, scaled), "
+    "as a data: URI PNG with dark ink on white; null for typed LaTeX"
+)
+
+
 class RecognizeResponse(BaseModel):
     latex: str = Field(description="recognized LaTeX (CROHME tokens separated by spaces)")
     latex_typed: str = Field(description="the same LaTeX as a person types it (`z^3+2=z`)")
@@ -42,6 +48,7 @@ class RecognizeResponse(BaseModel):
     alternatives: list[Alternative]
     tokens: list[TokenProb]
     mathml: str | None = Field(description="MathML rendering of `latex` (sanitised), or null")
+    model_input: str | None = Field(default=None, description=MODEL_INPUT_DOC)
     model: ModelInfo
     timings_ms: dict[str, float]
 
@@ -63,6 +70,7 @@ class SolveResponse(BaseModel):
     steps_mathml: list[str | None] | None = Field(
         default=None, description='with "steps": true, MathML of each of solution.steps[].latex, or null'
     )
+    model_input: str | None = Field(default=None, description=MODEL_INPUT_DOC)
     model: ModelInfo
     timings_ms: dict[str, float]
 
@@ -87,6 +95,18 @@ class HealthResponse(BaseModel):
     status: str
     model: ModelInfo
     auth_required: bool
+
+
+class QueueState(BaseModel):
+    running: int
+    waiting: int
+    capacity: int  # running + waiting at most; more are refused with 503
+
+
+class ReadyResponse(BaseModel):
+    status: str  # "ready"
+    model: ModelInfo
+    queue: QueueState
 
 
 _PARAMS = {

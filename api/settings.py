@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,3 +39,6 @@ class Settings(BaseSettings):
     # confidence below which a reading needs confirmation (None: the model card's, seq2latex.confirmation)
     confirm_below: float | None = Field(default=None, ge=0.0, le=1.0)
     warmup: bool = True  # solve a trivial expression at start-up (starts the solver's worker process)
+    log_format: Literal["json", "text"] = "json"  # the access log: one JSON object a line, or plain text
+    access_log: bool = True  # one line per request on stderr (request id, route, status, bytes, timings)
+    metrics: bool = True  # GET /metrics (Prometheus text format); keep it off the public internet

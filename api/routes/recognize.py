@@ -38,6 +38,7 @@ async def recognize(
         confidence=rec.confidence,
         needs_confirmation=needs_confirmation(rec.confidence, confirm_below(recognizer, settings)),
         alternatives=alternatives(rec),
+        model_input=rec.model_input,
         tokens=tokens(rec),
         mathml=latex_to_mathml(rec.latex),
         model=model_info(recognizer),

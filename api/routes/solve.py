@@ -41,12 +41,14 @@ async def solve(
     timings: dict[str, float] = {"preprocess": 0.0, "recognize": 0.0}
     alts: list[Alternative] = []
     confidence: float | None = None
+    model_input: str | None = None
     if inp.latex is not None:
         source, latex = "latex", inp.latex
     else:
         rec = await recognize_input(recognizer, limiter, inp, settings)
         source = "ink" if inp.strokes is not None else "image"
         latex, confidence, alts = rec.latex, rec.confidence, alternatives(rec)
+        model_input = rec.model_input
         timings.update(rec.timings_ms)
     t_solve = time.perf_counter()
     solution = await solve_latex(executor, latex, inp.lang, settings.solve_timeout_s, inp.steps)
@@ -74,6 +76,7 @@ async def solve(
         mathml=mathml,
         solution_mathml=solution_mathml,
         steps_mathml=steps_mathml,
+        model_input=model_input,
         model=model_info(recognizer),
         timings_ms={**timings, "total": elapsed_ms(start)},
     )

@@ -40,7 +40,7 @@ async def symbol(
         top = await classify_bytes(recognizer, limiter, inp.image, settings.max_pixels, settings.request_timeout_s)
     return SymbolResponse(
         predictions=[SymbolPrediction(label=label, probability=p) for label, p in top],
-        temperature=recognizer.symbol_temperature,
+        temperature=recognizer.symbol_reader.symbol_temperature,
         model=model_info(recognizer),
         timings_ms={"total": elapsed_ms(start)},
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from seq2latex.solver.config import SolverConfig
 from seq2latex.solver.core import solve
-from seq2latex.solver.pool import get_pool, shutdown
+from seq2latex.solver.pool import get_pool, shutdown, stats
 from seq2latex.solver.result import INPUT_ERROR_CODES
 
 
@@ -16,4 +16,13 @@ def warm_up(workers: int = 1) -> None:
     get_pool(workers).warm_up()
 
 
-__all__ = ["INPUT_ERROR_CODES", "SolverConfig", "shutdown", "solve", "warm_up"]
+def ping(timeout_s: float) -> str | None:
+    """None when the worker pool answers (a trivial job's round trip, or, while every worker is busy, no job
+    past `timeout_s`), else why not. Blocks up to `timeout_s` (more only while a first worker starts)."""
+    from seq2latex.solver.lexer import tokenize
+    from seq2latex.solver.parser import parse
+
+    return get_pool().ping((parse(tokenize("1+1"), "en"), "en"), timeout_s)
+
+
+__all__ = ["INPUT_ERROR_CODES", "SolverConfig", "ping", "shutdown", "solve", "stats", "warm_up"]

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,23 @@ _PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
 
 class WorkerError(RuntimeError):
     """A worker died or did not start."""
+
+
+# Process-wide counters for the service's metrics (`stats()`); they survive `shutdown()`.
+_STATS = {"started": 0, "timeouts": 0, "replaced_timeout": 0, "replaced_died": 0}
+_STATS_LOCK = threading.Lock()
+
+
+def _count(key: str) -> None:
+    with _STATS_LOCK:
+        _STATS[key] += 1
+
+
+def stats() -> dict[str, int]:
+    """Worker processes started, jobs killed at their time limit, workers replaced (after a time-out, or
+    found dead) since this process started."""
+    with _STATS_LOCK:
+        return dict(_STATS)
 
 
 class _Worker:
@@ -46,6 +64,7 @@ class _Worker:
         self.proc.stdin.close()
         self.proc.stdout.close()
         self.ready = False
+        _count("started")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -89,6 +108,7 @@ class WorkerPool:
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(self.size)
         self._closed = False
+        self._running: dict[int, float] = {}  # id of a job's thread -> time.monotonic() it was sent
 
     def _take(self) -> _Worker:
         with self._lock:
@@ -97,6 +117,7 @@ class WorkerPool:
                 if w.alive():
                     return w
                 w.kill()
+                _count("replaced_died")
         return _Worker()
 
     def _give(self, w: _Worker) -> None:
@@ -126,25 +147,53 @@ class WorkerPool:
         finally:
             self._slots.release()
 
+    def ping(self, job: Any, timeout: float) -> str | None:
+        """None when the pool answers, else why not (for a readiness probe). With a free slot, `job` (a
+        trivial one) makes the round trip through a worker within `timeout`; when every worker is busy, the
+        pool answers as long as no job has run longer than `timeout` (jobs are killed at their own limit,
+        which should be shorter, so one running longer means the pool is stuck)."""
+        if not self._slots.acquire(blocking=False):
+            with self._lock:
+                oldest = min(self._running.values(), default=None)
+            if oldest is not None and time.monotonic() - oldest > timeout:
+                return f"a solver job has run for {time.monotonic() - oldest:.0f} s"
+            return None
+        try:
+            answer = self._run(job, timeout)
+        except WorkerError as exc:
+            return str(exc)
+        finally:
+            self._slots.release()
+        return None if answer is not None else f"the solver did not answer within {timeout:g} s"
+
     def _run(self, job: Any, timeout: float) -> dict | None:
         """One attempt, retried once when an idle worker turns out to have died."""
         for attempt in range(2):
             w = self._take()
             sent = False
+            me = threading.get_ident()
             try:
                 w.wait_ready(STARTUP_TIMEOUT_S)
                 w.writer.send(job)
                 sent = True
+                with self._lock:
+                    self._running[me] = time.monotonic()
                 if w.reader.poll(timeout):
                     answer = w.reader.recv()
                     self._give(w)
                     return answer
             except (EOFError, OSError, WorkerError) as exc:
                 w.kill()
+                _count("replaced_died")
                 if attempt == 1 or sent or isinstance(exc, WorkerError):  # the job itself crashed it
                     raise WorkerError(f"solver worker failed: {exc}") from exc
                 continue  # an idle worker had died: retry once with a fresh one
+            finally:
+                with self._lock:
+                    self._running.pop(me, None)
             w.proc.kill()  # immediately; reaping and the replacement happen off the caller's clock
+            _count("timeouts")
+            _count("replaced_timeout")
             threading.Thread(target=self._replace, args=(w,), daemon=True).start()
             return None
         return None
