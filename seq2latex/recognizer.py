@@ -26,8 +26,18 @@ MAX_INFERENCE_BATCH = 16
 MAX_SYMBOL_BATCH = 256  # symbol crops per forward pass (64 x 64 each)
 MAX_BEAM = 10
 DEFAULT_TOP_K = 5
+# a model directory inside a model directory: when present, its symbol head answers for single symbols
+# (an expression model whose encoder never trained on symbol crops ships beside one that did)
+SYMBOLS_SUBDIR = "symbols"
 
 ImageInput = Image.Image | bytes | np.ndarray
+
+
+def symbol_model_dir(root: Path) -> Path:
+    """The model directory whose symbol head reads single symbols: `root/symbols` if it holds a model,
+    else `root` itself."""
+    sub = root / SYMBOLS_SUBDIR
+    return sub if (sub / "config.json").is_file() else root
 
 
 @dataclass
@@ -52,8 +62,10 @@ class Recognizer:
         device: str | torch.device = "cpu",
         symbol_temperature: float | None = None,
         symbol_view_angles: Sequence[float] = SYMBOL_VIEW_ANGLES,
+        symbols: Recognizer | None = None,
     ) -> None:
         self.model = model.eval()
+        self._symbols = symbols
         self.tokenizer = tokenizer
         self.config = config
         self.classes = classes
@@ -87,6 +99,8 @@ class Recognizer:
         card.setdefault("version", __version__)
         # the card's temperature only if fitted on these weights and views (else 1.0, with a warning)
         views = 1 + len(symbol_view_angles)
+        sub = symbol_model_dir(root)
+        symbols = cls.from_pretrained(sub, device, symbol_view_angles) if sub != root else None
         return cls(
             model,
             tok,
@@ -96,7 +110,14 @@ class Recognizer:
             device,
             symbol_temperature=card_temperature(card, root, views=views),
             symbol_view_angles=symbol_view_angles,
+            symbols=symbols,
         )
+
+    @property
+    def symbol_reader(self) -> Recognizer:
+        """The recognizer whose symbol head classifies single symbols (`/symbol`, `eval-symbols`): this
+        one, or the model in the directory's `symbols/` sub-directory when it ships one."""
+        return self._symbols if self._symbols is not None else self
 
     @property
     def symbol_views_per_image(self) -> int:

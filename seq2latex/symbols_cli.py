@@ -20,6 +20,7 @@ def _load(args: argparse.Namespace) -> Recognizer | None:
     recognizer = open_recognizer(args, **options)
     if recognizer is None:
         return None
+    recognizer = recognizer.symbol_reader  # the model directory's `symbols/` model when it ships one
     if recognizer.model.symbol_head is None or not recognizer.classes:
         print("error: this model has no symbol classifier", file=sys.stderr)
         return None
@@ -93,7 +94,7 @@ def run_calibrate_symbols(args: argparse.Namespace) -> int:
         weights_sha256,
     )
     from seq2latex.checkpoint import load_card, save_card
-    from seq2latex.recognizer import DEFAULT_MODEL_DIR
+    from seq2latex.recognizer import DEFAULT_MODEL_DIR, symbol_model_dir
     from seq2latex.symbol_eval import read_inkml, score_symbols
 
     root = Path(args.data)
@@ -122,7 +123,8 @@ def run_calibrate_symbols(args: argparse.Namespace) -> int:
         return 2
     logits, labels = scores.logits, scores.labels
     t = fit_temperature(logits, labels)
-    model_dir = Path(args.model) if args.model else DEFAULT_MODEL_DIR
+    root = Path(args.model) if args.model else DEFAULT_MODEL_DIR
+    model_dir = symbol_model_dir(root)  # the temperature belongs to the weights that classify symbols
     entry = {
         "temperature": round(t, 4),
         "split": args.split,
@@ -140,9 +142,10 @@ def run_calibrate_symbols(args: argparse.Namespace) -> int:
         + args.split
         + (" --single-view" if args.single_view else ""),
     }
-    out_dir = Path(args.out) if args.out else model_dir
-    if out_dir.resolve() != model_dir.resolve():
-        shutil.copytree(model_dir, out_dir, dirs_exist_ok=True)
+    out_root = Path(args.out) if args.out else root
+    if out_root.resolve() != root.resolve():
+        shutil.copytree(root, out_root, dirs_exist_ok=True)
+    out_dir = symbol_model_dir(out_root)
     card = load_card(out_dir)
     card[CALIBRATION_KEY] = entry
     save_card(out_dir, card)

@@ -23,12 +23,11 @@ TEST2014 = Path(__file__).resolve().parents[1] / "fixtures" / "crohme" / "inkml"
 @pytest.mark.skipif(not (DEFAULT_MODEL_DIR / "config.json").is_file(), reason="no shipped model")
 def test_eval_crops_match_the_symbol_route() -> None:
     recognizer = Recognizer.from_pretrained()
+    reader = recognizer.symbol_reader  # the model that reads single symbols (the shipped symbols/ model)
     records = read_inkml(TEST2014)
-    scores = score_symbols(recognizer, records)
-    probs = torch.softmax(scores.logits / recognizer.symbol_temperature, -1)  # (N, C)
-    ds = SymbolDataset(
-        records, recognizer.classes, recognizer.config.symbol_size, pen=recognizer.config.symbol_pen
-    )
+    scores = score_symbols(reader, records)
+    probs = torch.softmax(scores.logits / reader.symbol_temperature, -1)  # (N, C)
+    ds = SymbolDataset(records, reader.classes, reader.config.symbol_size, pen=reader.config.symbol_pen)
     checked = 0
     with TestClient(create_app(Settings(warmup=False), recognizer=recognizer)) as client:
         for i in range(0, len(ds), 3):
@@ -41,7 +40,7 @@ def test_eval_crops_match_the_symbol_route() -> None:
             assert r.status_code == 200, r.text
             got = r.json()["predictions"]
             top = probs[i].topk(5)
-            assert [p["label"] for p in got] == [recognizer.classes[j] for j in top.indices.tolist()]
+            assert [p["label"] for p in got] == [reader.classes[j] for j in top.indices.tolist()]
             assert [p["probability"] for p in got] == pytest.approx(top.values.tolist(), abs=1e-5)
             checked += 1
     assert checked >= 10

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from seq2latex.cli import main
-from seq2latex.recognizer import DEFAULT_MODEL_DIR, Recognizer
+from seq2latex.recognizer import DEFAULT_MODEL_DIR, SYMBOLS_SUBDIR, Recognizer
 from tokenizer import normalize
 
 SPLIT = Path(__file__).resolve().parents[1] / "fixtures" / "crohme2014_shipped"
@@ -30,12 +30,26 @@ def _captions() -> dict[str, str]:
 
 
 def test_shipped_model_is_small_and_documented(shipped: Recognizer) -> None:
-    size = sum(f.stat().st_size for f in DEFAULT_MODEL_DIR.iterdir())
+    size = sum(f.stat().st_size for f in DEFAULT_MODEL_DIR.rglob("*") if f.is_file())  # symbols/ included
     assert size <= 25 * 2**20  # the service contract: the model directory stays <= 25 MB
     card = shipped.card
     assert 0 <= card["metrics"]["crohme2014_exprate_greedy"] <= 100 and card["training_data"]
     assert card["training"]["cpu_minutes"] > 0 and card["training"]["commands"]
     assert card["metrics"]["val_split"] == "crohme_val"
+
+
+def test_single_symbols_are_read_by_the_model_that_trained_on_them(shipped: Recognizer) -> None:
+    """The shipped directory's symbols/ model answers for single symbols when it is there; a model
+    directory without one reads symbols with its own head."""
+    reader = shipped.symbol_reader
+    sub = DEFAULT_MODEL_DIR / SYMBOLS_SUBDIR
+    if not (sub / "config.json").is_file():
+        assert reader is shipped
+        return
+    assert reader is not shipped and reader.symbol_reader is reader
+    assert shipped.card["symbols_model"]["version"] == reader.card["version"]
+    assert reader.model.symbol_head is not None and reader.classes
+    assert Recognizer.from_pretrained(sub).symbol_reader.card == reader.card
 
 
 def test_reads_real_crohme_test_images(shipped: Recognizer) -> None:
@@ -76,7 +90,7 @@ def test_eval_reports_a_photo_like_copy(shipped: Recognizer, tmp_path: Path) -> 
         == 0
     )
     report = json.loads(out.read_text())
-    assert report["n"] == 3 and report["augment"] == {"strength": 1.0, "seed": 3}
+    assert report["n"] == 3 and report["augment"] == {"strength": 1.0, "seed": 3, "paper": "plain"}
     assert report["model"].startswith(shipped.card["name"])
     rows = [json.loads(line) for line in out.with_name("photo.predictions.jsonl").read_text().splitlines()]
     assert len(rows) == 3

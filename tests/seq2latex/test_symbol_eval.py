@@ -15,7 +15,7 @@ from data.symbols import normalize_label
 from seq2latex.calibration import CALIBRATION_KEY, weights_sha256
 from seq2latex.checkpoint import load_card
 from seq2latex.cli import main
-from seq2latex.recognizer import DEFAULT_MODEL_DIR, Recognizer
+from seq2latex.recognizer import DEFAULT_MODEL_DIR, Recognizer, symbol_model_dir
 from seq2latex.symbol_eval import CELL_PX, LABEL_PX, confusion_image, read_inkml, score_symbols
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "crohme"
@@ -48,7 +48,7 @@ def test_eval_symbols_json_and_confusion(tmp_path: Path, capsys: pytest.CaptureF
     wrong = round(report["n"] * (1 - report["top1"] / 100))
     assert sum(p["count"] for p in report["confused"]) <= wrong
     assert all(p["true"] != p["predicted"] for p in report["confused"])
-    assert report["temperature"] == pytest.approx(Recognizer.from_pretrained().symbol_temperature, abs=1e-4)
+    assert report["temperature"] == pytest.approx(Recognizer.from_pretrained().symbol_reader.symbol_temperature, abs=1e-4)
     assert 0 <= report["ece"] <= 100 and report["ece_bins"] == 15
     with Image.open(png) as im:
         assert im.width >= LABEL_PX + len(report["per_class"]) * CELL_PX
@@ -90,22 +90,24 @@ def test_calibrate_symbols_writes_the_card(tmp_path: Path, capsys: pytest.Captur
     split.write_text("# test split\n" + "\n".join(names) + "\n")
     model = tmp_path / "model"
     shutil.copytree(DEFAULT_MODEL_DIR, model)
-    before = (model / "card.json").read_text()
+    before = (symbol_model_dir(model) / "card.json").read_text()
     out = tmp_path / "calibrated"
     rc = main(["calibrate-symbols", "--data", str(FIXTURES), "--split", str(split), "--model", str(model),
                "--out", str(out), "--threads", "1"])  # fmt: skip
     assert rc == 0
     report = json.loads(capsys.readouterr().out)
-    assert (model / "card.json").read_text() == before
-    entry = load_card(out)[CALIBRATION_KEY]
+    assert (symbol_model_dir(model) / "card.json").read_text() == before
+    # the temperature belongs to the weights that read symbols: the shipped directory's symbols/ model
+    symbols = symbol_model_dir(out)
+    entry = load_card(symbols)[CALIBRATION_KEY]
     assert entry == report[CALIBRATION_KEY]
     assert entry["split"] == str(split) and entry["expressions"] == len(names) and entry["n"] > 20
-    assert entry["weights_sha256"] == weights_sha256(out)
+    assert entry["weights_sha256"] == weights_sha256(symbols)
     assert entry["nll_after"] <= entry["nll_before"] + 1e-6
     assert 0.05 <= entry["temperature"] <= 20
-    assert Recognizer.from_pretrained(out).symbol_temperature == entry["temperature"]
+    assert Recognizer.from_pretrained(out).symbol_reader.symbol_temperature == entry["temperature"]
     # the rest of the card is kept
-    assert load_card(out)["name"] == json.loads(before)["name"]
+    assert load_card(symbols)["name"] == json.loads(before)["name"]
 
 
 def test_calibrate_symbols_refuses_a_split_it_cannot_find(tmp_path: Path) -> None:
