@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -22,6 +23,17 @@ from seq2latex.recognizer import Recognizer
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 IMAGES = HERE.parent / "fixtures" / "images"
+CHROMIUM = Path(os.environ.get("SEQ2LATEX_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [  # headless in a container, without Chromium's own network chatter
+    "--no-sandbox",
+    "--headless",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def load_module(name: str, path: Path) -> ModuleType:
@@ -124,4 +136,23 @@ def live_server(model_dir: Path, serve: Callable[..., AbstractContextManager[str
     near 0 % on images it reads right), so this server never asks for confirmation; test_live.py's
     `doubting_server` always does."""
     with serve(model_dir, {"SEQ2LATEX_CONFIRM_BELOW": "0"}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """Debian's headless Chromium driven by Playwright (skips without either)."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install -y chromium)")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def shipped_server(serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
+    """`seq2latex serve` with the shipped model (its own confirmation threshold)."""
+    with serve(None) as url:
         yield url

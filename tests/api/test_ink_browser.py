@@ -5,9 +5,7 @@ on the same expressions' offline images."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
+from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -19,7 +17,6 @@ from seq2latex.recognizer import DEFAULT_MODEL_DIR
 
 REPO = Path(__file__).resolve().parents[2]
 INKML = REPO / "tests" / "fixtures" / "crohme" / "inkml" / "test2014"
-CHROMIUM = Path(os.environ.get("SEQ2LATEX_CHROMIUM", "/usr/bin/chromium"))
 MAX_EXPRATE_GAP = 3.0  # points: the pad may read at most this much worse (or better) than the offline images
 SLOW_COUNT = 50
 
@@ -31,24 +28,6 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def replay(load_script: Callable[[str, Path], ModuleType]) -> ModuleType:
     return load_script("ink_replay", REPO / "benchmarks" / "ink_replay.py")
-
-
-@pytest.fixture(scope="module")
-def browser(replay: ModuleType) -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=replay.CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def shipped_server(serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
-    """`seq2latex serve` with the shipped model (its own confirmation threshold)."""
-    with serve(None) as url:
-        yield url
 
 
 def test_draw_pad_sends_its_strokes(browser: Any, shipped_server: str, replay: ModuleType) -> None:
@@ -100,9 +79,9 @@ def test_pad_reads_crohme_ink_as_well_as_eval_reads_the_images(replay: ModuleTyp
     """Needs ../shared/crohme (InkML test2014 and offline/2014); ~10 minutes on 2 CPU cores."""
     if not (replay.INKML_DIR.is_dir() and (replay.OFFLINE_DIR / "caption.txt").is_file()):
         pytest.skip(f"CROHME 2014 not found at {replay.INKML_DIR} / {replay.OFFLINE_DIR}")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found")
-    report = replay.run(SLOW_COUNT, chromium=CHROMIUM)
+    if not replay.CHROMIUM.exists():
+        pytest.skip(f"{replay.CHROMIUM} not found")
+    report = replay.run(SLOW_COUNT, chromium=replay.CHROMIUM)
     assert report["n"] == SLOW_COUNT
     assert report["page_sent_strokes"]
     assert abs(report["page_minus_eval"]) <= MAX_EXPRATE_GAP, report["exprate"]

@@ -15,18 +15,6 @@ import pytest
 
 from tokenizer import compact
 
-CHROMIUM = Path(os.environ.get("SEQ2LATEX_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--headless",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-
 
 def test_serve_answers(live_server: str, images_dir: Path, captions: dict[str, str]) -> None:
     assert httpx.get(f"{live_server}/health").json()["model"]["name"] == "fixture-tiny"
@@ -45,17 +33,6 @@ def test_load_48_requests_from_8_clients(live_server: str, load_bench: ModuleTyp
 def test_load_bench_refuses_remote_hosts(load_bench: ModuleType) -> None:
     with pytest.raises(ValueError, match="loopback"):
         load_bench.run_load("http://example.com:80", clients=1, requests=1)
-
-
-@pytest.fixture(scope="module")
-def browser() -> object:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install -y chromium chromium-driver)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_demo_page_in_chromium(

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import base64
 import io
-import os
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
@@ -25,30 +22,11 @@ from seq2latex.preprocess_cli import model_preprocess_config, view_image
 from seq2latex.recognizer import DEFAULT_MODEL_DIR
 
 REPO = Path(__file__).resolve().parents[2]
-CHROMIUM = Path(os.environ.get("SEQ2LATEX_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--no-first-run", "--disable-quic"]
 TIMEOUT_MS = 60_000
 
 pytestmark = pytest.mark.skipif(
     not (DEFAULT_MODEL_DIR / "config.json").is_file(), reason="the shipped model is not in the package"
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} not found (Debian: apt-get install -y chromium)")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="pip package playwright is not installed")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield b
-        b.close()
-
-
-@pytest.fixture(scope="module")
-def shipped_server(serve: Callable[..., AbstractContextManager[str]]) -> Iterator[str]:
-    with serve(None) as url:
-        yield url
 
 
 def _photo(tmp_path: Path, fixtures_dir: Path, empty: bool = False) -> Path:
