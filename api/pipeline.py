@@ -48,6 +48,13 @@ def _is_blank(tensor: Any) -> bool:
     return float(tensor.max()) <= 0.0
 
 
+def _unreadable(exc: Exception) -> ApiError:
+    """422 `corrupt_image` for pixels that decoded but that preprocessing cannot read."""
+    return ApiError(
+        422, "corrupt_image", f"the image cannot be read: {exc}", nl="de afbeelding kan niet gelezen worden"
+    )
+
+
 def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recognition:
     """Decode pixels, preprocess and recognize one image (runs in a worker thread)."""
     t0 = time.perf_counter()
@@ -56,12 +63,7 @@ def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recogn
     try:
         tensor = recognizer.preprocess(im)  # (1, H, W)
     except ValueError as exc:  # data.preprocess.PreprocessError and friends
-        raise ApiError(
-            422,
-            "corrupt_image",
-            f"the image cannot be read: {exc}",
-            nl="de afbeelding kan niet gelezen worden",
-        ) from exc
+        raise _unreadable(exc) from exc
     if _is_blank(tensor):
         raise ApiError(422, "blank_image", NO_INK, nl=NO_INK_NL)
     t1 = time.perf_counter()
@@ -120,12 +122,7 @@ def classify_sync(
             )
         return recognizer.classify_symbol(im, k=k)
     except ValueError as exc:
-        raise ApiError(
-            422,
-            "corrupt_image",
-            f"the image cannot be read: {exc}",
-            nl="de afbeelding kan niet gelezen worden",
-        ) from exc
+        raise _unreadable(exc) from exc
     except RuntimeError as exc:  # the model has no symbol head
         raise ApiError(501, "not_available", str(exc), nl="dit model kan geen losse symbolen lezen") from exc
 
