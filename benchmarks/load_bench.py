@@ -166,11 +166,17 @@ def start_server(model: Path | None, port: int, workers: int = 1, env: dict[str,
     if model is not None:
         cmd += ["--model", str(model)]
     proc = subprocess.Popen(cmd, cwd=REPO, env={**os.environ, **(env or {})})
+    return wait_healthy(proc, f"http://127.0.0.1:{port}")
+
+
+def wait_healthy(proc: Any, url: str, log_path: Path | None = None) -> Any:
+    """`proc` (a starting `seq2latex serve`) once `url`/health answers 200; RuntimeError when it exits first
+    (with the end of its `log_path`, when given) or is not healthy within SERVER_START_TIMEOUT_S."""
     deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-    url = f"http://127.0.0.1:{port}"
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"seq2latex serve exited with code {proc.returncode}")
+            tail = f": {log_path.read_text()[-2000:]}" if log_path is not None else ""
+            raise RuntimeError(f"seq2latex serve exited with code {proc.returncode}{tail}")
         try:
             if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
                 return proc

@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_bench import LOOPBACK_HOSTS, REPO, _percentile, free_port  # noqa: E402
+from load_bench import LOOPBACK_HOSTS, REPO, _percentile, free_port, wait_healthy  # noqa: E402
 
 try:
     import httpx
@@ -70,7 +70,6 @@ DEFAULT_WARMUP_MINUTES = 5.0
 RSS_GROWTH_TARGET = 0.05
 RSS_SAMPLE_S = 10.0
 GRACE_S = 5.0  # a request's time limit: the server's own limits plus this
-SERVER_START_TIMEOUT_S = 120.0
 HANG_LATEX = r"\sum_{{k=1}}^{{100000}} \frac{{1}}{{k^3+k+{n}}}"  # SymPy works on it far past the 3 s limit
 
 # request kinds and their weights (per 100 requests)
@@ -511,21 +510,7 @@ def start_server(model: Path | None, port: int, log_path: Path) -> subprocess.Po
     env = {k: v for k, v in os.environ.items() if k != "SEQ2LATEX_ACCESS_LOG"}
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    until = time.monotonic() + SERVER_START_TIMEOUT_S
-    while time.monotonic() < until:
-        if proc.poll() is not None:
-            raise RuntimeError(
-                f"seq2latex serve exited with code {proc.returncode}: {log_path.read_text()[-2000:]}"
-            )
-        try:
-            if httpx.get(f"{url}/health", timeout=2.0).status_code == 200:
-                return proc
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.25)
-    proc.terminate()
-    raise RuntimeError(f"seq2latex serve did not become healthy within {SERVER_START_TIMEOUT_S:g} s")
+    return wait_healthy(proc, f"http://127.0.0.1:{port}", log_path)
 
 
 def access_log_summary(log_path: Path) -> dict[str, Any]:
