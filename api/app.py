@@ -39,11 +39,11 @@ def torch_threads(settings: Settings) -> int:
     return max(1, (os.cpu_count() or 1) // settings.max_concurrency)
 
 
-def _warm_solver() -> None:
-    """Start the solver's worker process now, so the first /solve is fast."""
+def _warm_solver(workers: int) -> None:
+    """Start the solver's worker processes now, so the first /solve calls are fast."""
     from seq2latex.solver import warm_up
 
-    warm_up()
+    warm_up(workers)
 
 
 @asynccontextmanager
@@ -66,8 +66,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.metrics.set_model(card)
         app.state.limiter = limiter
         app.state.solve_executor = solve_executor
+        from seq2latex.solver import set_workers  # SymPy and the solver: on first use, not at import
+
+        set_workers(settings.solver_workers)
         if settings.warmup:
-            solve_executor.submit(_warm_solver)
+            solve_executor.submit(_warm_solver, settings.solver_workers)
         yield
     finally:
         limiter.shutdown()

@@ -67,6 +67,11 @@ class _ServiceCollector(Collector):
             "Solver jobs killed at the solver's time limit",
             value=solver["timeouts"],
         )
+        yield CounterMetricFamily(
+            "seq2latex_solver_busy",
+            'Solver jobs refused unstarted (solution error "busy"): no worker came free in time',
+            value=solver["busy"],
+        )
         restarts = CounterMetricFamily(
             "seq2latex_solver_worker_restarts",
             "Solver worker processes replaced, by why: killed at the time limit, or found dead",

@@ -25,6 +25,8 @@ from seq2latex.recognizer import Recognizer
 SYMBOL_TOP_K = 5
 NO_INK = "no handwriting found in the image"
 NO_INK_NL = "geen handschrift gevonden in de afbeelding"
+# the solver answers "busy" rather than start a job that could not end this long before the API's solve limit
+SOLVE_MARGIN_S = 0.5
 
 
 @dataclass
@@ -238,20 +240,26 @@ async def classify_bytes(
     return await in_pool(limiter, timeout_s, classify_sync, recognizer, im, SYMBOL_TOP_K, stage="classify")
 
 
-def _solve(latex: str, lang: str, steps: bool = False) -> dict[str, Any]:
+def _solve(latex: str, lang: str, steps: bool, deadline: float) -> dict[str, Any]:
+    """Solve in a worker, waiting for a free one only as long as the job can still finish by `deadline`
+    (time.monotonic()); past that the solver answers "busy" at once instead of the API answering 504."""
     from seq2latex import solve
+    from seq2latex.solver.config import DEFAULT_TIMEOUT_S
 
-    return solve(latex, lang=lang, steps=steps)
+    wait_s = deadline - time.monotonic() - DEFAULT_TIMEOUT_S - SOLVE_MARGIN_S
+    return solve(latex, lang=lang, steps=steps, wait_s=wait_s)
 
 
 async def solve_latex(
     executor: ThreadPoolExecutor, latex: str, lang: str, timeout_s: float, steps: bool = False
 ) -> dict[str, Any]:
     """The solver's dict (with "steps" and "steps_reason" when `steps`); 504 if it has not answered within
-    `timeout_s` (it has its own, shorter limit, which also bounds the steps)."""
+    `timeout_s` (it has its own, shorter limit, which also bounds the steps, and answers error "busy"
+    rather than start a job that could not finish within `timeout_s`)."""
     loop = asyncio.get_running_loop()
     start = time.perf_counter()
-    fut = loop.run_in_executor(executor, _solve, latex, lang, steps)
+    deadline = time.monotonic() + timeout_s
+    fut = loop.run_in_executor(executor, _solve, latex, lang, steps, deadline)
     try:
         return await asyncio.wait_for(fut, timeout_s)
     except asyncio.TimeoutError as exc:

@@ -15,6 +15,9 @@ DEFAULT_MAX_CONCURRENCY = 2  # inferences running at once
 DEFAULT_QUEUE_SIZE = 16  # inferences waiting for a slot; more -> 503
 DEFAULT_REQUEST_TIMEOUT_S = 30.0  # queue wait + preprocessing + recognition
 DEFAULT_SOLVE_TIMEOUT_S = 10.0  # above the solver's own hard limit, which normally answers first
+# SymPy worker processes (~60 MB each): an expression that makes SymPy hang holds one for the solver's own limit
+# (3 s); with one worker a burst of such input made normal solves wait behind it (docs/operators.md, soak)
+DEFAULT_SOLVER_WORKERS = 2
 DEFAULT_MAX_LATEX_CHARS = 2000
 DEFAULT_CORS_ORIGINS = ["https://www.wiskundewijs.nl", "https://wiskundewijs.nl"]
 
@@ -33,6 +36,7 @@ class Settings(BaseSettings):
     queue_size: int = Field(default=DEFAULT_QUEUE_SIZE, ge=0)
     request_timeout_s: float = Field(default=DEFAULT_REQUEST_TIMEOUT_S, gt=0)
     solve_timeout_s: float = Field(default=DEFAULT_SOLVE_TIMEOUT_S, gt=0)
+    solver_workers: int = Field(default=DEFAULT_SOLVER_WORKERS, ge=1)  # SymPy processes per server process
     max_latex_chars: int = Field(default=DEFAULT_MAX_LATEX_CHARS, gt=0)
     cors_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_CORS_ORIGINS))
     api_key: str | None = None  # when set, POST routes and /version need the header X-API-Key

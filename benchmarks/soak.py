@@ -233,6 +233,7 @@ class Tally:
     latency_route: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     latency_kind: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     late: int = 0
+    busy_by_kind: Counter[str] = field(default_factory=Counter)
     missing_request_id: int = 0
     unexpected: Counter[str] = field(default_factory=Counter)  # kind:status that should not happen
     solver_timeouts_answered: int = 0
@@ -253,9 +254,11 @@ class Tally:
                 self.unexpected[f"{p.kind}:{status}"] += 1
             if p.kind not in HOSTILE and status.isdigit() and status[0] == "5":
                 self.unexpected[f"{p.kind}:{status}"] += 1
-            if p.kind == "hanging_latex" and isinstance(body, dict):
-                if (body.get("solution") or {}).get("error_code") == "timeout":
-                    self.solver_timeouts_answered += 1
+            code = (body.get("solution") or {}).get("error_code") if isinstance(body, dict) else None
+            if p.kind == "hanging_latex" and code == "timeout":
+                self.solver_timeouts_answered += 1
+            if code == "busy":  # refused unstarted: every SymPy worker stayed busy too long
+                self.busy_by_kind[p.kind] += 1
 
 
 def _send(client: httpx.Client, p: Payload, tally: Tally) -> None:
@@ -268,7 +271,7 @@ def _send(client: httpx.Client, p: Payload, tally: Tally) -> None:
         )
         status = str(resp.status_code)
         rid = resp.headers.get("x-request-id")
-        if p.kind == "hanging_latex" and resp.status_code == 200:
+        if p.route == "/solve" and resp.status_code == 200:
             body = resp.json()
     except httpx.TimeoutException:
         status = "client_timeout"
@@ -487,6 +490,8 @@ def run_soak(
             "timeouts_answered": tally.solver_timeouts_answered,
             "timeouts": timeouts,
             "workers_replaced": replaced,
+            "busy_answered": sum(tally.busy_by_kind.values()),
+            "busy_by_kind": dict(sorted(tally.busy_by_kind.items())),
         },
         "after": {"ready_status": ready, "solve_status": sane},
     }

@@ -12,8 +12,14 @@ from seq2latex.solver.result import INPUT_ERROR_CODES
 
 
 def warm_up(workers: int = 1) -> None:
-    """Start the worker process(es) now, so the first `solve` call is fast (e.g. at service start)."""
+    """Start the worker processes now (at least `workers`), so the first `solve` calls are fast (e.g. at
+    service start)."""
     get_pool(workers).warm_up()
+
+
+def set_workers(workers: int) -> None:
+    """Let the process-wide pool hold at least `workers` processes (started when first needed)."""
+    get_pool(workers)
 
 
 def ping(timeout_s: float) -> str | None:
@@ -25,4 +31,13 @@ def ping(timeout_s: float) -> str | None:
     return get_pool().ping((parse(tokenize("1+1"), "en"), "en"), timeout_s)
 
 
-__all__ = ["INPUT_ERROR_CODES", "SolverConfig", "ping", "shutdown", "solve", "stats", "warm_up"]
+__all__ = [
+    "INPUT_ERROR_CODES",
+    "SolverConfig",
+    "ping",
+    "set_workers",
+    "shutdown",
+    "solve",
+    "stats",
+    "warm_up",
+]

@@ -12,7 +12,7 @@ from seq2latex.solver.config import CACHE_SIZE, MAX_EXPONENT, SolverConfig
 from seq2latex.solver.lexer import SolverInputError, prepare, tokenize
 from seq2latex.solver.messages import LANGS, message
 from seq2latex.solver.parser import parse
-from seq2latex.solver.pool import WorkerError, get_pool
+from seq2latex.solver.pool import SolverBusy, WorkerError, get_pool
 from seq2latex.solver.result import empty_result
 from seq2latex.solver.step_messages import no_steps, steps_budget
 
@@ -50,6 +50,7 @@ def solve(
     timeout_s: float | None = None,
     config: SolverConfig | None = None,
     steps: bool = False,
+    wait_s: float | None = None,
 ) -> dict[str, Any]:
     """Solve an equation, inequality or system, or evaluate an expression, given as LaTeX.
 
@@ -58,6 +59,9 @@ def solve(
     input that cannot be handled. Values in `solutions`, `value` and `solution_set` are LaTeX in the
     input's own letters (or a plain decimal where no closed form exists); `approx` holds decimals.
     SymPy runs in a worker process that is killed after `timeout_s` (default `config.timeout_s`).
+    `wait_s` bounds the wait for a free worker (a caller with its own deadline): when every worker stays
+    busy that long, the answer is the error "busy" at once (nothing is cached; the same call may succeed
+    a moment later).
     With `steps=True` the result also has "steps" (a list of {"latex", "explanation", "aside"}, or None)
     and "steps_reason" (why there are none), worked out and checked in the same worker.
     """
@@ -67,7 +71,7 @@ def solve(
     lang = lang if lang in LANGS else "en"
     text = latex if isinstance(latex, str) else ""
     try:
-        res = _solve(text, lang, cfg, latex, steps)
+        res = _solve(text, lang, cfg, latex, steps, wait_s)
     except Exception as exc:  # noqa: BLE001 - the contract: never raise on bad input
         res = _error(text, text, "internal", f"{type(exc).__name__}: {exc}", lang, cfg)
     if steps and "steps" not in res:
@@ -75,7 +79,9 @@ def solve(
     return res
 
 
-def _solve(text: str, lang: str, cfg: SolverConfig, original: Any, steps: bool = False) -> dict[str, Any]:
+def _solve(
+    text: str, lang: str, cfg: SolverConfig, original: Any, steps: bool = False, wait_s: float | None = None
+) -> dict[str, Any]:
     if not isinstance(original, str):
         return _error("", "", "parse", "the input must be a string", lang, cfg)
     if len(text) > cfg.max_chars:
@@ -99,7 +105,9 @@ def _solve(text: str, lang: str, cfg: SolverConfig, original: Any, steps: bool =
         return _error(text, normalized, "nesting", "", lang, cfg)
     try:
         job = (nodes, lang, steps_budget(cfg.timeout_s) if steps else 0.0)
-        answer = get_pool(cfg.workers).run(job, cfg.timeout_s)
+        answer = get_pool(cfg.workers).run(job, cfg.timeout_s, wait_s)
+    except SolverBusy:
+        return _error(text, normalized, "busy", "", lang, cfg)
     except WorkerError as exc:
         return _error(text, normalized, "internal", str(exc), lang, cfg)
     if answer is None:

@@ -108,6 +108,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "en": "No answer within the time limit of {limit} s",
         "nl": "Geen antwoord binnen de tijdslimiet van {limit} s",
     },
+    "busy": {
+        "en": "The solver is busy with other requests: try again in a few seconds",
+        "nl": "De oplosser is bezig met andere verzoeken: probeer het over een paar seconden opnieuw",
+    },
     "mixed": {
         "en": "Equations and inequalities cannot be mixed",
         "nl": "Vergelijkingen en ongelijkheden kunnen niet gemengd worden",

@@ -3,7 +3,9 @@
 Workers are plain subprocesses (`python -m seq2latex.solver.worker`) talking pickled messages over their
 stdin/stdout, so callers need no `if __name__ == "__main__"` guard (unlike multiprocessing spawn/forkserver).
 A job that runs past its limit gets its worker killed and a replacement started; the caller never waits
-longer than the limit (plus worker start-up, ~0.5 s, on the very first call). POSIX only.
+longer than the limit (plus worker start-up, ~0.5 s, on the very first call). A caller with a deadline of
+its own says how long it may wait for a free worker (`run(..., wait_s=)`): past that the pool refuses the
+job at once (`SolverBusy`) instead of starting it too late to answer in time. POSIX only.
 """
 
 from __future__ import annotations
@@ -28,8 +30,12 @@ class WorkerError(RuntimeError):
     """A worker died or did not start."""
 
 
+class SolverBusy(WorkerError):
+    """Every worker stayed busy for as long as the caller could wait; the job was not started."""
+
+
 # Process-wide counters for the service's metrics (`stats()`); they survive `shutdown()`.
-_STATS = {"started": 0, "timeouts": 0, "replaced_timeout": 0, "replaced_died": 0}
+_STATS = {"started": 0, "timeouts": 0, "replaced_timeout": 0, "replaced_died": 0, "busy": 0}
 _STATS_LOCK = threading.Lock()
 
 
@@ -40,7 +46,7 @@ def _count(key: str) -> None:
 
 def stats() -> dict[str, int]:
     """Worker processes started, jobs killed at their time limit, workers replaced (after a time-out, or
-    found dead) since this process started."""
+    found dead), jobs refused because no worker came free in time ("busy"), since this process started."""
     with _STATS_LOCK:
         return dict(_STATS)
 
@@ -122,26 +128,42 @@ class WorkerPool:
 
     def _give(self, w: _Worker) -> None:
         with self._lock:
-            if not self._closed:
+            if not self._closed and len(self._idle) < self.size:
                 self._idle.append(w)
                 return
         w.stop()
+
+    def grow(self, size: int) -> None:
+        """At least `size` workers from now on (a pool never shrinks: running jobs hold their slots)."""
+        with self._lock:
+            extra = size - self.size
+            if extra <= 0:
+                return
+            self.size = size
+        self._slots.release(extra)
 
     def _replace(self, dead: _Worker) -> None:
         dead.kill()
         self._give(_Worker())  # starts now, ready for the next call
 
     def warm_up(self) -> None:
-        """Start a worker now and wait until it is ready."""
-        with self._slots:
-            w = self._take()
+        """Start every worker the pool may hold now (together) and wait until they are ready."""
+        with self._lock:
+            missing = self.size - len(self._idle)
+        fresh = [_Worker() for _ in range(max(0, missing))]
+        for w in fresh:
             w.wait_ready(STARTUP_TIMEOUT_S)
             self._give(w)
 
-    def run(self, job: Any, timeout: float) -> dict | None:
-        """The worker's answer, or None when the job ran past `timeout` (the worker is then replaced)."""
-        if not self._slots.acquire(timeout=max(QUEUE_TIMEOUT_S, 2 * timeout)):
-            raise WorkerError("the solver is busy; try again")
+    def run(self, job: Any, timeout: float, wait_s: float | None = None) -> dict | None:
+        """The worker's answer, or None when the job ran past `timeout` (the worker is then replaced).
+
+        `wait_s`: the longest wait for a free worker (default: the larger of QUEUE_TIMEOUT_S and twice
+        `timeout`); when none comes free in that time the job is refused with `SolverBusy`."""
+        wait = max(QUEUE_TIMEOUT_S, 2 * timeout) if wait_s is None else max(0.0, wait_s)
+        if not self._slots.acquire(timeout=wait):
+            _count("busy")
+            raise SolverBusy(f"every solver worker stayed busy for {wait:.1f} s")
         try:
             return self._run(job, timeout)
         finally:
@@ -211,12 +233,14 @@ _POOL_LOCK = threading.Lock()
 
 
 def get_pool(size: int = 1) -> WorkerPool:
-    """The process-wide pool (created on first use with `size` workers)."""
+    """The process-wide pool (created on first use with `size` workers; grown to `size` if smaller)."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
             _POOL = WorkerPool(size)
             atexit.register(shutdown)
+        else:
+            _POOL.grow(size)
         return _POOL
 
 

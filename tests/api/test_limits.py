@@ -125,3 +125,38 @@ def test_hostile_latex_gets_a_kind_error_within_the_solver_limit(client: TestCli
     assert r.status_code == 200, r.text
     assert r.json()["solution"]["kind"] == "error"
     assert time.perf_counter() - t < 10
+
+
+def _busy_total(c: TestClient) -> float:
+    (line,) = [x for x in c.get("/metrics").text.splitlines() if x.startswith("seq2latex_solver_busy_total ")]
+    return float(line.split()[1])
+
+
+def test_a_busy_solver_answers_busy_not_504(make_client: Callable[..., TestClient]) -> None:
+    """Every SymPy worker hangs: a solve that could not start in time is answered at once (200, solution
+    error "busy"), not after the service's solve limit with a 504."""
+    from seq2latex import solve
+    from seq2latex.solver import SolverConfig
+    from seq2latex.solver.pool import get_pool
+
+    c = make_client(solve_timeout_s=3.6)  # may wait 3.6 - 3 (solver limit) - 0.5 (margin) = 0.1 s for a worker
+    pool = get_pool()
+    slow = SolverConfig(timeout_s=2.5, use_cache=False)
+    hang = "\\sum_{k=1}^{100000} \\frac{1}{k^3+k+%d}"
+    threads = [threading.Thread(target=solve, args=(hang % (i + 50),), kwargs={"config": slow}) for i in range(pool.size)]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 20
+    while len(pool._running) < pool.size and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        busy = _busy_total(c)
+        r = c.post("/solve", json={"latex": f"x + {time.time_ns() % 997 + 3} = 1"})
+        assert r.status_code == 200, r.text
+        assert r.json()["solution"]["error_code"] == "busy"
+        assert _busy_total(c) == busy + 1
+    finally:
+        for t in threads:
+            t.join(30)
+    r = c.post("/solve", json={"latex": "x + 2 = 5"})
+    assert r.status_code == 200 and r.json()["solution"]["solutions"] == [{"x": "3"}]

@@ -16,6 +16,7 @@ from seq2latex.solver import SolverConfig, shutdown, warm_up
 from seq2latex.solver.cases import check_case, hostile_inputs, load_cases
 from seq2latex.solver.lexer import SolverInputError, tokenize
 from seq2latex.solver.parser import parse
+from seq2latex.solver.pool import WorkerPool
 
 CASES = load_cases()
 KEYS = {"input", "latex", "kind", "variables", "solutions", "approx", "solution_set", "value",
@@ -269,3 +270,74 @@ def test_no_float_riddled_formulas() -> None:
         "- \\frac{\\sqrt{4 a + 1}}{2} - \\frac{1}{2}",
         "\\frac{\\sqrt{4 a + 1}}{2} - \\frac{1}{2}",
     }
+
+
+HANG = "\\sum_{k=1}^{100000} \\frac{1}{k^3+k+%d}"  # SymPy works on it far past any limit used here
+
+
+def _job(latex: str) -> tuple:
+    return (parse(tokenize(latex), "en"), "en", 0.0)
+
+
+def _wait_running(pool: WorkerPool, n: int) -> None:
+    deadline = time.monotonic() + 20
+    while len(pool._running) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert len(pool._running) >= n, "the hanging jobs never started"
+
+
+def test_a_full_pool_refuses_a_job_it_could_not_start_in_time() -> None:
+    from seq2latex.solver.pool import SolverBusy, stats
+
+    pool = WorkerPool(1)
+    try:
+        pool.warm_up()
+        hang = threading.Thread(target=pool.run, args=(_job(HANG % 1), 3.0))
+        hang.start()
+        _wait_running(pool, 1)
+        busy = stats()["busy"]
+        t = time.perf_counter()
+        with pytest.raises(SolverBusy):
+            pool.run(_job("1+1"), 3.0, wait_s=0.2)
+        assert time.perf_counter() - t < 2.0  # refused after its 0.2 s, not after the hanging job's 3 s
+        assert stats()["busy"] == busy + 1
+        hang.join(30)
+        answer = pool.run(_job("1+1"), 5.0, wait_s=0.0)  # the worker was replaced: a free slot at once
+        assert answer is not None and answer["value"] == "2"
+    finally:
+        pool.close()
+
+
+def test_warm_up_starts_every_worker_and_a_pool_grows() -> None:
+    pool = WorkerPool(2)
+    try:
+        pool.warm_up()
+        assert len(pool._idle) == 2 and all(w.alive() and w.ready for w in pool._idle)
+        pool.grow(3)
+        pool.grow(1)  # never shrinks
+        assert pool.size == 3
+        hangs = [threading.Thread(target=pool.run, args=(_job(HANG % i), 3.0)) for i in (1, 2, 3)]
+        for h in hangs:
+            h.start()
+        _wait_running(pool, 3)  # three jobs at once: the third slot is real
+        for h in hangs:
+            h.join(30)
+    finally:
+        pool.close()
+
+
+def test_solve_answers_busy_at_once_when_every_worker_stays_busy() -> None:
+    from seq2latex.solver.pool import get_pool
+
+    pool = get_pool()
+    slow = SolverConfig(timeout_s=2.0, use_cache=False)
+    hangs = [threading.Thread(target=solve, args=(HANG % (i + 10),), kwargs={"config": slow}) for i in range(pool.size)]
+    for h in hangs:
+        h.start()
+    _wait_running(pool, pool.size)
+    r = solve("x + 1 = 3", config=NO_CACHE, wait_s=0.1)
+    assert r["kind"] == "error" and r["error_code"] == "busy" and "busy" in r["message"]
+    assert "bezig" in solve("x + 1 = 3", "nl", config=NO_CACHE, wait_s=0.1)["message"]
+    for h in hangs:
+        h.join(30)
+    assert solve("x + 1 = 3", wait_s=5.0)["solutions"] == [{"x": "2"}]  # "busy" was not remembered
