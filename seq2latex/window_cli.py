@@ -31,6 +31,7 @@ EVAL_SOURCES = (
     ("crohme_val", "offline/train"),
     ("crohme2014", "offline/2014"),
     ("crohme2016", "offline/2016"),
+    ("school_val", "offline/school_val"),  # data.synth's crohme_val-writer school maths, when packed
 )
 EVAL_BATCH = 128
 
@@ -209,7 +210,11 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.command == "finish":
         result = finish(args.run, args.data, args.out, args.device, args.eval_seconds, args.part_mib)
-        print(json.dumps({k: v for k, v in result["eval"].items() if k.startswith("crohme")}, indent=None))
+        print(
+            json.dumps(
+                {k: v for k, v in result["eval"].items() if k.startswith(("crohme", "school"))}, indent=None
+            )
+        )
         return 0
     if args.command == "check":
         problems = check_out(args.out)
