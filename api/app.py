@@ -11,7 +11,6 @@ from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 
-import torch
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.staticfiles import StaticFiles
@@ -27,13 +26,14 @@ from api.routes import demo, health, metrics, recognize, solve, symbol
 from api.settings import Settings
 from api.telemetry import REQUEST_ID_HEADER, configure_access_log
 from seq2latex import __version__
-from seq2latex.recognizer import Recognizer
+from seq2latex.recognizer import Recognizer, Runtime, default_runtime
 
 log = logging.getLogger("seq2latex.api")
 
 
 def torch_threads(settings: Settings) -> int:
-    """Intra-op threads per inference: the cores shared by the concurrent inferences, unless set."""
+    """Intra-op threads per inference: the cores shared by the concurrent inferences, unless set (torch's
+    global setting on the torch runtime; each onnxruntime session's intra-op threads on the ONNX one)."""
     if settings.torch_threads:
         return settings.torch_threads
     return max(1, (os.cpu_count() or 1) // settings.max_concurrency)
@@ -50,8 +50,10 @@ def _warm_solver(workers: int) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model once (unless given), start the bounded pools; stop them at shutdown."""
     settings: Settings = app.state.settings
-    previous_threads = torch.get_num_threads()
-    torch.set_num_threads(torch_threads(settings))
+    given = app.state.recognizer
+    runtime: Runtime = given.runtime if given is not None else default_runtime()
+    threads = torch_threads(settings)
+    previous_threads = _set_torch_threads(threads) if runtime == "torch" else None
     limiter = InferenceLimiter(settings.max_concurrency, settings.queue_size)
     solve_executor = ThreadPoolExecutor(
         max_workers=settings.max_concurrency + settings.queue_size, thread_name_prefix="seq2latex-solve"
@@ -59,7 +61,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         if app.state.recognizer is None:
             app.state.recognizer = await run_in_threadpool(
-                Recognizer.from_pretrained, settings.model_dir, settings.device
+                Recognizer.from_pretrained,
+                settings.model_dir,
+                settings.device,
+                runtime=runtime,
+                threads=threads,
             )
         card = app.state.recognizer.card
         log.info("model %s %s loaded", card.get("name"), card.get("version", ""))
@@ -75,7 +81,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         limiter.shutdown()
         solve_executor.shutdown(wait=False, cancel_futures=True)
-        torch.set_num_threads(previous_threads)
+        if previous_threads is not None:
+            _set_torch_threads(previous_threads)
+
+
+def _set_torch_threads(n: int) -> int:
+    """Set torch's intra-op threads; returns the previous number (torch only on the torch runtime)."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return previous
 
 
 def create_app(settings: Settings | None = None, recognizer: Recognizer | None = None) -> FastAPI:

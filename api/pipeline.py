@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
+import numpy as np
 from PIL import Image
 
 from api.errors import ApiError
@@ -88,7 +88,8 @@ def model_input_png(tensor: Any) -> str:
     import base64
     import io
 
-    arr = ((1.0 - tensor[0].clamp(0, 1)) * 255.0 + 0.5).to(dtype=torch.uint8).numpy()  # (H, W)
+    ink = np.clip(np.asarray(tensor[0], dtype=np.float32), 0.0, 1.0)  # (H, W): a tensor or an array
+    arr = ((1.0 - ink) * 255.0 + 0.5).astype(np.uint8)  # (H, W)
     buf = io.BytesIO()
     Image.fromarray(arr, "L").save(buf, format="PNG", optimize=False)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
@@ -102,7 +103,7 @@ def classify_sync(
     side (`data.ink_parts`)."""
     load_image(im)
     recognizer = recognizer.symbol_reader
-    if recognizer.model.symbol_head is None or not recognizer.classes:
+    if not recognizer.has_symbol_classifier:
         raise ApiError(
             501,
             "not_available",

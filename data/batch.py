@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import torch
+import numpy as np
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass
@@ -41,6 +45,8 @@ class Batch:
 
 def pad_images(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """[(1, H, W_i)] -> images (B, 1, H, W_max) zero-padded on the right, pixel mask (B, H, W_max)."""
+    import torch
+
     h = max(t.shape[-2] for t in tensors)
     w = max(t.shape[-1] for t in tensors)
     images = torch.zeros(len(tensors), 1, h, w)  # (B, 1, H, W)
@@ -48,4 +54,16 @@ def pad_images(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]
     for i, t in enumerate(tensors):
         images[i, :, : t.shape[-2], : t.shape[-1]] = t
         mask[i, : t.shape[-2], : t.shape[-1]] = True
+    return images, mask
+
+
+def pad_arrays(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """`pad_images` in NumPy (no torch): [(1, H, W_i)] -> images (B, 1, H, W_max) float32, mask (B, H, W_max)."""
+    h = max(a.shape[-2] for a in arrays)
+    w = max(a.shape[-1] for a in arrays)
+    images = np.zeros((len(arrays), 1, h, w), dtype=np.float32)  # (B, 1, H, W)
+    mask = np.zeros((len(arrays), h, w), dtype=bool)  # (B, H, W)
+    for i, a in enumerate(arrays):
+        images[i, :, : a.shape[-2], : a.shape[-1]] = a
+        mask[i, : a.shape[-2], : a.shape[-1]] = True
     return images, mask

@@ -24,7 +24,7 @@ from typing import Literal
 import numpy as np
 from PIL import Image
 
-from data.preprocess import PreprocessConfig, preprocess
+from data.preprocess import PreprocessConfig, preprocess_array
 
 # Working geometry: the ink's bounding box scaled to this height (the expression model's input height).
 LAYOUT_CONFIG = PreprocessConfig(height=64, max_width=1024, margin=2, width_multiple=16, min_width=32)
@@ -171,5 +171,5 @@ def ink_layout(ink: np.ndarray, threshold: float = INK_THRESHOLD) -> InkLayout:
 
 def image_layout(image: Image.Image | np.ndarray | bytes) -> InkLayout:
     """Layout of any image (photo, drawing, render) through `data.preprocess` at `LAYOUT_CONFIG`."""
-    x = preprocess(image, LAYOUT_CONFIG)  # (1, H, W)
-    return ink_layout(x[0].numpy())
+    x = preprocess_array(image, LAYOUT_CONFIG)  # (1, H, W)
+    return ink_layout(x[0])

@@ -10,12 +10,15 @@ from __future__ import annotations
 import io
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from data import photo
+
+if TYPE_CHECKING:
+    import torch
 
 # Photos are reduced to this many pixels on their long side before anything else.
 WORK_MAX_SIDE = 1600
@@ -281,15 +284,28 @@ def output_height(crop_h: int, symbol_h: float | None, cfg: PreprocessConfig) ->
     return out_h, inner / crop_h
 
 
-def _blank(cfg: PreprocessConfig) -> torch.Tensor:
+def _blank(cfg: PreprocessConfig) -> np.ndarray:
     width = max(cfg.min_width, cfg.width_multiple)
-    return torch.zeros(1, cfg.height, width, dtype=torch.float32)  # (1, H, W)
+    return np.zeros((1, cfg.height, width), dtype=np.float32)  # (1, H, W)
+
+
+def _tensor(x: np.ndarray) -> torch.Tensor:
+    import torch
+
+    return torch.from_numpy(x)
 
 
 def preprocess(
     image: Image.Image | np.ndarray | bytes, cfg: PreprocessConfig = PreprocessConfig()
 ) -> torch.Tensor:
     """Any image -> float32 (1, H, W) in [0, 1], ink = 1; `PreprocessError` if undecodable."""
+    return _tensor(preprocess_array(image, cfg))
+
+
+def preprocess_array(
+    image: Image.Image | np.ndarray | bytes, cfg: PreprocessConfig = PreprocessConfig()
+) -> np.ndarray:
+    """`preprocess` as a NumPy array (1, H, W) float32, without torch (the ONNX runtime's path)."""
     im = to_pil(image)
     try:
         im = ImageOps.exif_transpose(im) or im
@@ -307,18 +323,25 @@ def preprocess(
     if hi - lo < MIN_INK_CONTRAST * 255:  # uniform image: nothing written
         return _blank(cfg)
     if PHOTO_PATH and not photo.looks_clean(gray):
-        return preprocess_photo(gray, cfg)
+        return preprocess_photo_array(gray, cfg)
     ink = ink_map(gray.filter(ImageFilter.BoxBlur(DENOISE_RADIUS)) if DENOISE_RADIUS else gray)
     if float(ink.max(initial=0.0)) < MIN_INK_CONTRAST:
         return _blank(cfg)
     if cfg.binarize:
         ink = soft_threshold(ink)
-    return place_ink(ink, cfg)
+    return place_ink_array(ink, cfg)
 
 
 def preprocess_photo(
     gray: Image.Image, cfg: PreprocessConfig = PreprocessConfig(), info: dict | None = None
 ) -> torch.Tensor:
+    """`preprocess_photo_array` as a tensor."""
+    return _tensor(preprocess_photo_array(gray, cfg, info))
+
+
+def preprocess_photo_array(
+    gray: Image.Image, cfg: PreprocessConfig = PreprocessConfig(), info: dict | None = None
+) -> np.ndarray:
     """A photo (grayscale, no uniform background) -> model input: the clean path's ink map, then the
     tilt straightened, printed lines removed and the expression cropped (`data.photo`) before the soft
     threshold and placement. `info`, when given, receives what was done (angle, line bands, box)."""
@@ -373,18 +396,42 @@ def preprocess_photo(
         kept = np.zeros_like(crop)
         kept[b0:b1, c0:c1] = crop[b0:b1, c0:c1]
         crop = kept
-    out = place_ink(crop, cfg)
-    width = photo.stroke_width(out[0].numpy())
+    out = place_ink_array(crop, cfg)
+    width = photo.stroke_width(out[0])
     if info is not None:
         info["stroke_width"] = round(width, 2)
     if 0 < width < PHOTO_THIN_BELOW * PHOTO_STROKE_WIDTH:  # a fine pen, scaled down: as bold as training's
         gain = min(1.0, (PHOTO_STROKE_WIDTH - width) / 2.0)  # a 3 x 3 maximum adds 2 px
-        grown = torch.nn.functional.max_pool2d(out[None], 3, stride=1, padding=1)[0]
-        out = torch.lerp(out, grown, gain)
+        out = _lerp(out, _max3(out), gain)
     return out
 
 
+def _max3(x: np.ndarray) -> np.ndarray:
+    """(1, H, W) -> the maximum over each pixel's 3 x 3 neighbourhood (the image's edge padded with -inf)."""
+    padded = np.pad(x[0], 1, constant_values=-np.inf)  # (H + 2, W + 2)
+    h, w = x.shape[-2:]
+    shifted = [padded[dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)]  # 9 x (H, W)
+    return np.max(np.stack(shifted), axis=0)[None]  # (1, H, W)
+
+
+def _lerp(start: np.ndarray, end: np.ndarray, weight: float) -> np.ndarray:
+    """`torch.lerp` in float32: its two formulas (exact at both ends), each a fused multiply-add (the
+    product is exact in float64, so only the sum rounds, as an FMA does)."""
+    w = np.float64(np.float32(weight))
+    diff = (end - start).astype(np.float64)
+    if weight < 0.5:
+        out = start.astype(np.float64) + w * diff
+    else:
+        out = end.astype(np.float64) - diff * np.float64(np.float32(1.0) - np.float32(weight))
+    return out.astype(np.float32)
+
+
 def place_ink(ink: np.ndarray, cfg: PreprocessConfig = PreprocessConfig()) -> torch.Tensor:
+    """`place_ink_array` as a tensor."""
+    return _tensor(place_ink_array(ink, cfg))
+
+
+def place_ink_array(ink: np.ndarray, cfg: PreprocessConfig = PreprocessConfig()) -> np.ndarray:
     """An ink map (H, W) in [0, 1], ink = 1, background = 0 -> the model input (1, H', W'): the ink
     cropped, scaled and placed with its margin as `preprocess` places it (no polarity or light)."""
     box = _ink_bbox(ink)
@@ -410,4 +457,4 @@ def place_ink(ink: np.ndarray, cfg: PreprocessConfig = PreprocessConfig()) -> to
     out = np.zeros((out_h, out_w), dtype=np.float32)  # (H, W)
     top = (out_h - new_h) // 2
     out[top : top + new_h, cfg.margin : cfg.margin + new_w] = resized
-    return torch.from_numpy(out).unsqueeze(0)  # (1, H, W)
+    return out[None]  # (1, H, W)

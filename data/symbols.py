@@ -6,17 +6,23 @@ import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import torch
 from PIL import Image
-from torch.utils.data import Dataset
+
+try:  # the base of SymbolDataset (training); the slim ONNX install reads crops without torch
+    from torch.utils.data import Dataset
+except ImportError:
+    Dataset = object  # type: ignore[assignment,misc]
 
 from data.augment import AugmentConfig, augment
-from data.preprocess import PreprocessConfig, place_ink, preprocess
+from data.preprocess import PreprocessConfig, place_ink_array, preprocess_array
 from data.records import Record
 from data.render import render_symbol, stroke_bounds, symbol_strokes
+
+if TYPE_CHECKING:
+    import torch
 
 # Symbol labels as written in CROHME traceGroups -> the class name (the caption token).
 LABEL_ALIASES = {
@@ -146,14 +152,21 @@ def symbol_preprocess_config(size: int = SYMBOL_CROP_SIZE) -> PreprocessConfig:
 
 def symbol_tensor(image: Image.Image | np.ndarray | bytes, size: int = SYMBOL_CROP_SIZE) -> torch.Tensor:
     """Any image of one symbol -> float32 (1, size, size), ink = 1, centred (what the classifier sees)."""
-    return _centred(preprocess(image, symbol_preprocess_config(size)), size)
+    import torch
+
+    return torch.from_numpy(symbol_array(image, size))
 
 
-def _centred(x: torch.Tensor, size: int) -> torch.Tensor:
+def symbol_array(image: Image.Image | np.ndarray | bytes, size: int = SYMBOL_CROP_SIZE) -> np.ndarray:
+    """`symbol_tensor` as a NumPy array (no torch: the ONNX runtime's path)."""
+    return _centred(preprocess_array(image, symbol_preprocess_config(size)), size)
+
+
+def _centred(x: np.ndarray, size: int) -> np.ndarray:
     """A (1, S, S) symbol input with its ink left-aligned -> the same ink centred horizontally."""
-    out = torch.zeros(1, size, size)  # (1, S, S)
-    cols = torch.nonzero(x[0].amax(dim=0) > 0).flatten()
-    if cols.numel() == 0:
+    out = np.zeros((1, size, size), dtype=np.float32)  # (1, S, S)
+    cols = np.flatnonzero(x[0].max(axis=0) > 0)
+    if cols.size == 0:
         return out
     content = x[:, :, int(cols[0]) : int(cols[-1]) + 1]  # (1, S, w)
     left = (size - content.shape[-1]) // 2
@@ -172,19 +185,30 @@ def symbol_views(
     The ink map itself is turned (ink = 1, the corners it uncovers filled with background 0) and placed
     as `preprocess` places ink; it is not read again as a photo, whose polarity guess could take a thick
     turned stroke for the paper and return a crop that is almost all ink."""
-    first = symbol_tensor(image, size)  # (1, S, S)
-    if first.amax() <= 0:  # no ink: every view is the same blank crop
-        return first.expand(1 + len(angles), -1, -1, -1).clone()  # (V, 1, S, S)
+    import torch
+
+    return torch.from_numpy(symbol_views_array(image, size, angles))
+
+
+def symbol_views_array(
+    image: Image.Image | np.ndarray | bytes,
+    size: int = SYMBOL_CROP_SIZE,
+    angles: Sequence[float] = SYMBOL_VIEW_ANGLES,
+) -> np.ndarray:
+    """`symbol_views` as a NumPy array (V, 1, S, S) (no torch: the ONNX runtime's path)."""
+    first = symbol_array(image, size)  # (1, S, S)
+    if first.max() <= 0:  # no ink: every view is the same blank crop
+        return np.repeat(first[None], 1 + len(angles), axis=0)  # (V, 1, S, S)
     views = [first]
     if angles:
-        ink = preprocess(image, symbol_preprocess_config(2 * size))[0]  # (2S, 2S), ink = 1
-        ink_image = Image.fromarray(np.round(255.0 * ink.numpy()).astype(np.uint8), "L")  # ink light
+        ink = preprocess_array(image, symbol_preprocess_config(2 * size))[0]  # (2S, 2S), ink = 1
+        ink_image = Image.fromarray(np.round(255.0 * ink).astype(np.uint8), "L")  # ink light
         cfg = symbol_preprocess_config(size)
         for angle in angles:
             turned = ink_image.rotate(angle, resample=Image.Resampling.BILINEAR, expand=True, fillcolor=0)
             turned_ink = np.asarray(turned, dtype=np.float32) / 255.0  # (H', W'), background 0
-            views.append(_centred(place_ink(turned_ink, cfg), size))
-    return torch.stack(views)  # (V, 1, S, S)
+            views.append(_centred(place_ink_array(turned_ink, cfg), size))
+    return np.stack(views)  # (V, 1, S, S)
 
 
 class SymbolDataset(Dataset):

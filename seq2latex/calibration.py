@@ -29,12 +29,14 @@ import hashlib
 import logging
 import math
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
 
 from seq2latex.checkpoint import WEIGHTS_FILE
+
+if TYPE_CHECKING:  # torch is imported where it computes: `card_temperature` serves the ONNX runtime too
+    import torch
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ _INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
 
 def nll(logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0) -> float:
     """Mean negative log-likelihood of `labels` (N,) under softmax(logits (N, C) / T)."""
+    import torch
+
     return float(torch.nn.functional.cross_entropy(logits.float() / temperature, labels.long()))
 
 
@@ -100,6 +104,8 @@ def expected_calibration_error(
 def ece_of_logits(
     logits: torch.Tensor, labels: torch.Tensor, temperature: float = 1.0, bins: int = ECE_BINS
 ) -> float:
+    import torch
+
     probs = torch.softmax(logits.float() / temperature, dim=-1)
     conf, pred = probs.max(dim=-1)
     return expected_calibration_error(conf.numpy(), (pred == labels).numpy(), bins)

@@ -14,14 +14,17 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from seq2latex.config import ModelConfig, from_dict, to_dict
-from seq2latex.model import Seq2Latex
-from tokenizer import LatexTokenizer
+
+# torch, safetensors' torch API and the model are imported by the functions that need them: the card and
+# the file names serve the ONNX runtime (`seq2latex.onnx_runtime`), which runs without torch
+if TYPE_CHECKING:
+    import torch
+
+    from seq2latex.model import Seq2Latex
+    from tokenizer import LatexTokenizer
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
@@ -57,6 +60,8 @@ def save_model_dir(
     fp16: bool = False,
 ) -> Path:
     """Write a loadable model directory (files replaced atomically one by one)."""
+    from safetensors.torch import save_file
+
     out = Path(path)
     out.mkdir(parents=True, exist_ok=True)
     state = {}
@@ -89,6 +94,11 @@ def load_model_dir(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[Seq2Latex, LatexTokenizer, ModelConfig, list[str]]:
     """Load a model directory -> (model in eval mode, tokenizer, config, symbol classes)."""
+    from safetensors.torch import load_file
+
+    from seq2latex.model import Seq2Latex
+    from tokenizer import LatexTokenizer
+
     root = Path(path)
     if not (root / CONFIG_FILE).is_file() or not (root / WEIGHTS_FILE).is_file():
         raise FileNotFoundError(f"{root} is not a model directory (needs {CONFIG_FILE} and {WEIGHTS_FILE})")
@@ -121,6 +131,8 @@ def save_card(path: str | Path, card: dict[str, Any]) -> None:
 
 def save_training_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
     """torch.save to a temp file in the same folder, then os.replace: never a half-written file."""
+    import torch
+
     p = Path(path)
     p.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
@@ -134,4 +146,6 @@ def save_training_checkpoint(path: str | Path, state: dict[str, Any]) -> None:
 
 
 def load_training_checkpoint(path: str | Path) -> dict[str, Any]:
+    import torch
+
     return torch.load(Path(path), map_location="cpu", weights_only=False)

@@ -7,21 +7,31 @@ beam (ids, probability), best first. Beam hypotheses are ranked by sum(log p) / 
 A bidirectional model (`cfg.bidirectional`, trained on right-to-left targets too) also decodes right to
 left (`direction="r2l"`: it starts from <eos> and ends at <sos>; ids come back in reading order), and
 `bidirectional_decode` rescores the hypotheses of both directions with both directions, as BTTR does.
+
+The search is written once, in NumPy, against `StepDecoder`: a decoder started on a batch of encoded
+images that gives the log-probabilities of the next token. `TorchSteps` drives a `Seq2Latex` (the
+functions taking a model below); `seq2latex.onnx_runtime.OnnxSteps` drives the exported ONNX graphs.
+This module imports torch only when a torch model is decoded.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import torch
+import numpy as np
 
-from seq2latex.encoder import EncoderOutput
-from seq2latex.model import Seq2Latex
+if TYPE_CHECKING:
+    import torch
+
+    from seq2latex.config import ModelConfig
+    from seq2latex.encoder import EncoderOutput
+    from seq2latex.model import Seq2Latex
 
 MAX_DECODE_LEN = 256  # tokens emitted at most (incl. <eos>); capped by the decoder's max_len
 DEFAULT_LENGTH_PENALTY = 1.0
+NEG_INF = float("-inf")
 
 
 @dataclass
@@ -35,69 +45,115 @@ class DecodeResult:
 Direction = Literal["l2r", "r2l"]
 
 
-def _ends(model: Seq2Latex, direction: Direction) -> tuple[int, int]:
-    """(start token, end token) of a direction: right to left starts with <eos> and ends with <sos>."""
-    cfg = model.cfg
-    if direction == "l2r":
-        return cfg.sos_id, cfg.eos_id
-    if direction == "r2l":
-        if not cfg.bidirectional:
-            raise ValueError("right-to-left decoding needs a model trained bidirectionally")
-        return cfg.eos_id, cfg.sos_id
-    raise ValueError(f"direction must be 'l2r' or 'r2l', not {direction!r}")
+@dataclass(frozen=True)
+class Vocabulary:
+    """What the search needs to know of a model: its special ids, length cap and directions."""
+
+    sos_id: int
+    eos_id: int
+    pad_id: int
+    max_len: int  # the decoder's position table
+    bidirectional: bool
+
+    @classmethod
+    def of(cls, cfg: ModelConfig) -> Vocabulary:
+        return cls(cfg.sos_id, cfg.eos_id, cfg.pad_id, cfg.decoder.max_len, cfg.bidirectional)
+
+    def ends(self, direction: Direction) -> tuple[int, int]:
+        """(start token, end token): right to left starts with <eos> and ends with <sos>."""
+        if direction == "l2r":
+            return self.sos_id, self.eos_id
+        if direction == "r2l":
+            if not self.bidirectional:
+                raise ValueError("right-to-left decoding needs a model trained bidirectionally")
+            return self.eos_id, self.sos_id
+        raise ValueError(f"direction must be 'l2r' or 'r2l', not {direction!r}")
+
+    def limit(self, max_len: int | None) -> int:
+        return min(self.max_len - 1, max_len or MAX_DECODE_LEN)
 
 
-def _forbid_specials(logp: torch.Tensor, model: Seq2Latex, start_id: int | None = None) -> torch.Tensor:
+class StepDecoder(Protocol):
+    """A decoder started on `batch` encoded images. States are opaque to the search."""
+
+    vocab: Vocabulary
+    batch: int
+
+    def start(self, rows: np.ndarray) -> Any:
+        """The initial state of one decoding row per entry of `rows` (int64 indices of images)."""
+        ...
+
+    def step(self, tokens: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        """tokens (R,) int64 -> log-probabilities of the next token (R, V) float32 (a fresh array), state."""
+        ...
+
+    def reorder(self, state: Any, index: np.ndarray) -> Any:
+        """The state of rows `index` (R',) of `state`."""
+        ...
+
+    def teacher_forced(self, rows: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """tokens (R, T) read from image rows[r] -> log p of tokens[:, 1:] given their prefix (R, T-1)."""
+        ...
+
+
+def stepwise_teacher_forced(dec: StepDecoder, rows: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+    """`StepDecoder.teacher_forced` by feeding the tokens one step at a time (for decoders that have
+    only a step)."""
+    state = dec.start(rows)
+    picked = []
+    for t in range(tokens.shape[1] - 1):
+        logp, state = dec.step(tokens[:, t], state)  # (R, V)
+        picked.append(np.take_along_axis(logp, tokens[:, t + 1, None], axis=1)[:, 0])  # (R,)
+    return np.stack(picked, axis=1)  # (R, T-1)
+
+
+def _forbid_specials(logp: np.ndarray, vocab: Vocabulary, start_id: int) -> np.ndarray:
     """<pad> and the start token are never emitted (the others keep the probabilities the model gave)."""
-    logp[:, model.cfg.pad_id] = float("-inf")
-    logp[:, model.cfg.sos_id if start_id is None else start_id] = float("-inf")
+    logp[:, vocab.pad_id] = NEG_INF
+    logp[:, start_id] = NEG_INF
     return logp
 
 
-def _limit(model: Seq2Latex, max_len: int | None) -> int:
-    cap = model.cfg.decoder.max_len - 1
-    return min(cap, max_len or MAX_DECODE_LEN)
+def _topk(values: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """(B, M) -> the k largest of each row (B, k) and their indices, largest first."""
+    idx = np.argsort(-values, axis=1, kind="stable")[:, :k]  # (B, k)
+    return np.take_along_axis(values, idx, axis=1), idx
 
 
-@torch.inference_mode()
-def greedy_decode(
-    model: Seq2Latex,
-    images: torch.Tensor,
-    pixel_mask: torch.Tensor | None = None,
-    max_len: int | None = None,
-    direction: Direction = "l2r",
-    features: EncoderOutput | None = None,
+# ----------------------------------------------------------------------------- the search
+
+
+def greedy_search(
+    dec: StepDecoder, max_len: int | None = None, direction: Direction = "l2r"
 ) -> list[DecodeResult]:
-    """images (B, 1, H, W) -> one DecodeResult per image (argmax at every step). `features`: the
-    images' encoder output when the caller has it already (the encoder is not run again)."""
-    cfg = model.cfg
-    start_id, end_id = _ends(model, direction)
-    enc = features if features is not None else model.forward_features(images, pixel_mask)
-    dec = model.decoder
-    state = dec.init_state(enc.features, enc.mask)
-    b = images.shape[0]
-    tokens = torch.full((b,), start_id, dtype=torch.long, device=images.device)
-    finished = torch.zeros(b, dtype=torch.bool, device=images.device)
+    """One DecodeResult per encoded image (argmax at every step)."""
+    vocab = dec.vocab
+    start_id, end_id = vocab.ends(direction)
+    b = dec.batch
+    state = dec.start(np.arange(b))
+    tokens = np.full(b, start_id, dtype=np.int64)
+    finished = np.zeros(b, dtype=bool)
     ids, lps = [], []
-    for _ in range(_limit(model, max_len)):
-        logits, state = dec.step(tokens, state)
-        logp = _forbid_specials(torch.log_softmax(logits.float(), dim=-1), model, start_id)  # (B, V)
-        lp, nxt = logp.max(dim=-1)
-        nxt = torch.where(finished, torch.full_like(nxt, cfg.pad_id), nxt)
+    for _ in range(vocab.limit(max_len)):
+        logp, state = dec.step(tokens, state)
+        logp = _forbid_specials(logp, vocab, start_id)  # (B, V)
+        nxt = logp.argmax(axis=-1)  # (B,)
+        lp = logp[np.arange(b), nxt]  # (B,)
+        nxt = np.where(finished, vocab.pad_id, nxt)
         ids.append(nxt)
-        lps.append(torch.where(finished, torch.zeros_like(lp), lp))
+        lps.append(np.where(finished, np.float32(0.0), lp))
         finished = finished | (nxt == end_id)
-        tokens = nxt
+        tokens = nxt.astype(np.int64)
         if bool(finished.all()):
             break
-    id_mat = torch.stack(ids, dim=1).tolist()  # (B, L)
-    lp_mat = torch.stack(lps, dim=1).tolist()  # (B, L)
+    id_mat = np.stack(ids, axis=1).tolist()  # (B, L)
+    lp_mat = np.stack(lps, axis=1).tolist()  # (B, L)
     results = []
     for row_ids, row_lps in zip(id_mat, lp_mat, strict=True):
         out_ids, out_lps, total = [], [], 0.0
         for t, lp in zip(row_ids, row_lps, strict=True):
             total += lp
-            if t == end_id or t == cfg.pad_id:
+            if t == end_id or t == vocab.pad_id:
                 break
             out_ids.append(t)
             out_lps.append(lp)
@@ -108,56 +164,46 @@ def greedy_decode(
     return results
 
 
-@torch.inference_mode()
-def beam_decode(
-    model: Seq2Latex,
-    images: torch.Tensor,
-    pixel_mask: torch.Tensor | None = None,
+def beam_search(
+    dec: StepDecoder,
     beam: int = 5,
     max_len: int | None = None,
     length_penalty: float = DEFAULT_LENGTH_PENALTY,
     direction: Direction = "l2r",
-    features: EncoderOutput | None = None,
 ) -> list[DecodeResult]:
-    """Batched beam search of width `beam`; k = 1 gives the greedy result (`features` as greedy_decode)."""
-    cfg = model.cfg
-    start_id, end_id = _ends(model, direction)
+    """Batched beam search of width `beam`; k = 1 gives the greedy result."""
+    vocab = dec.vocab
+    start_id, end_id = vocab.ends(direction)
     k = max(1, beam)
-    enc = features if features is not None else model.forward_features(images, pixel_mask)
-    dec = model.decoder
-    b = images.shape[0]
-    device = images.device
-    state = dec.init_state(enc.features, enc.mask)
-    state = dec.reorder_state(state, torch.arange(b, device=device).repeat_interleave(k))
-    tokens = torch.full((b * k,), start_id, dtype=torch.long, device=device)
-    scores = torch.full((b, k), float("-inf"), device=device)
+    b = dec.batch
+    state = dec.start(np.repeat(np.arange(b), k))
+    tokens = np.full(b * k, start_id, dtype=np.int64)
+    scores = np.full((b, k), NEG_INF, dtype=np.float32)
     scores[:, 0] = 0.0
-    hist_ids = torch.zeros(b * k, 0, dtype=torch.long, device=device)  # (B*k, t)
-    hist_lp = torch.zeros(b * k, 0, device=device)  # (B*k, t)
+    hist_ids = np.zeros((b * k, 0), dtype=np.int64)  # (B*k, t)
+    hist_lp = np.zeros((b * k, 0), dtype=np.float32)  # (B*k, t)
     finished: list[list[tuple[float, list[int], list[float]]]] = [[] for _ in range(b)]
     done = [False] * b
-    steps = _limit(model, max_len)
 
     def norm(score: float, length: int) -> float:
         return score / max(length, 1) ** length_penalty
 
-    for _ in range(steps):
-        logits, state = dec.step(tokens, state)
-        logp = _forbid_specials(torch.log_softmax(logits.float(), dim=-1), model, start_id)  # (B*k, V)
+    for _ in range(vocab.limit(max_len)):
+        logp, state = dec.step(tokens, state)
+        logp = _forbid_specials(logp, vocab, start_id)  # (B*k, V)
         v = logp.shape[-1]
         cand = (scores.reshape(b * k, 1) + logp).reshape(b, k * v)  # (B, k*V)
-        n_cand = min(2 * k, k * v)
-        top_s, top_i = cand.topk(n_cand, dim=1)
+        top_s, top_i = _topk(cand, min(2 * k, k * v))
         top_s_l, top_i_l = top_s.tolist(), top_i.tolist()
-        new_scores = torch.full((b, k), float("-inf"), device=device)
-        new_src = torch.zeros(b, k, dtype=torch.long)
-        new_tok = torch.full((b, k), cfg.pad_id, dtype=torch.long)
+        new_scores = np.full((b, k), NEG_INF, dtype=np.float32)
+        new_src = np.zeros((b, k), dtype=np.int64)
+        new_tok = np.full((b, k), vocab.pad_id, dtype=np.int64)
         for i in range(b):
             if done[i]:
                 continue
             j = 0
             for s, flat in zip(top_s_l[i], top_i_l[i], strict=True):
-                if s == float("-inf"):
+                if s == NEG_INF:
                     break
                 src, tok = divmod(flat, v)
                 row = i * k + src
@@ -175,19 +221,19 @@ def beam_decode(
                 done[i] = True
         if all(done):
             break
-        rows = (torch.arange(b)[:, None] * k + new_src).reshape(-1).to(device)  # (B*k,)
-        flat_tok = new_tok.reshape(-1).to(device)  # (B*k,)
+        rows = (np.arange(b)[:, None] * k + new_src).reshape(-1)  # (B*k,)
+        flat_tok = new_tok.reshape(-1)  # (B*k,)
         tok_lp = logp[rows, flat_tok]  # (B*k,)
-        hist_ids = torch.cat([hist_ids[rows], flat_tok[:, None]], dim=1)
-        hist_lp = torch.cat([hist_lp[rows], tok_lp[:, None]], dim=1)
+        hist_ids = np.concatenate([hist_ids[rows], flat_tok[:, None]], axis=1)
+        hist_lp = np.concatenate([hist_lp[rows], tok_lp[:, None]], axis=1)
         scores = new_scores
-        state = dec.reorder_state(state, rows)
+        state = dec.reorder(state, rows)
         tokens = flat_tok
     for i in range(b):
         if not done[i]:  # ran out of steps: keep the live beams as they are
             for j in range(k):
                 s = float(scores[i, j])
-                if s > float("-inf"):
+                if s > NEG_INF:
                     row = i * k + j
                     seq_lps = hist_lp[row].tolist()
                     finished[i].append((norm(s, len(seq_lps)), hist_ids[row].tolist(), seq_lps))
@@ -209,47 +255,33 @@ def beam_decode(
     return results
 
 
-@torch.inference_mode()
-def sequence_logprobs(
-    model: Seq2Latex,
-    images: torch.Tensor,
-    pixel_mask: torch.Tensor | None,
-    sequences: list[list[list[int]]],
-    direction: Direction = "l2r",
-    features: EncoderOutput | None = None,
+def score_sequences(
+    dec: StepDecoder, sequences: list[list[list[int]]], direction: Direction = "l2r"
 ) -> list[list[list[float]]]:
     """Teacher-forced log p of every token of each candidate of each image, read in `direction`,
     returned in reading order with the end token's log p last. `sequences[i]` are the candidates
     (ids in reading order) of image i."""
-    cfg = model.cfg
-    start_id, end_id = _ends(model, direction)
-    rows = [(i, seq[: cfg.decoder.max_len - 2]) for i, seqs in enumerate(sequences) for seq in seqs]
+    vocab = dec.vocab
+    start_id, end_id = vocab.ends(direction)
+    rows = [(i, seq[: vocab.max_len - 2]) for i, seqs in enumerate(sequences) for seq in seqs]
     out: list[list[list[float]]] = [[] for _ in sequences]
     if not rows:
         return out
-    enc = features if features is not None else model.forward_features(images, pixel_mask)
     full = [[start_id, *(seq if direction == "l2r" else seq[::-1]), end_id] for _, seq in rows]
     t = max(len(f) for f in full)
-    tokens = torch.full((len(rows), t), cfg.pad_id, dtype=torch.long, device=images.device)  # (R, T)
+    tokens = np.full((len(rows), t), vocab.pad_id, dtype=np.int64)  # (R, T)
     for r, f in enumerate(full):
-        tokens[r, : len(f)] = torch.tensor(f, device=images.device)
-    index = torch.tensor([i for i, _ in rows], device=images.device)  # (R,)
-    memory = enc.features.index_select(0, index)  # (R, N, D)
-    memory_mask = enc.mask.index_select(0, index)  # (R, N)
-    logits = model.decoder(memory, memory_mask, tokens[:, :-1])  # (R, T-1, V)
-    logp = torch.log_softmax(logits.float(), dim=-1)  # (R, T-1, V)
-    picked = logp.gather(-1, tokens[:, 1:, None])[..., 0].tolist()  # (R, T-1)
+        tokens[r, : len(f)] = f
+    index = np.array([i for i, _ in rows], dtype=np.int64)  # (R,)
+    picked = dec.teacher_forced(index, tokens).tolist()  # (R, T-1)
     for (i, seq), lps in zip(rows, picked, strict=True):
         body = lps[: len(seq)]
         out[i].append((body if direction == "l2r" else body[::-1]) + [lps[len(seq)]])
     return out
 
 
-@torch.inference_mode()
-def bidirectional_decode(
-    model: Seq2Latex,
-    images: torch.Tensor,
-    pixel_mask: torch.Tensor | None = None,
+def bidirectional_search(
+    dec: StepDecoder,
     beam: int = 5,
     max_len: int | None = None,
     length_penalty: float = DEFAULT_LENGTH_PENALTY,
@@ -257,15 +289,14 @@ def bidirectional_decode(
     """Beam search in both directions, then every distinct hypothesis is scored by both directions
     (teacher forced) and ranked by (log p_l2r + log p_r2l) / 2 / (length + 1) ** length_penalty.
     Confidence and token probabilities are those of the left-to-right reading of each hypothesis."""
-    enc = model.forward_features(images, pixel_mask)  # once, for both searches and both scorings
-    l2r = beam_decode(model, images, pixel_mask, beam, max_len, length_penalty, "l2r", enc)
-    r2l = beam_decode(model, images, pixel_mask, beam, max_len, length_penalty, "r2l", enc)
+    l2r = beam_search(dec, beam, max_len, length_penalty, "l2r")
+    r2l = beam_search(dec, beam, max_len, length_penalty, "r2l")
     cands: list[list[list[int]]] = []
     for a, b in zip(l2r, r2l, strict=True):
         seen = dict.fromkeys(tuple(ids) for ids, _ in a.alternatives + b.alternatives)
         cands.append([list(c) for c in seen])
-    fwd = sequence_logprobs(model, images, pixel_mask, cands, "l2r", enc)
-    bwd = sequence_logprobs(model, images, pixel_mask, cands, "r2l", enc)
+    fwd = score_sequences(dec, cands, "l2r")
+    bwd = score_sequences(dec, cands, "r2l")
     results = []
     for i, seqs in enumerate(cands):
         ranked = sorted(
@@ -288,6 +319,146 @@ def bidirectional_decode(
     return results
 
 
+def search(
+    dec: StepDecoder,
+    beam: int = 1,
+    max_len: int | None = None,
+    length_penalty: float = DEFAULT_LENGTH_PENALTY,
+    rescore: bool = True,
+) -> list[DecodeResult]:
+    """Greedy for beam <= 1, beam search otherwise; with a bidirectional model and `rescore`, the beam
+    hypotheses of both directions are rescored with both (`bidirectional_search`)."""
+    if beam <= 1:
+        return greedy_search(dec, max_len)
+    if rescore and dec.vocab.bidirectional:
+        return bidirectional_search(dec, beam, max_len, length_penalty)
+    return beam_search(dec, beam, max_len, length_penalty)
+
+
+# ----------------------------------------------------------------------------- PyTorch
+
+
+class TorchSteps:
+    """`StepDecoder` of a `Seq2Latex` on the encoder output of a batch (call it under inference_mode)."""
+
+    def __init__(self, model: Seq2Latex, enc: EncoderOutput) -> None:
+        self.model = model
+        self.enc = enc
+        self.vocab = Vocabulary.of(model.cfg)
+        self.batch = int(enc.features.shape[0])
+        self.device = enc.features.device
+
+    def _index(self, rows: np.ndarray) -> torch.Tensor:
+        import torch
+
+        return torch.from_numpy(np.ascontiguousarray(rows, dtype=np.int64)).to(self.device)
+
+    def start(self, rows: np.ndarray) -> Any:
+        dec = self.model.decoder
+        state = dec.init_state(self.enc.features, self.enc.mask)
+        if np.array_equal(rows, np.arange(self.batch)):
+            return state
+        return dec.reorder_state(state, self._index(rows))
+
+    def step(self, tokens: np.ndarray, state: Any) -> tuple[np.ndarray, Any]:
+        import torch
+
+        logits, state = self.model.decoder.step(self._index(tokens), state)
+        logp = torch.log_softmax(logits.float(), dim=-1)  # (R, V)
+        return logp.cpu().numpy(), state
+
+    def reorder(self, state: Any, index: np.ndarray) -> Any:
+        return self.model.decoder.reorder_state(state, self._index(index))
+
+    def teacher_forced(self, rows: np.ndarray, tokens: np.ndarray) -> np.ndarray:
+        """One causal pass of the decoder over the whole sequences."""
+        import torch
+
+        index, toks = self._index(rows), self._index(tokens)  # (R,), (R, T)
+        memory = self.enc.features.index_select(0, index)  # (R, N, D)
+        memory_mask = self.enc.mask.index_select(0, index)  # (R, N)
+        logits = self.model.decoder(memory, memory_mask, toks[:, :-1])  # (R, T-1, V)
+        logp = torch.log_softmax(logits.float(), dim=-1)  # (R, T-1, V)
+        return logp.gather(-1, toks[:, 1:, None])[..., 0].cpu().numpy()  # (R, T-1)
+
+
+def _steps(
+    model: Seq2Latex, images: torch.Tensor, pixel_mask: torch.Tensor | None, features: EncoderOutput | None
+) -> TorchSteps:
+    enc = features if features is not None else model.forward_features(images, pixel_mask)
+    return TorchSteps(model, enc)
+
+
+def greedy_decode(
+    model: Seq2Latex,
+    images: torch.Tensor,
+    pixel_mask: torch.Tensor | None = None,
+    max_len: int | None = None,
+    direction: Direction = "l2r",
+    features: EncoderOutput | None = None,
+) -> list[DecodeResult]:
+    """images (B, 1, H, W) -> one DecodeResult per image (argmax at every step). `features`: the
+    images' encoder output when the caller has it already (the encoder is not run again)."""
+    import torch
+
+    Vocabulary.of(model.cfg).ends(direction)  # an unknown direction fails before the encoder runs
+    with torch.inference_mode():
+        return greedy_search(_steps(model, images, pixel_mask, features), max_len, direction)
+
+
+def beam_decode(
+    model: Seq2Latex,
+    images: torch.Tensor,
+    pixel_mask: torch.Tensor | None = None,
+    beam: int = 5,
+    max_len: int | None = None,
+    length_penalty: float = DEFAULT_LENGTH_PENALTY,
+    direction: Direction = "l2r",
+    features: EncoderOutput | None = None,
+) -> list[DecodeResult]:
+    """Batched beam search of width `beam`; k = 1 gives the greedy result (`features` as greedy_decode)."""
+    import torch
+
+    Vocabulary.of(model.cfg).ends(direction)
+    with torch.inference_mode():
+        return beam_search(
+            _steps(model, images, pixel_mask, features), beam, max_len, length_penalty, direction
+        )
+
+
+def sequence_logprobs(
+    model: Seq2Latex,
+    images: torch.Tensor,
+    pixel_mask: torch.Tensor | None,
+    sequences: list[list[list[int]]],
+    direction: Direction = "l2r",
+    features: EncoderOutput | None = None,
+) -> list[list[list[float]]]:
+    """`score_sequences` of a torch model (see there)."""
+    import torch
+
+    Vocabulary.of(model.cfg).ends(direction)
+    if not any(sequences):
+        return [[] for _ in sequences]
+    with torch.inference_mode():
+        return score_sequences(_steps(model, images, pixel_mask, features), sequences, direction)
+
+
+def bidirectional_decode(
+    model: Seq2Latex,
+    images: torch.Tensor,
+    pixel_mask: torch.Tensor | None = None,
+    beam: int = 5,
+    max_len: int | None = None,
+    length_penalty: float = DEFAULT_LENGTH_PENALTY,
+) -> list[DecodeResult]:
+    """`bidirectional_search` of a torch model (the encoder runs once, for both searches and scorings)."""
+    import torch
+
+    with torch.inference_mode():
+        return bidirectional_search(_steps(model, images, pixel_mask, None), beam, max_len, length_penalty)
+
+
 def decode(
     model: Seq2Latex,
     images: torch.Tensor,
@@ -297,10 +468,9 @@ def decode(
     length_penalty: float = DEFAULT_LENGTH_PENALTY,
     rescore: bool = True,
 ) -> list[DecodeResult]:
-    """Greedy for beam <= 1, beam search otherwise; with a bidirectional model and `rescore`, the beam
-    hypotheses of both directions are rescored with both (`bidirectional_decode`)."""
-    if beam <= 1:
-        return greedy_decode(model, images, pixel_mask, max_len)
-    if rescore and model.cfg.bidirectional:
-        return bidirectional_decode(model, images, pixel_mask, beam, max_len, length_penalty)
-    return beam_decode(model, images, pixel_mask, beam, max_len, length_penalty)
+    """`search` of a torch model: greedy for beam <= 1, beam search otherwise, rescored with both
+    directions for a bidirectional model unless `rescore` is False."""
+    import torch
+
+    with torch.inference_mode():
+        return search(_steps(model, images, pixel_mask, None), beam, max_len, length_penalty, rescore)

@@ -1,0 +1,209 @@
+"""ONNX export and the ONNX Runtime path of the Recognizer: the same tokens as PyTorch.
+
+The shipped model's committed graphs (seq2latex/weights/default/onnx, symbols/onnx) are compared with
+the PyTorch runtime on the committed CROHME 2014 fixture images, greedy and beam 3 (with bidirectional
+rescoring); a tiny random model is exported afresh and compared on batches of different widths."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from data.batch import pad_arrays
+from data.preprocess import preprocess, preprocess_array
+from data.symbols import symbol_views, symbol_views_array
+from seq2latex.checkpoint import WEIGHTS_FILE, save_model_dir
+from seq2latex.config import DecoderConfig, EncoderConfig, ModelConfig
+from seq2latex.decoding import decode, search
+from seq2latex.model import Seq2Latex
+from seq2latex.onnx_files import DECODER_FILE, ENCODER_FILE, FORCED_FILE, META_FILE, ONNX_DIR, SYMBOLS_FILE
+from seq2latex.onnx_runtime import OnnxModel, has_onnx
+from seq2latex.recognizer import DEFAULT_MODEL_DIR, RUNTIME_ENV, Recognizer
+from tokenizer import LatexTokenizer
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHIPPED_IMAGES = sorted((FIXTURES / "crohme2014_shipped").glob("*.png"))
+IMAGES = FIXTURES / "images"
+MAX_GRAPH_BYTES = 1 << 20  # the graphs hold no weights (they read model.safetensors)
+
+
+@pytest.fixture(scope="module")
+def runtimes() -> tuple[Recognizer, Recognizer]:
+    if not has_onnx(DEFAULT_MODEL_DIR):
+        pytest.fail("the shipped model has no onnx/ graphs: run `seq2latex export --onnx --model ...`")
+    torch.set_num_threads(1)
+    return Recognizer.from_pretrained(runtime="torch"), Recognizer.from_pretrained(runtime="onnx", threads=1)
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_shipped_onnx_reads_the_fixtures_token_for_token(
+    runtimes: tuple[Recognizer, Recognizer], beam: int
+) -> None:
+    pt, ort = runtimes
+    assert len(SHIPPED_IMAGES) >= 8
+    data = [p.read_bytes() for p in SHIPPED_IMAGES]
+    want = pt(data, beam=beam)
+    got = ort(data, beam=beam)
+    for path, a, b in zip(SHIPPED_IMAGES, want, got, strict=True):
+        assert b.tokens == a.tokens, path.name
+        assert b.latex == a.latex
+        assert b.confidence == pytest.approx(a.confidence, abs=1e-4)
+        assert b.token_probs == pytest.approx(a.token_probs, abs=1e-4)
+        assert [x for x, _ in b.alternatives] == [x for x, _ in a.alternatives]
+    batched = ort(data[:3], beam=beam)  # padded together: the same readings as one at a time
+    assert [p.tokens for p in batched] == [p.tokens for p in got[:3]]
+
+
+def test_shipped_onnx_classifies_symbols_as_torch(runtimes: tuple[Recognizer, Recognizer]) -> None:
+    pt, ort = runtimes
+    assert ort.symbol_reader is not ort and ort.symbol_reader.has_symbol_classifier
+    assert ort.symbol_reader.symbol_temperature == pt.symbol_reader.symbol_temperature
+    for path in sorted(IMAGES.glob("*.png")):
+        want = pt.symbol_reader.classify_symbol(path.read_bytes())
+        got = ort.symbol_reader.classify_symbol(path.read_bytes())
+        assert [c for c, _ in got] == [c for c, _ in want]
+        assert [p for _, p in got] == pytest.approx([p for _, p in want], abs=1e-4)
+
+
+def test_shipped_graphs_are_small_and_match_the_weights() -> None:
+    files = [DEFAULT_MODEL_DIR / ONNX_DIR / n for n in (ENCODER_FILE, DECODER_FILE, FORCED_FILE)]
+    files.append(DEFAULT_MODEL_DIR / "symbols" / ONNX_DIR / SYMBOLS_FILE)
+    for f in files:
+        assert f.is_file() and f.stat().st_size < MAX_GRAPH_BYTES, f
+    OnnxModel(DEFAULT_MODEL_DIR, Recognizer.from_pretrained(runtime="onnx").config)  # sha256 checked
+
+
+def test_the_preprocessing_without_torch_is_the_same(runtimes: tuple[Recognizer, Recognizer]) -> None:
+    pt, _ = runtimes
+    for path in sorted(IMAGES.iterdir()):
+        if path.suffix not in {".png", ".jpg", ".webp", ".tif", ".gif"}:
+            continue
+        data = path.read_bytes()
+        assert np.array_equal(preprocess_array(data), preprocess(data).numpy()), path.name
+        angles = pt.symbol_view_angles
+        assert np.array_equal(symbol_views_array(data, 64, angles), symbol_views(data, 64, angles).numpy())
+
+
+def test_the_runtime_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(RUNTIME_ENV, "onnx")
+    rec = Recognizer.from_pretrained()
+    assert rec.runtime == "onnx" and rec.symbol_reader.runtime == "onnx" and rec.model.can_decode
+    monkeypatch.setenv(RUNTIME_ENV, "tensorflow")
+    with pytest.raises(ValueError, match=RUNTIME_ENV):
+        Recognizer.from_pretrained()
+
+
+# ----------------------------------------------------------------------------- a fresh export
+
+
+def tiny_model_dir(tmp_path: Path, bidirectional: bool = True, kind: str = "transformer") -> Path:
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        encoder=EncoderConfig(embed_dim=32, depth=1, num_heads=2, stem_channels=8),
+        decoder=DecoderConfig(
+            kind=kind,
+            d_model=32,
+            num_layers=2,
+            num_heads=2,
+            ff_dim=64,
+            hidden_size=32,
+            attn_dim=16,
+            max_len=40,
+        ),
+        vocab_size=LatexTokenizer.load().vocab_size,
+        num_symbol_classes=5,
+        bidirectional=bidirectional,
+    )
+    model = Seq2Latex(cfg).eval()
+    with torch.no_grad():  # sharpen the random model so that decoding paths differ and end
+        model.decoder.head.weight.mul_(4.0)
+    return save_model_dir(
+        tmp_path / "tiny", model, LatexTokenizer.load(), ["a", "b", "c", "d", "e"], fp16=True
+    )
+
+
+def random_images(widths: list[int], seed: int = 1) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return [(rng.random((1, 64, w)) > 0.8).astype(np.float32) for w in widths]
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_fresh_export_decodes_as_torch(tmp_path: Path, beam: int) -> None:
+    from seq2latex.checkpoint import load_model_dir
+    from seq2latex.onnx_export import export_onnx
+
+    root = tiny_model_dir(tmp_path)
+    written = export_onnx(root)
+    assert set(written) == {ENCODER_FILE, DECODER_FILE, FORCED_FILE, SYMBOLS_FILE}
+    assert all(n < MAX_GRAPH_BYTES for n in written.values())
+    model, _, cfg, _ = load_model_dir(root)
+    onnx_model = OnnxModel(root, cfg, threads=1)
+    images, mask = pad_arrays(random_images([64, 160, 96, 32]))
+    want = decode(model, torch.from_numpy(images), torch.from_numpy(mask), beam=beam, max_len=20)
+    got = search(onnx_model.steps(images, mask), beam=beam, max_len=20)
+    assert [r.token_ids for r in got] == [r.token_ids for r in want]
+    assert [[ids for ids, _ in r.alternatives] for r in got] == [
+        [ids for ids, _ in r.alternatives] for r in want
+    ]
+    for a, b in zip(got, want, strict=True):
+        assert a.confidence == pytest.approx(b.confidence, rel=1e-3, abs=1e-6)
+    crops = torch.rand(3, 1, 64, 64)
+    logits = onnx_model.symbol_logits(crops.numpy())
+    with torch.no_grad():
+        assert np.allclose(logits, model.classify_symbols(crops).numpy(), atol=1e-4)
+
+
+def test_graphs_refuse_weights_they_were_not_exported_against(tmp_path: Path) -> None:
+    from seq2latex.onnx_export import export_onnx
+
+    root = tiny_model_dir(tmp_path)
+    export_onnx(root)
+    copy = tmp_path / "copy"
+    shutil.copytree(root, copy)
+    data = bytearray((copy / WEIGHTS_FILE).read_bytes())
+    data[-1] ^= 0x01  # the last fp16 value changes (1.0 -> 1.0039)
+    (copy / WEIGHTS_FILE).write_bytes(bytes(data))
+    with pytest.raises(RuntimeError, match="export --onnx"):
+        Recognizer.from_pretrained(copy, runtime="onnx")
+
+
+def test_inference_writes_no_files(tmp_path: Path) -> None:
+    from seq2latex.onnx_export import export_onnx
+
+    root = tiny_model_dir(tmp_path)
+    export_onnx(root)
+    before = sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
+    rec = Recognizer.from_pretrained(root, runtime="onnx", threads=1)
+    rec(random_images([96])[0][0], beam=2)
+    rec.classify_symbol((IMAGES / "2x_plus_1.png").read_bytes())
+    assert sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*")) == before
+    assert (root / ONNX_DIR / META_FILE).is_file()
+
+
+def test_a_gru_decoder_is_not_exported(tmp_path: Path) -> None:
+    from seq2latex.onnx_export import export_onnx
+
+    with pytest.raises(ValueError, match="Transformer"):
+        export_onnx(tiny_model_dir(tmp_path, bidirectional=False, kind="gru"))
+
+
+def test_without_the_forced_graph_rescoring_steps_through_the_sequences(tmp_path: Path) -> None:
+    from seq2latex.onnx_export import export_onnx
+
+    root = tiny_model_dir(tmp_path)
+    export_onnx(root)
+    images, mask = pad_arrays(random_images([64, 128], seed=3))
+    with_forced = search(
+        OnnxModel(root, Recognizer.from_pretrained(root, runtime="onnx").config).steps(images, mask), 3, 20
+    )
+    (root / ONNX_DIR / FORCED_FILE).unlink()
+    model = OnnxModel(root, Recognizer.from_pretrained(root, runtime="onnx").config)
+    assert model.forced is None
+    stepwise = search(model.steps(images, mask), 3, 20)
+    assert [r.token_ids for r in stepwise] == [r.token_ids for r in with_forced]
+    for a, b in zip(stepwise, with_forced, strict=True):
+        assert a.confidence == pytest.approx(b.confidence, rel=1e-4)
