@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from api.deps import API_KEY_HEADER
 from api.errors import install_error_handlers
 from api.limits import InferenceLimiter
+from api.memory import tune_malloc
 from api.metrics import Metrics
 from api.middleware import ObservabilityMiddleware
 from api.routes import demo, health, metrics, recognize, solve, symbol
@@ -50,6 +51,8 @@ def _warm_solver(workers: int) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the model once (unless given), start the bounded pools; stop them at shutdown."""
     settings: Settings = app.state.settings
+    if settings.tune_malloc:
+        log.info("malloc settings: %s", tune_malloc() or "glibc defaults")
     given = app.state.recognizer
     runtime: Runtime = given.runtime if given is not None else default_runtime()
     threads = torch_threads(settings)

@@ -46,3 +46,6 @@ class Settings(BaseSettings):
     log_format: Literal["json", "text"] = "json"  # the access log: one JSON object a line, or plain text
     access_log: bool = True  # one line per request on stderr (request id, route, status, bytes, timings)
     metrics: bool = True  # GET /metrics (Prometheus text format); keep it off the public internet
+    # glibc: large buffers mmapped and 2 malloc arenas, so memory freed after big requests is returned
+    # (api.memory); false keeps glibc's defaults
+    tune_malloc: bool = True
