@@ -29,7 +29,9 @@ from urllib.parse import urlparse
 try:
     import httpx
 except ImportError:  # the service itself does not need it
-    raise SystemExit("benchmarks/load_bench.py needs httpx: pip install -e '.[dev]' (or pip install httpx)") from None
+    raise SystemExit(
+        "benchmarks/load_bench.py needs httpx: pip install -e '.[dev]' (or pip install httpx)"
+    ) from None
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_IMAGE = REPO / "tests" / "fixtures" / "images" / "x2_minus_4_photo_exif.jpg"

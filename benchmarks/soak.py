@@ -47,7 +47,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_bench import LOOPBACK_HOSTS, REPO, _percentile, free_port, wait_healthy  # noqa: E402
+from load_bench import LOOPBACK_HOSTS, REPO, _percentile, free_port, stop_server, wait_healthy  # noqa: E402
 
 try:
     import httpx
@@ -576,12 +576,7 @@ def main(argv: list[str] | None = None) -> int:
             )
         finally:
             if proc is not None:
-                proc.terminate()
-                try:
-                    proc.wait(timeout=20)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                stop_server(proc)
         if proc is not None:
             report["access_log"] = access_log_summary(log_path)
     text = json.dumps(report, indent=2)

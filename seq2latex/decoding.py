@@ -17,8 +17,9 @@ This module imports torch only when a torch model is decoded.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import numpy as np
 
@@ -32,6 +33,8 @@ if TYPE_CHECKING:
 MAX_DECODE_LEN = 256  # tokens emitted at most (incl. <eos>); capped by the decoder's max_len
 DEFAULT_LENGTH_PENALTY = 1.0
 NEG_INF = float("-inf")
+
+R = TypeVar("R")
 
 
 @dataclass
@@ -382,11 +385,20 @@ class TorchSteps:
         return logp.gather(-1, toks[:, 1:, None])[..., 0].cpu().numpy()  # (R, T-1)
 
 
-def _steps(
-    model: Seq2Latex, images: torch.Tensor, pixel_mask: torch.Tensor | None, features: EncoderOutput | None
-) -> TorchSteps:
-    enc = features if features is not None else model.forward_features(images, pixel_mask)
-    return TorchSteps(model, enc)
+def _torch_search(
+    run: Callable[..., R],
+    model: Seq2Latex,
+    images: torch.Tensor,
+    pixel_mask: torch.Tensor | None,
+    features: EncoderOutput | None,
+    *args: Any,
+) -> R:
+    """`run(TorchSteps of the batch, *args)` under inference_mode (`features` as greedy_decode)."""
+    import torch
+
+    with torch.inference_mode():
+        enc = features if features is not None else model.forward_features(images, pixel_mask)
+        return run(TorchSteps(model, enc), *args)
 
 
 def greedy_decode(
@@ -399,11 +411,8 @@ def greedy_decode(
 ) -> list[DecodeResult]:
     """images (B, 1, H, W) -> one DecodeResult per image (argmax at every step). `features`: the
     images' encoder output when the caller has it already (the encoder is not run again)."""
-    import torch
-
     Vocabulary.of(model.cfg).ends(direction)  # an unknown direction fails before the encoder runs
-    with torch.inference_mode():
-        return greedy_search(_steps(model, images, pixel_mask, features), max_len, direction)
+    return _torch_search(greedy_search, model, images, pixel_mask, features, max_len, direction)
 
 
 def beam_decode(
@@ -417,13 +426,10 @@ def beam_decode(
     features: EncoderOutput | None = None,
 ) -> list[DecodeResult]:
     """Batched beam search of width `beam`; k = 1 gives the greedy result (`features` as greedy_decode)."""
-    import torch
-
     Vocabulary.of(model.cfg).ends(direction)
-    with torch.inference_mode():
-        return beam_search(
-            _steps(model, images, pixel_mask, features), beam, max_len, length_penalty, direction
-        )
+    return _torch_search(
+        beam_search, model, images, pixel_mask, features, beam, max_len, length_penalty, direction
+    )
 
 
 def sequence_logprobs(
@@ -435,13 +441,10 @@ def sequence_logprobs(
     features: EncoderOutput | None = None,
 ) -> list[list[list[float]]]:
     """`score_sequences` of a torch model (see there)."""
-    import torch
-
     Vocabulary.of(model.cfg).ends(direction)
     if not any(sequences):
         return [[] for _ in sequences]
-    with torch.inference_mode():
-        return score_sequences(_steps(model, images, pixel_mask, features), sequences, direction)
+    return _torch_search(score_sequences, model, images, pixel_mask, features, sequences, direction)
 
 
 def bidirectional_decode(
@@ -453,10 +456,7 @@ def bidirectional_decode(
     length_penalty: float = DEFAULT_LENGTH_PENALTY,
 ) -> list[DecodeResult]:
     """`bidirectional_search` of a torch model (the encoder runs once, for both searches and scorings)."""
-    import torch
-
-    with torch.inference_mode():
-        return bidirectional_search(_steps(model, images, pixel_mask, None), beam, max_len, length_penalty)
+    return _torch_search(bidirectional_search, model, images, pixel_mask, None, beam, max_len, length_penalty)
 
 
 def decode(
@@ -470,7 +470,4 @@ def decode(
 ) -> list[DecodeResult]:
     """`search` of a torch model: greedy for beam <= 1, beam search otherwise, rescored with both
     directions for a bidirectional model unless `rescore` is False."""
-    import torch
-
-    with torch.inference_mode():
-        return search(_steps(model, images, pixel_mask, None), beam, max_len, length_penalty, rescore)
+    return _torch_search(search, model, images, pixel_mask, None, beam, max_len, length_penalty, rescore)

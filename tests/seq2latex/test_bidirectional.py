@@ -3,46 +3,17 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 import pytest
 import torch
 
 from data.batch import pad_images
-from seq2latex.config import DecoderConfig, EncoderConfig, ModelConfig
 from seq2latex.decoding import beam_decode, bidirectional_decode, decode, greedy_decode, sequence_logprobs
 from seq2latex.model import Seq2Latex, reverse_targets
 
 PAD, SOS, EOS = 0, 1, 2
-
-
-def tiny_model(kind: str, seed: int = 0, bidirectional: bool = False) -> Seq2Latex:
-    torch.manual_seed(seed)
-    cfg = ModelConfig(
-        encoder=EncoderConfig(embed_dim=32, depth=1, num_heads=2, stem_channels=8),
-        decoder=DecoderConfig(
-            kind=kind,
-            d_model=32,
-            num_layers=2,
-            num_heads=2,
-            ff_dim=64,
-            hidden_size=32,
-            attn_dim=16,
-            dropout=0.0,
-            max_len=40,
-            tie_embeddings=False,
-        ),  # fmt: skip
-        vocab_size=24,
-        bidirectional=bidirectional,
-    )
-    model = Seq2Latex(cfg).eval()
-    with torch.no_grad():  # sharpen the random model so decoding paths differ and end
-        model.decoder.head.weight.mul_(4.0)
-    return model
-
-
-def bidir_model(kind: str = "transformer", seed: int = 0) -> Seq2Latex:
-    return tiny_model(kind, seed, bidirectional=True)
 
 
 def images(widths: list[int], seed: int = 1) -> list[torch.Tensor]:
@@ -65,8 +36,10 @@ def test_reverse_targets_round_trips_and_swaps_the_end_tokens() -> None:
     assert torch.equal(reverse_targets(r, PAD), t)
 
 
-def test_bidirectional_loss_reads_both_directions_through_one_encoder_pass() -> None:
-    model = bidir_model().train()
+def test_bidirectional_loss_reads_both_directions_through_one_encoder_pass(
+    tiny_model: Callable[..., Seq2Latex],
+) -> None:
+    model = tiny_model(bidirectional=True).train()
     x, mask = pad_images(images([64, 96]))
     targets = torch.tensor([[SOS, 5, 6, 7, EOS], [SOS, 8, EOS, PAD, PAD]])
     out = model.compute_losses(x, targets, mask)
@@ -80,15 +53,17 @@ def test_bidirectional_loss_reads_both_directions_through_one_encoder_pass() -> 
     torch.testing.assert_close(a, b)  # the left-to-right half is the plain model's
 
 
-def test_right_to_left_needs_a_bidirectional_model() -> None:
+def test_right_to_left_needs_a_bidirectional_model(tiny_model: Callable[..., Seq2Latex]) -> None:
     x, mask = pad_images(images([64]))
     with pytest.raises(ValueError, match="bidirectionally"):
         greedy_decode(tiny_model("transformer"), x, mask, direction="r2l")
 
 
 @pytest.mark.parametrize("kind", ["transformer", "gru"])
-def test_r2l_greedy_is_in_reading_order_and_scores_itself(kind: str) -> None:
-    model = bidir_model(kind)
+def test_r2l_greedy_is_in_reading_order_and_scores_itself(
+    kind: str, tiny_model: Callable[..., Seq2Latex]
+) -> None:
+    model = tiny_model(kind, bidirectional=True)
     x, mask = pad_images(images([64, 128, 96]))
     r2l = greedy_decode(model, x, mask, max_len=12, direction="r2l")
     beam1 = beam_decode(model, x, mask, beam=1, max_len=12, direction="r2l")
@@ -105,8 +80,8 @@ def test_r2l_greedy_is_in_reading_order_and_scores_itself(kind: str) -> None:
     assert ended > 0
 
 
-def test_rescoring_ranks_by_both_directions() -> None:
-    model = bidir_model()
+def test_rescoring_ranks_by_both_directions(tiny_model: Callable[..., Seq2Latex]) -> None:
+    model = tiny_model(bidirectional=True)
     x, mask = pad_images(images([64, 128]))
     out = bidirectional_decode(model, x, mask, beam=3, max_len=10)
     assert decode(model, x, mask, beam=3, max_len=10)[0].token_ids == out[0].token_ids  # the default path

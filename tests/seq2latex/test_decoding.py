@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 import torch
 
 from data.batch import pad_images
-from seq2latex.config import DecoderConfig, EncoderConfig, ModelConfig
 from seq2latex.decoding import beam_decode, decode, greedy_decode
 from seq2latex.model import Seq2Latex
 
 VOCAB = 24
-
-
-def tiny_model(kind: str, seed: int = 0) -> Seq2Latex:
-    torch.manual_seed(seed)
-    cfg = ModelConfig(
-        encoder=EncoderConfig(embed_dim=32, depth=1, num_heads=2, stem_channels=8),
-        decoder=DecoderConfig(
-            kind=kind,
-            d_model=32,
-            num_layers=2,
-            num_heads=2,
-            ff_dim=64,
-            hidden_size=32,
-            attn_dim=16,
-            dropout=0.0,
-            max_len=40,
-            tie_embeddings=False,
-        ),
-        vocab_size=VOCAB,
-        num_symbol_classes=5,
-    )
-    model = Seq2Latex(cfg).eval()
-    with torch.no_grad():  # sharpen the random model so decoding paths differ and end
-        model.decoder.head.weight.mul_(4.0)
-    return model
 
 
 def images(widths: list[int], seed: int = 1) -> list[torch.Tensor]:
@@ -44,7 +20,7 @@ def images(widths: list[int], seed: int = 1) -> list[torch.Tensor]:
 
 
 @pytest.mark.parametrize("kind", ["transformer", "gru"])
-def test_forward_shapes_and_loss(kind: str) -> None:
+def test_forward_shapes_and_loss(kind: str, tiny_model: Callable[..., Seq2Latex]) -> None:
     model = tiny_model(kind).train()
     x, mask = pad_images(images([64, 128]))
     targets = torch.tensor([[1, 5, 6, 7, 2, 0], [1, 8, 2, 0, 0, 0]])
@@ -59,7 +35,7 @@ def test_forward_shapes_and_loss(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["transformer", "gru"])
-def test_incremental_step_matches_full_forward(kind: str) -> None:
+def test_incremental_step_matches_full_forward(kind: str, tiny_model: Callable[..., Seq2Latex]) -> None:
     model = tiny_model(kind)
     x, mask = pad_images(images([96, 160]))
     tokens = torch.randint(3, VOCAB, (2, 9))
@@ -76,7 +52,7 @@ def test_incremental_step_matches_full_forward(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["transformer", "gru"])
-def test_padding_does_not_change_the_prediction(kind: str) -> None:
+def test_padding_does_not_change_the_prediction(kind: str, tiny_model: Callable[..., Seq2Latex]) -> None:
     model = tiny_model(kind)
     ims = images([64, 320])
     alone = greedy_decode(model, *pad_images(ims[:1]))[0]
@@ -86,7 +62,7 @@ def test_padding_does_not_change_the_prediction(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["transformer", "gru"])
-def test_beam_one_equals_greedy(kind: str) -> None:
+def test_beam_one_equals_greedy(kind: str, tiny_model: Callable[..., Seq2Latex]) -> None:
     model = tiny_model(kind, seed=3)
     x, mask = pad_images(images([48, 96, 144, 208, 256], seed=7))
     greedy = greedy_decode(model, x, mask)
@@ -99,7 +75,7 @@ def test_beam_one_equals_greedy(kind: str) -> None:
 
 
 @pytest.mark.parametrize("kind", ["transformer", "gru"])
-def test_beam_results_are_consistent(kind: str) -> None:
+def test_beam_results_are_consistent(kind: str, tiny_model: Callable[..., Seq2Latex]) -> None:
     model = tiny_model(kind, seed=5)
     x, mask = pad_images(images([64, 128, 192], seed=2))
     results = decode(model, x, mask, beam=4, max_len=30)
@@ -113,7 +89,7 @@ def test_beam_results_are_consistent(kind: str) -> None:
         assert model.cfg.eos_id not in r.token_ids and model.cfg.sos_id not in r.token_ids
 
 
-def test_sequence_confidence_is_product_of_token_probs() -> None:
+def test_sequence_confidence_is_product_of_token_probs(tiny_model: Callable[..., Seq2Latex]) -> None:
     model = tiny_model("transformer", seed=11)
     x, mask = pad_images(images([128], seed=4))
     r = greedy_decode(model, x, mask)[0]

@@ -7,6 +7,7 @@ rescoring); a tiny random model is exported afresh and compared on batches of di
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,6 @@ from data.batch import pad_arrays
 from data.preprocess import preprocess, preprocess_array
 from data.symbols import symbol_views, symbol_views_array
 from seq2latex.checkpoint import WEIGHTS_FILE, save_model_dir
-from seq2latex.config import DecoderConfig, EncoderConfig, ModelConfig
 from seq2latex.decoding import decode, search
 from seq2latex.model import Seq2Latex
 from seq2latex.onnx_files import DECODER_FILE, ENCODER_FILE, FORCED_FILE, META_FILE, ONNX_DIR, SYMBOLS_FILE
@@ -100,30 +100,16 @@ def test_the_runtime_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 # ----------------------------------------------------------------------------- a fresh export
 
 
-def tiny_model_dir(tmp_path: Path, bidirectional: bool = True, kind: str = "transformer") -> Path:
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        encoder=EncoderConfig(embed_dim=32, depth=1, num_heads=2, stem_channels=8),
-        decoder=DecoderConfig(
-            kind=kind,
-            d_model=32,
-            num_layers=2,
-            num_heads=2,
-            ff_dim=64,
-            hidden_size=32,
-            attn_dim=16,
-            max_len=40,
-        ),
-        vocab_size=LatexTokenizer.load().vocab_size,
-        num_symbol_classes=5,
-        bidirectional=bidirectional,
-    )
-    model = Seq2Latex(cfg).eval()
-    with torch.no_grad():  # sharpen the random model so that decoding paths differ and end
-        model.decoder.head.weight.mul_(4.0)
-    return save_model_dir(
-        tmp_path / "tiny", model, LatexTokenizer.load(), ["a", "b", "c", "d", "e"], fp16=True
-    )
+@pytest.fixture
+def tiny_model_dir(tmp_path: Path, tiny_model: Callable[..., Seq2Latex]) -> Callable[..., Path]:
+    def build(bidirectional: bool = True, kind: str = "transformer") -> Path:
+        tokenizer = LatexTokenizer.load()
+        model = tiny_model(
+            kind, vocab_size=tokenizer.vocab_size, bidirectional=bidirectional, tie_embeddings=True
+        )
+        return save_model_dir(tmp_path / "tiny", model, tokenizer, ["a", "b", "c", "d", "e"], fp16=True)
+
+    return build
 
 
 def random_images(widths: list[int], seed: int = 1) -> list[np.ndarray]:
@@ -132,11 +118,11 @@ def random_images(widths: list[int], seed: int = 1) -> list[np.ndarray]:
 
 
 @pytest.mark.parametrize("beam", [1, 3])
-def test_a_fresh_export_decodes_as_torch(tmp_path: Path, beam: int) -> None:
+def test_a_fresh_export_decodes_as_torch(beam: int, tiny_model_dir: Callable[..., Path]) -> None:
     from seq2latex.checkpoint import load_model_dir
     from seq2latex.onnx_export import export_onnx
 
-    root = tiny_model_dir(tmp_path)
+    root = tiny_model_dir()
     written = export_onnx(root)
     assert set(written) == {ENCODER_FILE, DECODER_FILE, FORCED_FILE, SYMBOLS_FILE}
     assert all(n < MAX_GRAPH_BYTES for n in written.values())
@@ -157,10 +143,12 @@ def test_a_fresh_export_decodes_as_torch(tmp_path: Path, beam: int) -> None:
         assert np.allclose(logits, model.classify_symbols(crops).numpy(), atol=1e-4)
 
 
-def test_graphs_refuse_weights_they_were_not_exported_against(tmp_path: Path) -> None:
+def test_graphs_refuse_weights_they_were_not_exported_against(
+    tmp_path: Path, tiny_model_dir: Callable[..., Path]
+) -> None:
     from seq2latex.onnx_export import export_onnx
 
-    root = tiny_model_dir(tmp_path)
+    root = tiny_model_dir()
     export_onnx(root)
     copy = tmp_path / "copy"
     shutil.copytree(root, copy)
@@ -171,10 +159,10 @@ def test_graphs_refuse_weights_they_were_not_exported_against(tmp_path: Path) ->
         Recognizer.from_pretrained(copy, runtime="onnx")
 
 
-def test_inference_writes_no_files(tmp_path: Path) -> None:
+def test_inference_writes_no_files(tmp_path: Path, tiny_model_dir: Callable[..., Path]) -> None:
     from seq2latex.onnx_export import export_onnx
 
-    root = tiny_model_dir(tmp_path)
+    root = tiny_model_dir()
     export_onnx(root)
     before = sorted((p, p.stat().st_mtime_ns) for p in tmp_path.rglob("*"))
     rec = Recognizer.from_pretrained(root, runtime="onnx", threads=1)
@@ -184,17 +172,19 @@ def test_inference_writes_no_files(tmp_path: Path) -> None:
     assert (root / ONNX_DIR / META_FILE).is_file()
 
 
-def test_a_gru_decoder_is_not_exported(tmp_path: Path) -> None:
+def test_a_gru_decoder_is_not_exported(tiny_model_dir: Callable[..., Path]) -> None:
     from seq2latex.onnx_export import export_onnx
 
     with pytest.raises(ValueError, match="Transformer"):
-        export_onnx(tiny_model_dir(tmp_path, bidirectional=False, kind="gru"))
+        export_onnx(tiny_model_dir(bidirectional=False, kind="gru"))
 
 
-def test_without_the_forced_graph_rescoring_steps_through_the_sequences(tmp_path: Path) -> None:
+def test_without_the_forced_graph_rescoring_steps_through_the_sequences(
+    tiny_model_dir: Callable[..., Path],
+) -> None:
     from seq2latex.onnx_export import export_onnx
 
-    root = tiny_model_dir(tmp_path)
+    root = tiny_model_dir()
     export_onnx(root)
     images, mask = pad_arrays(random_images([64, 128], seed=3))
     with_forced = search(
