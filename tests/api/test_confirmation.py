@@ -69,7 +69,7 @@ CROHME_2014 = Path(__file__).resolve().parents[1] / "fixtures" / "crohme" / "off
 @shipped
 def test_a_doubtful_reading_needs_confirmation(shipped_client: TestClient, images_dir: Path) -> None:
     """Every reading below the card's threshold is flagged and still solved, every one above is not; the
-    fixtures hold both kinds for the shipped model (0.6.0 misreads CROHME 2014 RIT_2014_225 at 3 %)."""
+    fixtures hold both kinds for the shipped model (0.7.0 misreads CROHME 2014 34_em_225 at 1.5 %)."""
     threshold = shipped_client.get("/version").json()["confirmation"]["threshold"]
     uploads = [(p.name, p.read_bytes()) for p in sorted(CROHME_2014.glob("*.png"))]
     uploads += [(n, (images_dir / n).read_bytes()) for n in ("2x_plus_1.png", "z3_plus_z_scan.bmp")]
