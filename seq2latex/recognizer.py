@@ -84,13 +84,22 @@ class TorchBackend:
     def decode(self, images: np.ndarray, mask: np.ndarray, beam: int, rescore: bool) -> list[DecodeResult]:
         import torch
 
-        from seq2latex.decoding import TorchSteps
+        from seq2latex.decoding import decode
 
+        x = torch.from_numpy(images).to(self.device)  # (B, 1, H, W)
+        m = torch.from_numpy(mask).to(self.device)  # (B, H, W)
+        return decode(self.model, x, m, beam=beam, length_penalty=DEFAULT_LENGTH_PENALTY, rescore=rescore)
+
+    def symbol_logits(self, crops: torch.Tensor, num_classes: int) -> torch.Tensor:
+        """Crops (N, 1, S, S) -> symbol-head logits (N, C), float32 on the CPU."""
+        import torch
+
+        out = []
         with torch.inference_mode():
-            x = torch.from_numpy(images).to(self.device)  # (B, 1, H, W)
-            m = torch.from_numpy(mask).to(self.device)  # (B, H, W)
-            steps = TorchSteps(self.model, self.model.forward_features(x, m))
-            return search(steps, beam=beam, length_penalty=DEFAULT_LENGTH_PENALTY, rescore=rescore)
+            for i in range(0, crops.shape[0], MAX_SYMBOL_BATCH):
+                x = crops[i : i + MAX_SYMBOL_BATCH].to(self.device)  # (n, 1, S, S)
+                out.append(self.model.classify_symbols(x).float().cpu())
+        return torch.cat(out) if out else torch.zeros(0, num_classes)
 
 
 class OnnxBackend:
@@ -109,6 +118,14 @@ class OnnxBackend:
     def decode(self, images: np.ndarray, mask: np.ndarray, beam: int, rescore: bool) -> list[DecodeResult]:
         steps = self.model.steps(images, mask)
         return search(steps, beam=beam, length_penalty=DEFAULT_LENGTH_PENALTY, rescore=rescore)
+
+    def symbol_logits(self, crops: Any, num_classes: int) -> np.ndarray:
+        """Crops (N, 1, S, S) -> symbol-head logits (N, C), float32."""
+        x = _array(crops)
+        out = [
+            self.model.symbol_logits(x[i : i + MAX_SYMBOL_BATCH]) for i in range(0, len(x), MAX_SYMBOL_BATCH)
+        ]
+        return np.concatenate(out) if out else np.zeros((0, num_classes), dtype=np.float32)
 
 
 def symbol_model_dir(root: Path) -> Path:
@@ -291,21 +308,7 @@ class Recognizer:
         """`symbol_tensor` crops (N, 1, S, S) -> raw symbol-head logits (N, C), float32 on the CPU (a
         tensor on the torch runtime, an array on ONNX Runtime)."""
         self._check_symbols()
-        if isinstance(self.backend, OnnxBackend):
-            x = _array(crops)
-            out = [
-                self.backend.model.symbol_logits(x[i : i + MAX_SYMBOL_BATCH])
-                for i in range(0, len(x), MAX_SYMBOL_BATCH)
-            ]
-            return np.concatenate(out) if out else np.zeros((0, len(self.classes)), dtype=np.float32)
-        import torch
-
-        out_t = []
-        with torch.inference_mode():
-            for i in range(0, crops.shape[0], MAX_SYMBOL_BATCH):
-                x_t = crops[i : i + MAX_SYMBOL_BATCH].to(self.device)
-                out_t.append(self.model.classify_symbols(x_t).float().cpu())
-        return torch.cat(out_t) if out_t else torch.zeros(0, len(self.classes))
+        return self.backend.symbol_logits(crops, len(self.classes))
 
     def symbol_scores(self, views: Any) -> Any:
         """Views (N, V, 1, S, S) -> (N, C): the mean over the V views of the head's log-probabilities
