@@ -47,18 +47,13 @@ def pad_images(tensors: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]
     """[(1, H, W_i)] -> images (B, 1, H, W_max) zero-padded on the right, pixel mask (B, H, W_max)."""
     import torch
 
-    h = max(t.shape[-2] for t in tensors)
-    w = max(t.shape[-1] for t in tensors)
-    images = torch.zeros(len(tensors), 1, h, w)  # (B, 1, H, W)
-    mask = torch.zeros(len(tensors), h, w, dtype=torch.bool)  # (B, H, W)
-    for i, t in enumerate(tensors):
-        images[i, :, : t.shape[-2], : t.shape[-1]] = t
-        mask[i, : t.shape[-2], : t.shape[-1]] = True
-    return images, mask
+    arrays = [t.detach().to("cpu", torch.float32).numpy() for t in tensors]  # a view where already CPU fp32
+    images, mask = pad_arrays(arrays)  # (B, 1, H, W), (B, H, W)
+    return torch.from_numpy(images), torch.from_numpy(mask)
 
 
 def pad_arrays(arrays: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """`pad_images` in NumPy (no torch): [(1, H, W_i)] -> images (B, 1, H, W_max) float32, mask (B, H, W_max)."""
+    """[(1, H, W_i)] -> images (B, 1, H, W_max) float32 zero-padded on the right, mask (B, H, W_max); no torch."""
     h = max(a.shape[-2] for a in arrays)
     w = max(a.shape[-1] for a in arrays)
     images = np.zeros((len(arrays), 1, h, w), dtype=np.float32)  # (B, 1, H, W)
