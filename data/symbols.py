@@ -65,7 +65,7 @@ SymbolPen = Literal["fixed", "ink"]
 INK_PEN_FRACTION = 0.022  # at the median extent this draws the "fixed" pen's 2.5 px in 2 x 64 px
 # Test-time views of one symbol (`symbol_views`): the crop itself, then the symbol turned by each of
 # these angles (degrees, counter-clockwise); the classifier averages the views' log-probabilities.
-# Chosen on the crohme_val crops (README: Symbols), never on a test set.
+# Chosen on the crohme_val crops (docs/symbols.md), never on a test set.
 SYMBOL_VIEW_ANGLES: tuple[float, ...] = (4.0, -4.0)
 
 
