@@ -18,7 +18,7 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -28,6 +28,7 @@ from data.device_augment import DeviceAugmentConfig, augment_batch
 from data.preprocess import PreprocessConfig, preprocess
 from data.records import Record
 from data.symbols import symbol_counts
+from data.synth.mix import is_synthetic
 
 DEFAULT_BUCKETS = 10
 INK_LEVEL = 0.5  # data.preprocess.INK_LEVEL: pixels above it bound the ink box
@@ -44,6 +45,10 @@ class ResidentBucket:
     tokens: torch.Tensor  # (N, T_b) int64: <sos> ... <eos> <pad>...
     counts: torch.Tensor | None  # (N, C) float32 per-class symbol counts, or None
     names: list[str]
+    replaceable: list[int] = field(
+        default_factory=list
+    )  # slots of synthetic samples (`ResidentData.replace`)
+    next_slot: int = 0  # the oldest of them: where `replace` writes next
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -111,17 +116,52 @@ class ResidentData:
         min_bucket_size: int = 1,
         workers: int = 0,
         token_multiple: int = 8,
+        fresh: Sequence[tuple[str, str, np.ndarray]] = (),
     ) -> ResidentData:
+        """`records` preprocessed (in `workers` processes) and packed; `fresh`: (name, caption, image)
+        samples already preprocessed (a synthetic stream's), packed beside them as replaceable."""
         if preprocess_cfg.variable_height:
             raise ValueError(
                 "the resident path packs one image height; variable-height preprocessing is not supported"
             )
+        classes = list(symbol_classes or [])
         jobs = [(r, preprocess_cfg) for r in records]
         if workers > 1:  # spawned: a fresh interpreter per worker (no CUDA or thread state inherited)
             with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
                 images = list(pool.map(_preprocess_one, jobs, chunksize=64))
         else:
             images = [_preprocess_one(j) for j in jobs]
+        records = [*records, *(Record(name, latex, source="synth") for name, latex, _ in fresh)]
+        return cls.from_arrays(
+            [*images, *(image for _, _, image in fresh)],
+            [encode(r.latex) for r in records],
+            [r.name for r in records],
+            pad_id,
+            preprocess_cfg,
+            device=device,
+            counts=None if symbol_classes is None else [symbol_counts(r, classes) for r in records],
+            num_buckets=num_buckets,
+            min_bucket_size=min_bucket_size,
+            token_multiple=token_multiple,
+            replaceable=[is_synthetic(r.source) for r in records],
+        )
+
+    @classmethod
+    def from_arrays(
+        cls,
+        images: Sequence[np.ndarray],  # each (H, W_i) uint8, ink 255: preprocessed
+        seqs: Sequence[list[int]],  # token ids incl. <sos>/<eos>
+        names: Sequence[str],
+        pad_id: int,
+        preprocess_cfg: PreprocessConfig,
+        device: torch.device | str = "cpu",
+        counts: Sequence[np.ndarray | None] | None = None,  # (C,) per sample
+        num_buckets: int = DEFAULT_BUCKETS,
+        min_bucket_size: int = 1,
+        token_multiple: int = 8,
+        replaceable: Sequence[bool] | None = None,  # synthetic samples: `replace` may overwrite them
+    ) -> ResidentData:
+        """Preprocessed images packed into buckets (see the module doc)."""
         widths = [im.shape[1] for im in images]
         edges = bucket_edges(widths, num_buckets, min_bucket_size, preprocess_cfg.width_multiple)
         which = np.searchsorted(np.asarray(edges), np.asarray(widths), side="left")  # bucket per image
@@ -133,21 +173,17 @@ class ResidentData:
                 continue
             pack = np.zeros((idx.size, height, edge), dtype=np.uint8)  # (N, H, W_b)
             boxes = np.zeros((idx.size, 4), dtype=np.float32)
-            seqs = [encode(records[i].latex) for i in idx]
-            t = math.ceil(max(len(s) for s in seqs) / token_multiple) * token_multiple
+            t = math.ceil(max(len(seqs[i]) for i in idx) / token_multiple) * token_multiple
             tokens = np.full((idx.size, t), pad_id, dtype=np.int64)  # (N, T_b)
-            counts = [] if symbol_classes is not None else None
             for j, i in enumerate(idx):
                 im = images[i]
                 pack[j, :, : im.shape[1]] = im
                 boxes[j] = _ink_box(im)
-                tokens[j, : len(seqs[j])] = seqs[j]
-                if counts is not None:
-                    c = symbol_counts(records[i], list(symbol_classes))  # type: ignore[arg-type]
-                    counts.append(c)
+                tokens[j, : len(seqs[i])] = seqs[i]
             count_t = None
-            if counts is not None and all(c is not None for c in counts):
-                count_t = torch.from_numpy(np.stack(counts).astype(np.float32)).to(device)  # (N, C)
+            if counts is not None and all(counts[i] is not None for i in idx):
+                count_t = torch.from_numpy(np.stack([counts[i] for i in idx]).astype(np.float32)).to(device)
+            slots = [j for j, i in enumerate(idx) if replaceable is not None and replaceable[i]]
             buckets.append(
                 ResidentBucket(
                     width=edge,
@@ -156,10 +192,60 @@ class ResidentData:
                     widths=torch.tensor([widths[i] for i in idx], dtype=torch.long, device=device),
                     tokens=torch.from_numpy(tokens).to(device),
                     counts=count_t,
-                    names=[records[i].name for i in idx],
+                    names=[names[i] for i in idx],
+                    replaceable=slots,
                 )
             )
         return cls(buckets, preprocess_cfg, pad_id)
+
+    def replaceable(self) -> int:
+        """Slots that `replace` may overwrite (the synthetic samples)."""
+        return sum(len(b.replaceable) for b in self.buckets)
+
+    def replace(
+        self,
+        images: Sequence[np.ndarray],  # each (H, W_i) uint8, ink 255: preprocessed
+        seqs: Sequence[list[int]],
+        names: Sequence[str],
+        counts: Sequence[np.ndarray | None] | None = None,
+    ) -> int:
+        """Write fresh samples over the oldest replaceable slots of the narrowest bucket that holds them
+        (width and tokens; one that fits no bucket is dropped) -> how many were written. The buckets keep
+        their shapes, so batches, the sampler's plan and compiled shapes stay as they were."""
+        height = self.preprocess_cfg.height
+        placed: dict[int, list[int]] = {}
+        for i, (im, seq) in enumerate(zip(images, seqs, strict=True)):
+            if im.shape[0] != height:
+                raise ValueError(f"a sample of height {im.shape[0]} for resident data of height {height}")
+            for b, bk in enumerate(self.buckets):
+                if bk.replaceable and im.shape[1] <= bk.width and len(seq) <= bk.tokens.shape[1]:
+                    if len(placed.setdefault(b, [])) < len(bk.replaceable):  # one pass over its slots
+                        placed[b].append(i)
+                        break
+        for b, which in placed.items():
+            bk = self.buckets[b]
+            n, t = len(which), bk.tokens.shape[1]
+            slots = [bk.replaceable[(bk.next_slot + k) % len(bk.replaceable)] for k in range(n)]
+            bk.next_slot = (bk.next_slot + n) % len(bk.replaceable)
+            pack = np.zeros((n, height, bk.width), dtype=np.uint8)  # (n, H, W_b)
+            boxes = np.zeros((n, 4), dtype=np.float32)
+            tokens = np.full((n, t), self.pad_id, dtype=np.int64)  # (n, T_b)
+            for j, i in enumerate(which):
+                pack[j, :, : images[i].shape[1]] = images[i]
+                boxes[j] = _ink_box(images[i])
+                tokens[j, : len(seqs[i])] = seqs[i]
+                bk.names[slots[j]] = names[i]
+            dev = bk.images.device
+            index = torch.tensor(slots, dtype=torch.long, device=dev)
+            bk.images.index_copy_(0, index, torch.from_numpy(pack).to(dev))
+            bk.boxes.index_copy_(0, index, torch.from_numpy(boxes).to(dev))
+            bk.tokens.index_copy_(0, index, torch.from_numpy(tokens).to(dev))
+            widths = torch.tensor([images[i].shape[1] for i in which], dtype=torch.long)
+            bk.widths.index_copy_(0, index, widths.to(dev))
+            if bk.counts is not None and counts is not None:
+                c = np.stack([counts[i] for i in which]).astype(np.float32)  # (n, C)
+                bk.counts.index_copy_(0, index, torch.from_numpy(c).to(dev))
+        return sum(len(w) for w in placed.values())
 
     def __len__(self) -> int:
         return sum(len(b) for b in self.buckets)

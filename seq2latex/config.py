@@ -105,6 +105,18 @@ class TrainConfig:
     # > 0: the records of synthetic training sources (named synth*, e.g. offline/synth) are drawn
     # to synth_ratio x the real training records (seeded; repeated when too few); 0 = every source as is.
     synth_ratio: float = 0.0
+    # Synthetic expressions written while training (data.synth.stream; resident path only): worker
+    # processes (`synth_workers`) write fresh ones from the glyph bank `synth_bank`; the resident set
+    # starts with synth_stream x the real records of them, and every `synth_refresh_every` steps up to
+    # synth_refresh x the samples trained since are replaced by new ones (oldest first), so a window
+    # repeats no synthetic expression. Captions of the sources not trained on (test sets, school_val)
+    # and of the validation split are never written. 0 = off.
+    synth_stream: float = 0.0
+    synth_bank: str = ""
+    synth_workers: int = 2
+    synth_refresh: float = 0.25
+    synth_refresh_every: int = 10
+    synth_start_timeout_s: float = 600.0  # the initial synthetic set must be made within this
     # Validation (model selection, early stop) = the records of val_source named in the committed
     # held-out split (data/splits/<holdout>.txt, writer-disjoint from train); the training sources lose
     # those names. holdout "" validates on all of val_source (only for sources that are not trained on).

@@ -1,7 +1,11 @@
-"""The end of a GPU window (`scripts/gpu_train.sh`): evaluate the run's model on the GPU and pack what
-must come back through the device tool's $OUT (at most 8 files of at most 16 MiB, flat).
+"""The commands of a GPU window (`scripts/gpu_train.sh`, `scripts/gpu_study.sh`): evaluate a run's model
+on the GPU and pack what must come back in OUT (at most 8 files of at most 16 MiB, flat), or train a
+study's arms side by side (seq2latex.training.study); the work is in seq2latex.training.window.
 
     python -m seq2latex.window_cli finish --run WORK --data ZIP --out OUT [--device cuda]
+    python -m seq2latex.window_cli study --spec configs/study/X.yaml --data ZIP --out OUT --work DIR
+        --train-minutes M [--device cuda]      (study.json, curves.png, eval.json, model-fp16.tar, ...)
+    python -m seq2latex.window_cli bench-study --spec ... --data ZIP --work DIR --k 1,2,4 --seconds 60
 
 Leaves in OUT:
     model-fp16.tar          the run's best/ (EMA weights, chosen on crohme_val) as an fp16 model directory
@@ -16,180 +20,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-import tarfile
-import tempfile
-import time
 from pathlib import Path
-from typing import Any
 
-MAX_FILES = 8  # the device tool brings back at most 8 files ...
-MAX_FILE_MIB = 16.0  # ... of at most 16 MiB each
-PART_MIB = 15.0  # parts of a split file (a margin under the limit)
-EVAL_SOURCES = (
-    ("crohme_val", "offline/train"),
-    ("crohme2014", "offline/2014"),
-    ("crohme2016", "offline/2016"),
-    ("school_val", "offline/school_val"),  # data.synth's crohme_val-writer school maths, when packed
+from seq2latex.training.window import (
+    MAX_FILE_MIB,
+    MAX_FILES,
+    PART_MIB,
+    check_out,
+    finish,
+    unpack,
 )
-EVAL_BATCH = 128
 
-
-def tar_dir(src: Path, dest: Path, arcname: str) -> Path:
-    """An uncompressed tar of a folder (safetensors do not compress)."""
-    with tarfile.open(dest, "w") as tf:
-        tf.add(src, arcname=arcname)
-    return dest
-
-
-def split_file(path: Path, part_mib: float = PART_MIB) -> list[Path]:
-    """Cut `path` into `path.part0`, `path.part1`, ... of at most `part_mib` MiB (the file is removed);
-    `cat path.part*` in order restores it (parts are numbered without padding: at most 10 fit anyway)."""
-    size = int(part_mib * 2**20)
-    parts = []
-    with path.open("rb") as f:
-        i = 0
-        while chunk := f.read(size):
-            part = path.with_name(f"{path.name}.part{i}")
-            part.write_bytes(chunk)
-            parts.append(part)
-            i += 1
-    path.unlink()
-    return parts
-
-
-def join_parts(first: Path, dest: Path) -> Path:
-    """The inverse of `split_file`: concatenate `X.part0`, `X.part1`, ... (given X.part0) into `dest`."""
-    stem = first.name.rsplit(".part", 1)[0]
-    parts = sorted(first.parent.glob(f"{stem}.part*"), key=lambda p: int(p.name.rsplit(".part", 1)[1]))
-    with dest.open("wb") as out:
-        for p in parts:
-            out.write(p.read_bytes())
-    return dest
-
-
-def check_out(out: Path, max_files: int = MAX_FILES, max_mib: float = MAX_FILE_MIB) -> list[str]:
-    """What in `out` breaks the device tool's limits (no problem: an empty list)."""
-    files = [p for p in out.rglob("*") if p.is_file()]
-    problems = []
-    if len(files) > max_files:
-        problems.append(f"{len(files)} files (at most {max_files})")
-    for p in files:
-        if p.stat().st_size > max_mib * 2**20:
-            problems.append(f"{p.name}: {p.stat().st_size / 2**20:.1f} MiB (at most {max_mib})")
-        if len(p.relative_to(out).parts) > 3:
-            problems.append(f"{p.relative_to(out)}: more than 2 folders deep")
-    return problems
-
-
-def evaluate_run(
-    model_dir: Path, data: Path, holdout: str, device: str, max_seconds: float
-) -> dict[str, Any]:
-    """Batched greedy ExpRate of a model directory on crohme_val (the run's holdout) and the test sets
-    found in `data`; each set time-boxed to `max_seconds` (its `n` says how many were read)."""
-    import torch
-
-    from data.records import discover_sources, read_source
-    from data.splits import load_split, partition
-    from seq2latex.checkpoint import load_model_dir
-    from seq2latex.config import preprocess_config
-    from seq2latex.training.validation import greedy_validation, make_val_items
-
-    model, tokenizer, cfg, _ = load_model_dir(model_dir, device)
-    dev = torch.device(device)
-    sources = {s.name: s for s in discover_sources(data)}
-
-    def autocast() -> Any:
-        return torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=dev.type == "cuda")
-
-    report: dict[str, Any] = {"model": str(model_dir), "device": device, "decoding": "greedy, batched"}
-    for name, source in EVAL_SOURCES:
-        if source not in sources:
-            report[name] = None
-            continue
-        records = read_source(sources[source]).records
-        if name == "crohme_val":
-            if not holdout:
-                report[name] = None
-                continue
-            _, records = partition(records, load_split(holdout))
-        t0 = time.monotonic()
-        items = make_val_items(records, tokenizer, preprocess_config(cfg))
-        out = greedy_validation(
-            model,
-            items,
-            dev,
-            tokenizer.id_to_token,
-            tokenizer.pad_id,
-            autocast=autocast,
-            batch_size=EVAL_BATCH,
-            with_loss=True,
-            max_seconds=max_seconds,
-            lengths=True,
-        )
-        report[name] = {
-            "exprate": round(out["metric"], 2),
-            "le1": round(out["le1"], 2),
-            "le2": round(out["le2"], 2),
-            "loss": round(out["loss"], 4),
-            "n": out["n"],
-            "of": len(items),
-            "by_length": out["by_length"],
-            "seconds": round(time.monotonic() - t0, 1),
-        }
-    return report
-
-
-def finish(run: Path, data: Path, out: Path, device: str = "cpu", eval_seconds: float = 60.0,
-           part_mib: float = PART_MIB) -> dict[str, Any]:  # fmt: skip
-    """Evaluate `run`'s best model and pack the window's results into `out` (see the module doc)."""
-    from seq2latex.checkpoint import load_card, load_model_dir, save_model_dir
-    from seq2latex.export_cli import export
-
-    out.mkdir(parents=True, exist_ok=True)
-    # the weights and logs first: should the evaluation overrun the call, they are already in `out`
-    for name in ("log.csv", "curves.png"):
-        if (run / name).is_file():
-            shutil.copy2(run / name, out / name)
-    with tempfile.TemporaryDirectory() as tmp:
-        tmp_dir = Path(tmp)
-        model, tokenizer, _, classes = load_model_dir(run / "best")
-        save_model_dir(tmp_dir / "model-fp16", model, tokenizer, classes, load_card(run / "best"), fp16=True)
-        tar_dir(tmp_dir / "model-fp16", out / "model-fp16.tar", "model-fp16")
-        last = tmp_dir / "ema-fp32"
-        export(  # fp32: a continuation wants the full-precision EMA
-            last,
-            checkpoint=run / "checkpoint.pt",
-            weights="ema",
-            card={"weights_for": "a later window's --init"},
-            fp16=False,
-        )
-        parts = split_file(tar_dir(last, out / "ema-fp32.tar", "ema-fp32"), part_mib)
-    config = json.loads((run / "train_config.json").read_text())
-    t0 = time.monotonic()
-    report = evaluate_run(run / "best", data, config["train"].get("holdout", ""), device, eval_seconds)
-    report["eval_seconds"] = round(time.monotonic() - t0, 1)
-    (out / "eval.json").write_text(json.dumps(report, indent=2) + "\n")
-    return {"eval": report, "parts": [p.name for p in parts]}
-
-
-def unpack(files: Path, dest: Path) -> dict[str, Path]:
-    """The model directories of a window's $OUT (as fetched): {"fp16": dest/model-fp16, "fp32": dest/ema-fp32}."""
-    dest.mkdir(parents=True, exist_ok=True)
-    found: dict[str, Path] = {}
-    if (files / "model-fp16.tar").is_file():
-        with tarfile.open(files / "model-fp16.tar") as tf:
-            tf.extractall(dest, filter="data")
-        found["fp16"] = dest / "model-fp16"
-    first = files / "ema-fp32.tar.part0"
-    if first.is_file():
-        joined = join_parts(first, dest / "ema-fp32.tar")
-        with tarfile.open(joined) as tf:
-            tf.extractall(dest, filter="data")
-        joined.unlink()
-        found["fp32"] = dest / "ema-fp32"
-    return found
+__all__ = ["MAX_FILES", "MAX_FILE_MIB", "check_out", "finish", "main", "unpack"]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -204,6 +47,25 @@ def main(argv: list[str] | None = None) -> int:
     f.add_argument("--part-mib", type=float, default=PART_MIB, help="size of the fp32 weights' parts")
     c = sub.add_parser("check", help="does a folder fit the device tool's limits? (exit 1 if not)")
     c.add_argument("out", type=Path)
+    st = sub.add_parser(
+        "study", help="train a study's arms side by side, evaluate, pack the best (study.json)"
+    )
+    st.add_argument("--spec", type=Path, required=True, help="a study YAML (configs/study/*.yaml)")
+    st.add_argument("--data", type=Path, required=True)
+    st.add_argument("--out", type=Path, required=True, help="what comes back (at most 8 files)")
+    st.add_argument("--work", type=Path, required=True, help="the arms' runs (not brought back)")
+    st.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
+    st.add_argument("--train-minutes", type=float, required=True)
+    st.add_argument("--eval-seconds", type=float, default=20.0, help="time box of each evaluated set")
+    st.add_argument("--part-mib", type=float, default=PART_MIB, help="size of the fp32 weights' parts")
+    sb = sub.add_parser("bench-study", help="samples/s of the study's first arm run K times at once (JSON)")
+    sb.add_argument("--spec", type=Path, required=True)
+    sb.add_argument("--data", type=Path, required=True)
+    sb.add_argument("--work", type=Path, required=True)
+    sb.add_argument("--k", default="1,2,4", help="comma-separated K values")
+    sb.add_argument("--seconds", type=float, default=60.0, help="training seconds of each K")
+    sb.add_argument("--device", default="cuda", choices=["cpu", "cuda"])
+    sb.add_argument("--json", type=Path, default=None, help="also write the JSON here")
     u = sub.add_parser("unpack", help="model directories from a fetched window's files")
     u.add_argument("files", type=Path)
     u.add_argument("dest", type=Path)
@@ -215,6 +77,30 @@ def main(argv: list[str] | None = None) -> int:
                 {k: v for k, v in result["eval"].items() if k.startswith(("crohme", "school"))}, indent=None
             )
         )
+        return 0
+    if args.command in ("study", "bench-study"):
+        from seq2latex.training.study import StudyConfig, bench_study, run_study
+
+        cfg = StudyConfig.load(args.spec)
+        if args.command == "study":
+            report = run_study(cfg, args.data, args.out, args.work, args.device, args.train_minutes,
+                               args.eval_seconds, args.part_mib)  # fmt: skip
+            keys = (
+                "device",
+                "arms",
+                "aggregate_samples_per_s",
+                "distinct_expressions",
+                "best_arm",
+                "ranking",
+            )
+            print(json.dumps({k: report[k] for k in keys}))
+            return 0 if report["best_arm"] is not None else 1
+        ks = [int(k) for k in args.k.split(",") if k.strip()]
+        result = bench_study(cfg, args.data, args.work, ks, args.seconds, args.device)
+        if args.json is not None:
+            args.json.parent.mkdir(parents=True, exist_ok=True)
+            args.json.write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result))
         return 0
     if args.command == "check":
         problems = check_out(args.out)

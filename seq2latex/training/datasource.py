@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,24 @@ from seq2latex.config import ModelConfig, TrainConfig, preprocess_config
 from seq2latex.training.environment import DistInfo
 from seq2latex.training.validation import ValItem, make_val_items
 from tokenizer import LatexTokenizer
+
+
+@dataclass
+class SynthCounts:
+    """What the synthetic stream gave a run: expressions made and placed in the resident set, and their
+    distinct captions (each made expression is a new draw: new caption, writer or ink)."""
+
+    made: int = 0
+    placed: int = 0
+    captions: set[str] = field(default_factory=set)
+
+    def add(self, samples: list[Any], placed: int) -> None:
+        self.made += len(samples)
+        self.placed += placed
+        self.captions.update(s.latex for s in samples)
+
+    def summary(self) -> dict[str, int]:
+        return {"made": self.made, "placed": self.placed, "distinct_captions": len(self.captions)}
 
 
 @dataclass
@@ -82,6 +100,8 @@ class TrainingData:
         self.augment_gen: torch.Generator | None = None
         self.device_augment: Any = None
         self.symbol_batches: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None  # multi-task
+        self.stream: Any = None  # data.synth.stream.SynthStream (synth_stream > 0)
+        self.synth = SynthCounts()
         self.val_items: list[ValItem] = []
         self.val_symbols: list[tuple[torch.Tensor, int]] = []
         self._build()
@@ -115,7 +135,10 @@ class TrainingData:
             max_tokens = min(cfg.max_tokens, self.model_cfg.decoder.max_len - 2)  # room for <sos>/<eos>
             records = [r for r in records if 0 < len(r.latex.split()) <= max_tokens]
             if cfg.data_path == "resident":
-                self._build_resident(records, pre)
+                fresh = self._start_stream(root, records, val_records, pre, max_tokens)
+                self._build_resident(records, pre, fresh)
+            elif cfg.synth_stream > 0:
+                raise ValueError("synth_stream needs data_path 'resident'")
             self.train_set = ExpressionDataset(
                 records, self.tokenizer, pre, augment_cfg, symbol_classes=self.classes, seed=cfg.seed
             )
@@ -176,7 +199,80 @@ class TrainingData:
             )
         return mixed
 
-    def _build_resident(self, records: list[Any], pre: Any) -> None:
+    def _start_stream(
+        self, root: Path, records: list[Any], val_records: list[Any], pre: Any, max_tokens: int
+    ) -> list[tuple[str, str, Any]]:
+        """With synth_stream > 0: start the synthesizer's workers and take the initial synthetic set
+        -> its (name, caption, image) samples (none when off)."""
+        cfg = self.cfg
+        if cfg.synth_stream <= 0:
+            return []
+        from data.records import discover_sources, normalize_latex
+        from data.synth.stream import StreamConfig, SynthStream
+
+        # never written: the captions of every source not trained on (the test sets, school_val) and
+        # of the validation split
+        others = [s.name for s in discover_sources(root) if s.name not in cfg.train_sources]
+        exclude = {r.latex for rs in read_sources(root, others).values() for r in rs}
+        exclude |= {r.latex for r in val_records}
+        exclude = frozenset(normalize_latex(x) for x in exclude)
+        from data.synth.mix import is_synthetic
+
+        real = sum(not is_synthetic(r.source) for r in records)
+        want = max(1, round(cfg.synth_stream * real))
+        t0 = time.monotonic()
+        self.stream = SynthStream(
+            StreamConfig(
+                bank=cfg.synth_bank,
+                workers=cfg.synth_workers,
+                seed=cfg.seed * 1000 + self.dist.rank,
+                max_tokens=max_tokens,
+            ),
+            pre,
+            exclude,
+        ).start()
+        samples = self.stream.take(want, timeout=cfg.synth_start_timeout_s)
+        if len(samples) < want:
+            raise RuntimeError(
+                f"the synthesizer made {len(samples)} of {want} expressions in {cfg.synth_start_timeout_s:.0f} s"
+            )
+        self.synth.add(samples, placed=len(samples))
+        if self.dist.main:
+            print(
+                f"synthetic stream: {len(samples)} expressions from {cfg.synth_workers} workers in "
+                f"{time.monotonic() - t0:.1f} s ({len(exclude)} captions excluded)",
+                flush=True,
+            )
+        return [(s.name, s.latex, s.image) for s in samples]
+
+    def refresh_synthetic(self, trained: int) -> int:
+        """Replace up to synth_refresh x `trained` resident synthetic samples by fresh ones (what the
+        workers have ready; no waiting) -> how many were written."""
+        if self.stream is None or self.resident is None:
+            return 0
+        samples = self.stream.take(round(self.cfg.synth_refresh * trained))
+        if not samples:
+            return 0
+        from data.records import Record
+        from data.symbols import symbol_counts
+
+        with_counts = self.resident.buckets[0].counts is not None
+        placed = self.resident.replace(
+            [s.image for s in samples],
+            [self.tokenizer.encode(s.latex) for s in samples],
+            [s.name for s in samples],
+            [symbol_counts(Record(s.name, s.latex), self.classes) for s in samples] if with_counts else None,
+        )
+        self.synth.add(samples, placed)
+        return placed
+
+    def close(self) -> None:
+        """Stop the synthesizer's workers (if any)."""
+        if self.stream is not None:
+            self.stream.close()
+            self.stream = None
+
+    def _build_resident(self, records: list[Any], pre: Any, fresh: list[tuple[str, str, Any]]) -> None:
         """The resident path: every training image preprocessed once, packed on the device."""
         from data.device_augment import DeviceAugmentConfig
         from data.resident import ResidentData, ResidentSampler, default_workers
@@ -195,6 +291,7 @@ class TrainingData:
             num_buckets=cfg.resident_buckets,
             min_bucket_size=cfg.batch_size,
             workers=cfg.preprocess_workers or default_workers(),
+            fresh=fresh,
         )
         self.resident_sampler = ResidentSampler(
             self.resident, cfg.batch_size, cfg.seed, num_replicas=self.dist.world, rank=self.dist.rank
@@ -295,9 +392,14 @@ class TrainingData:
     def resident_batches(self) -> Iterator[Any]:
         """Endless batches drawn on the device; the augmentation of batch k of an epoch is seeded by
         (seed, epoch, k), so a resumed run sees the same augmented batches."""
+        every = max(1, self.cfg.synth_refresh_every)
+        drawn = 0
         while True:
             plan = self.resident_sampler.plan(self.pos.epoch)
             while self.pos.consumed < len(plan):
+                if self.stream is not None and drawn and drawn % every == 0:
+                    self.refresh_synthetic(every * self.cfg.batch_size)
+                drawn += 1
                 bucket, index = plan[self.pos.consumed]
                 if self.augment_gen is not None:
                     self.augment_gen.manual_seed(

@@ -8,7 +8,8 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -16,8 +17,20 @@ import torch.distributed as dist
 
 from seq2latex.config import TrainConfig
 
-if TYPE_CHECKING:
-    from seq2latex.training.trainer import RunOptions
+
+@dataclass
+class RunOptions:
+    """Per-invocation settings of train.py (not part of the saved training config)."""
+
+    data: Path
+    out: Path
+    device: str = "auto"  # auto | cpu | cuda
+    resume: bool = False
+    init: Path | None = None  # model directory whose weights initialise this run
+    init_scope: str = "encoder"  # encoder: encoder + symbol heads; all: every tensor of matching shape
+    stop_at_step: int = 0  # stop as if killed after this step (checkpoint written; for tests)
+    progress: bool = True
+    threads: int = 0  # CPU threads per process (0 = cores / processes)
 
 
 @dataclass

@@ -45,6 +45,7 @@ from seq2latex.model import Seq2Latex
 from seq2latex.sampling import sampling_probability
 from seq2latex.training.datasource import Position, TrainingData
 from seq2latex.training.environment import (
+    RunOptions,
     lr_factor,
     rng_state,
     seed_everything,
@@ -62,6 +63,7 @@ VALIDATIONS_DIR = "validations"  # train.keep_validations: every validation's mo
 LOG_FILE = "log.csv"
 PLOT_FILE = "curves.png"
 CONFIG_FILE = "train_config.json"
+SUMMARY_FILE = "summary.json"  # the run's throughput and data, written at its end (window studies read it)
 SMOKE_EXIT_CODE = 3  # train.py's exit status when the smoke check stops a run
 LOG_COLUMNS = (
     "step",
@@ -87,21 +89,6 @@ LOG_COLUMNS = (
 
 class SmokeCheckFailed(RuntimeError):
     """The run's throughput after `smoke_seconds` was far below `smoke_min_samples_per_s`."""
-
-
-@dataclass
-class RunOptions:
-    """Per-invocation settings of train.py (not part of the saved training config)."""
-
-    data: Path
-    out: Path
-    device: str = "auto"  # auto | cpu | cuda
-    resume: bool = False
-    init: Path | None = None  # model directory whose weights initialise this run
-    init_scope: str = "encoder"  # encoder: encoder + symbol heads; all: every tensor of matching shape
-    stop_at_step: int = 0  # stop as if killed after this step (checkpoint written; for tests)
-    progress: bool = True
-    threads: int = 0  # CPU threads per process (0 = cores / processes)
 
 
 @dataclass
@@ -471,6 +458,31 @@ class Trainer:
         )
         save_model_dir(self.out / BEST_RAW_DIR, self.model, self.tokenizer, self.classes, card)
 
+    def write_summary(self, samples: int, train_seconds: float) -> dict[str, Any]:
+        """OUT/summary.json: this invocation's samples and training seconds (validation excluded), the
+        GPU memory peak, and what the run trained on (real records, synthetic expressions placed)."""
+        data = self.build_data()
+        synth = data.synth.summary()
+        real = len(data.resident) - data.resident.replaceable() if data.resident is not None else None
+        summary = {
+            "step": self.step,
+            "samples": samples * self.dist.world,
+            "train_seconds": round(train_seconds, 1),
+            "samples_per_s": round(samples * self.dist.world / max(train_seconds, 1e-9), 1),
+            "device": str(self.device),
+            "peak_memory_gib": round(torch.cuda.max_memory_allocated(self.device) / 2**30, 2)
+            if self.device.type == "cuda"
+            else None,
+            "best_val": self.best_metric,
+            "last_val": self.last_metric,
+            "parameters": self.n_params,
+            "real_expressions": real,
+            "synthetic": synth,
+            "distinct_expressions": None if real is None else real + synth["placed"],
+        }
+        (self.out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
     # ------------------------------------------------------------------ logging
 
     def _open_log(self) -> tuple[Any, Any]:
@@ -620,6 +632,7 @@ class Trainer:
         smoke_due = cfg.smoke_seconds > 0 and main
         smoke_t0: float | None = None
         smoke_samples = 0
+        samples, val_s = 0, 0.0  # this invocation's trained samples and validation seconds
         try:
             while self.step < cfg.max_steps:
                 c0 = time.process_time()
@@ -631,6 +644,7 @@ class Trainer:
                     sums[3] += sym_loss.float()
                     sums[4] += 1
                 row_samples += n
+                samples += n
                 self.cpu_s += time.process_time() - c0
                 self.step += 1
                 now = time.monotonic()
@@ -662,6 +676,7 @@ class Trainer:
                     if self.dist.enabled:
                         dist.barrier()
                     if main:
+                        v0 = time.monotonic()
                         metrics = self.validate()
                         val = metrics["metric"]
                         self.last_metric = val
@@ -676,6 +691,7 @@ class Trainer:
                             self.export_best_raw(metrics)
                         if cfg.target_metric and val >= cfg.target_metric:
                             stop = True
+                        val_s += time.monotonic() - v0
                     if self.dist.enabled:
                         stop = self._flags(stop, False)[0]
                 row_due = self.step % every == 0 or validating or final or stop or interrupt
@@ -737,8 +753,11 @@ class Trainer:
                 bar.close()
             if log_file is not None:
                 log_file.close()
+            if self.data is not None:
+                self.data.close()
         if main and not interrupted:
             plot_curves(self.out / LOG_FILE, self.out / PLOT_FILE)
+            self.write_summary(samples, time.monotonic() - t_start - val_s)
         if self.dist.enabled:
             dist.barrier()
         return TrainResult(self.step, self.best_metric, self.last_metric, self.out, interrupted)

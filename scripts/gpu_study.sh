@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# One GPU window that trains several recipes side by side (seq2latex/training/study.py): one train.py
+# process per arm on the one GPU, each on its own CPU cores with its own synthesizer workers writing
+# fresh expressions from the glyph bank, all on the same clock; then every arm's EMA evaluated on
+# crohme_val and school_val, the best arm (by crohme_val) packed as the window's model. Leaves in OUT
+# (default $OUT) at most 8 files of at most 16 MiB:
+#   study.json  curves.png  eval.json  model-fp16.tar  ema-fp32.tar.part0..N  run.log
+# (`python -m seq2latex.window_cli unpack OUT DEST` turns them back into model directories).
+#
+# The files it needs (made here once; see docs/gpu.md):
+#   python -m data.pack ../shared/crohme runs/gpu_data/crohme_offline.zip --add school_val=runs/synth/school_val
+#   python -m data.synth bank ../shared/crohme/inkml/train runs/gpu_data/glyphs_train.npz
+#   bash scripts/gpu_study.sh          (on the GPU machine, with runs/gpu_data carried along)
+#
+# Time: the whole call stays within WINDOW_S seconds (default 570). Training gets what is left after
+# START_S (imports, data, the initial synthetic set) and RESERVE_S (every arm's evaluation, packing).
+# Overrides (environment): SPEC (configs/study/window3.yaml), DATA (runs/gpu_data/crohme_offline.zip),
+# DEVICE (cuda), PYTHON (python3), WINDOW_S (570), START_S (75), RESERVE_S (120), TRAIN_MIN (training
+# minutes; default from the three above), EVAL_S (time box per evaluated set, 15), PART_MIB (15).
+# The CPU dry run (tests/test_gpu_study.py) runs this same script with DEVICE=cpu and two tiny arms.
+set -euo pipefail
+OUT=${1:-${OUT:?give OUT as the first argument or in the environment}}
+cd "$(dirname "$0")/.."
+SPEC=${SPEC:-configs/study/window3.yaml}
+DATA=${DATA:-runs/gpu_data/crohme_offline.zip}
+DEVICE=${DEVICE:-cuda}
+PYTHON=${PYTHON:-python3}
+WINDOW_S=${WINDOW_S:-570}
+START_S=${START_S:-75}
+RESERVE_S=${RESERVE_S:-120}
+EVAL_S=${EVAL_S:-15}
+PART_MIB=${PART_MIB:-15}
+export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+mkdir -p "$OUT"
+exec > >(tee "$OUT/run.log") 2>&1
+START=$(date +%s)
+[ -e "$DATA" ] || { echo "no data at $DATA (python -m data.pack ../shared/crohme $DATA)"; exit 2; }
+TRAIN_MIN=${TRAIN_MIN:-$("$PYTHON" -c "print(round(max(0.2, ($WINDOW_S - $START_S - $RESERVE_S) / 60), 2))")}
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/seq2latex-study.XXXXXX")
+echo "+ study window: ${WINDOW_S} s in all, ${TRAIN_MIN} training minutes on $DEVICE ($SPEC, $DATA) -> $WORK"
+if [ "$DEVICE" = cuda ]; then nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader || true; fi
+set +e
+"$PYTHON" -m seq2latex.window_cli study --spec "$SPEC" --data "$DATA" --out "$OUT" --work "$WORK" \
+  --device "$DEVICE" --train-minutes "$TRAIN_MIN" --eval-seconds "$EVAL_S" --part-mib "$PART_MIB"
+rc=$?
+set -e
+echo "+ study done in $(( $(date +%s) - START )) s (budget ${WINDOW_S} s), exit $rc"
+"$PYTHON" -m seq2latex.window_cli check "$OUT"
+exit $rc

@@ -1,0 +1,155 @@
+"""scripts/gpu_study.sh end to end on the CPU (the study window's dry run): two tiny arms trained side by
+side, one fed by the synthesizer's workers, must leave the files the device tool brings back, within its
+limits, with the best arm by crohme_val packed as the window's model; an arm that fails is reported and
+does not stop the others."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from data.synth.glyphs import build_bank
+from seq2latex.checkpoint import load_model_dir
+from seq2latex.training.study import Arm, ArmSpec, StudySettings, run_arms
+from seq2latex.window_cli import MAX_FILE_MIB, MAX_FILES, check_out, unpack
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = """
+model:
+  encoder: {embed_dim: 32, depth: 1, num_heads: 2, stem_channels: 8}
+  decoder: {d_model: 32, num_layers: 1, num_heads: 2, ff_dim: 64, dropout: 0.1}
+train:
+  lr: 0.001
+  warmup_steps: 2
+  max_steps: 1000000
+  batch_size: 4
+  val_every: 1000000
+  ema_decay: 0.9
+  augment_strength: 0.4
+  data_path: resident
+  log_rows_every: 3
+  log_every: 1
+  val_raw: false
+  val_batch: 8
+  smoke_seconds: 1
+  smoke_min_samples_per_s: 0.5
+"""
+STREAM = """
+  synth_stream: 1.0
+  synth_workers: 1
+  synth_refresh: 1.0
+  synth_refresh_every: 2
+  synth_bank: {bank}
+"""
+PART_MIB = 0.2
+pytestmark = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two arms need two CPU cores")
+
+
+def _setup(tmp_path: Path, fixtures_dir: Path) -> tuple[Path, Path, Path]:
+    bank = build_bank(fixtures_dir / "crohme" / "inkml" / "train", split="all").save(tmp_path / "glyphs.npz")
+    (tmp_path / "tiny.yaml").write_text(TINY)
+    (tmp_path / "tiny_stream.yaml").write_text(TINY + STREAM.format(bank=bank))
+    holdout = tmp_path / "val.txt"
+    holdout.write_text("70_Frank\n90_Frank\nMfrDB0206\n")
+    return tmp_path / "tiny.yaml", tmp_path / "tiny_stream.yaml", holdout
+
+
+def test_study_window_dry_run_on_the_cpu(fixtures_dir: Path, tmp_path: Path) -> None:
+    tiny, tiny_stream, holdout = _setup(tmp_path, fixtures_dir)
+    spec = tmp_path / "study.yaml"
+    spec.write_text(
+        "study: {arm_memory_gib: 0.01, cores_per_arm: 1}\n"
+        "arms:\n"
+        f"  - {{name: stream, config: {tiny_stream}, set: ['holdout={holdout}']}}\n"
+        f"  - {{name: plain, config: {tiny}, set: ['holdout={holdout}', 'lr=0.003'], seed: 1}}\n"
+    )
+    out, work_root = tmp_path / "out", tmp_path / "tmp"
+    work_root.mkdir()
+    env = {
+        **os.environ,
+        "DEVICE": "cpu",
+        "SPEC": str(spec),
+        "DATA": str(fixtures_dir / "crohme"),
+        "PYTHON": sys.executable,
+        "TRAIN_MIN": "0.1",
+        "EVAL_S": "20",
+        "PART_MIB": str(PART_MIB),
+        "TMPDIR": str(work_root),
+    }
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "gpu_study.sh"), str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    names = sorted(p.name for p in out.iterdir())
+    parts = [n for n in names if n.startswith("ema-fp32.tar.part")]
+    assert names == sorted(["curves.png", "eval.json", "model-fp16.tar", "run.log", "study.json", *parts])
+    assert len(names) <= MAX_FILES and check_out(out) == []
+    assert all(p.stat().st_size <= MAX_FILE_MIB * 2**20 for p in out.iterdir())
+    log = (out / "run.log").read_text()
+    assert "[stream] smoke:" in log and "[plain] smoke:" in log  # each arm's own smoke check, prefixed
+
+    study = json.loads((out / "study.json").read_text())
+    assert study["device"] == "cpu" and study["arms"] == 2
+    arms = {a["name"]: a for a in study["per_arm"]}
+    assert set(arms) == {"stream", "plain"} and all(a["status"] == "ok" for a in arms.values())
+    assert arms["stream"]["cores"] != arms["plain"]["cores"]  # a core each
+    for a in arms.values():
+        s = a["summary"]
+        assert s["samples"] > 0 and s["samples_per_s"] > 0 and s["train_seconds"] > 0
+        assert a["eval"]["crohme_val"]["n"] == a["eval"]["crohme_val"]["of"] == 3
+        assert set(a["eval"]) >= {"crohme_val", "school_val"} and "crohme2014" not in a["eval"]
+        cols = a["log"]["columns"]
+        assert "loss" in cols and len(a["log"]["rows"]) > 0
+    synth = arms["stream"]["summary"]["synthetic"]
+    real = arms["stream"]["summary"]["real_expressions"]
+    assert real > 0 and synth["placed"] > real  # the initial set (1 x real) and fresh ones after it
+    assert arms["stream"]["summary"]["distinct_expressions"] == real + synth["placed"]
+    assert arms["plain"]["summary"]["synthetic"]["made"] == 0
+    assert study["distinct_expressions"] == sum(a["summary"]["distinct_expressions"] for a in arms.values())
+    assert study["aggregate_samples_per_s"] == pytest.approx(
+        sum(a["summary"]["samples_per_s"] for a in arms.values()), abs=0.2
+    )
+    # the best arm by crohme_val (ExpRate, then the lower loss) is the one packed
+    key = {n: (a["eval"]["crohme_val"]["exprate"], -a["eval"]["crohme_val"]["loss"]) for n, a in arms.items()}
+    best = max(key, key=key.get)
+    assert study["best_arm"] == best == study["ranking"][0]
+    assert json.loads((out / "eval.json").read_text())["arm"] == best
+    (work,) = work_root.glob("seq2latex-study.*")
+    packed, _, _, _ = load_model_dir(unpack(out, tmp_path / "unpacked")["fp16"])
+    arm_best, _, _, _ = load_model_dir(work / best / "best")
+    other, _, _, _ = load_model_dir(work / ({"stream", "plain"} - {best}).pop() / "best")
+    for (k, a), b in zip(packed.state_dict().items(), arm_best.state_dict().values(), strict=True):
+        torch.testing.assert_close(a, b, atol=2e-3, rtol=2e-3, msg=k)
+    differs = any(
+        not torch.allclose(a, b, atol=2e-3, rtol=2e-3)
+        for a, b in zip(packed.state_dict().values(), other.state_dict().values(), strict=True)
+        if a.is_floating_point()
+    )
+    assert differs  # not the other arm's weights
+
+
+def test_a_failing_arm_is_reported_and_the_other_goes_on(fixtures_dir: Path, tmp_path: Path) -> None:
+    tiny, _, holdout = _setup(tmp_path, fixtures_dir)
+    arms = [
+        Arm(
+            ArmSpec("slow", str(tiny), [f"holdout={holdout}", "smoke_min_samples_per_s=1e9"]),
+            tmp_path / "a",
+            [0],
+        ),
+        Arm(ArmSpec("fine", str(tiny), [f"holdout={holdout}"]), tmp_path / "b", [1]),
+    ]
+    run_arms(arms, fixtures_dir / "crohme", "cpu", 0.05, StudySettings(), python=sys.executable)
+    assert arms[0].status == "smoke_failed" and arms[0].rc == 3 and "exited with 3" in arms[0].reason
+    assert arms[1].status == "ok" and arms[1].rc == 0
+    assert (tmp_path / "b" / "best").is_dir() and (tmp_path / "b" / "summary.json").is_file()
+    assert not (tmp_path / "a" / "best").exists()
