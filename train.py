@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="any train config key, e.g. --set batch_size=512 --set compile=true (YAML values; repeatable)",
     )
+    p.add_argument(
+        "--model-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any model config key, dotted for the parts, e.g. --model-set decoder.dropout=0.3 (repeatable)",
+    )
     p.add_argument("--threads", type=int, default=0, help="CPU threads per process (0 = auto)")
     p.add_argument("--stop-at-step", type=int, default=0, help=argparse.SUPPRESS)  # simulated kill (tests)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -129,9 +136,35 @@ def resolve_configs(args: argparse.Namespace) -> tuple[ModelConfig, TrainConfig]
             train_cfg = from_dict(TrainConfig, {**to_dict(train_cfg), **pairs})
         except (ValueError, TypeError) as exc:
             raise SystemExit(f"--set: {exc}") from None
+    if args.model_set:
+        model_cfg = _model_overrides(model_cfg, args.model_set)
     if args.sampling:
         train_cfg = replace(train_cfg, sampling=replace(train_cfg.sampling, kind=args.sampling))
     return model_cfg, train_cfg
+
+
+def _model_overrides(model_cfg: ModelConfig, items: list[str]) -> ModelConfig:
+    """`--model-set decoder.dropout=0.3 --model-set preprocess_max_height=256`: YAML values by dotted key."""
+    import yaml
+
+    from seq2latex.config import from_dict, to_dict
+
+    tree = to_dict(model_cfg)
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise SystemExit(f"--model-set takes KEY=VALUE, not {item!r}")
+        *parents, leaf = key.strip().split(".")
+        node = tree
+        for part in parents:
+            if not isinstance(node.get(part), dict):
+                raise SystemExit(f"--model-set: no model config part {part!r} in {key!r}")
+            node = node[part]
+        node[leaf] = yaml.safe_load(value)
+    try:
+        return from_dict(ModelConfig, tree)
+    except (ValueError, TypeError) as exc:
+        raise SystemExit(f"--model-set: {exc}") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,14 +14,15 @@
 #
 # Time: the whole call stays within WINDOW_S seconds (default 570). Training gets what is left after
 # START_S (imports, data, the initial synthetic set) and RESERVE_S (every arm's evaluation, packing).
-# Overrides (environment): SPEC (configs/study/window3.yaml), DATA (runs/gpu_data/crohme_offline.zip),
+# Overrides (environment): SPEC (configs/windows/recipes1.yaml), DATA (runs/gpu_data/crohme_offline.zip),
 # DEVICE (cuda), PYTHON (python3), WINDOW_S (570), START_S (75), RESERVE_S (120), TRAIN_MIN (training
-# minutes; default from the three above), EVAL_S (time box per evaluated set, 15), PART_MIB (15).
+# minutes; default from the three above), EVAL_S (time box per evaluated set, 15), PART_MIB (15),
+# ARM_SET (train overrides for every arm, KEY=VALUE separated by spaces: a dry run's smaller data).
 # The CPU dry run (tests/test_gpu_study.py) runs this same script with DEVICE=cpu and two tiny arms.
 set -euo pipefail
 OUT=${1:-${OUT:?give OUT as the first argument or in the environment}}
 cd "$(dirname "$0")/.."
-SPEC=${SPEC:-configs/study/window3.yaml}
+SPEC=${SPEC:-configs/windows/recipes1.yaml}
 DATA=${DATA:-runs/gpu_data/crohme_offline.zip}
 DEVICE=${DEVICE:-cuda}
 PYTHON=${PYTHON:-python3}
@@ -39,9 +40,11 @@ TRAIN_MIN=${TRAIN_MIN:-$("$PYTHON" -c "print(round(max(0.2, ($WINDOW_S - $START_
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/seq2latex-study.XXXXXX")
 echo "+ study window: ${WINDOW_S} s in all, ${TRAIN_MIN} training minutes on $DEVICE ($SPEC, $DATA) -> $WORK"
 if [ "$DEVICE" = cuda ]; then nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader || true; fi
+arm_set=()
+for kv in ${ARM_SET:-}; do arm_set+=(--set "$kv"); done
 set +e
 "$PYTHON" -m seq2latex.window_cli study --spec "$SPEC" --data "$DATA" --out "$OUT" --work "$WORK" \
-  --device "$DEVICE" --train-minutes "$TRAIN_MIN" --eval-seconds "$EVAL_S" --part-mib "$PART_MIB"
+  --device "$DEVICE" --train-minutes "$TRAIN_MIN" --eval-seconds "$EVAL_S" --part-mib "$PART_MIB" "${arm_set[@]}"
 rc=$?
 set -e
 echo "+ study done in $(( $(date +%s) - START )) s (budget ${WINDOW_S} s), exit $rc"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# One GPU window in one device-tool call: train for what the window leaves, evaluate on the GPU, and
-# leave in OUT (default $OUT, the device tool's return folder) at most 8 files of at most 16 MiB:
+# One GPU window in one command: train for what the window leaves, evaluate on the GPU, and leave in
+# OUT (default $OUT, the folder that comes back from the GPU machine) at most 8 files of at most 16 MiB:
 #   model-fp16.tar  ema-fp32.tar.part0..N  log.csv  curves.png  eval.json  run.log
 # (seq2latex/window_cli.py says what each holds; `python -m seq2latex.window_cli unpack FILES DEST`
 # turns them back into model directories here).
 #
 #   python -m data.pack ../shared/crohme runs/gpu_data/crohme_offline.zip      # once, here (~9 MiB)
-#   device tool:  run  command="bash scripts/gpu_train.sh"  carry=["runs/gpu_data"]  timeout_s=600
+#   bash scripts/gpu_train.sh          (on the GPU machine, with runs/gpu_data beside the repository)
 #
 # Time: the whole call stays within WINDOW_S seconds (default 570). Training gets what is left after
 # START_S (imports, packing the data on the GPU) and RESERVE_S (final validation, evaluation, packing).

@@ -117,6 +117,7 @@ class TrainConfig:
     synth_refresh: float = 0.25
     synth_refresh_every: int = 10
     synth_start_timeout_s: float = 600.0  # the initial synthetic set must be made within this
+    synth_seed: int = -1  # the stream's draws (-1: `seed`); a study gives each arm its own
     # Validation (model selection, early stop) = the records of val_source named in the committed
     # held-out split (data/splits/<holdout>.txt, writer-disjoint from train); the training sources lose
     # those names. holdout "" validates on all of val_source (only for sources that are not trained on).
@@ -167,6 +168,9 @@ class TrainConfig:
     val_raw: bool = True  # with EMA on, also validate the raw weights (False: the EMA weights only)
     val_max_seconds: float = 0.0  # time box of one validation (0 = none); `val_n` logs how many were read
     compile: bool = False  # torch.compile the encoder blocks (a few fixed shapes on the resident path)
+    # CUDA only (seq2latex/training/graphs.py): the whole step (forward, backward, clip, fused AdamW, EMA)
+    # captured as one CUDA graph per batch shape and replayed; ignored on the CPU
+    cuda_graphs: bool = False
     # Smoke check of a GPU window: after `smoke_seconds` of training, print samples/s and memory; below
     # `smoke_min_samples_per_s` stop with a diagnosis (exit code 3) so that a retry fits the same window.
     smoke_seconds: float = 0.0

@@ -32,7 +32,15 @@ def sinusoid_1d(length: int, dim: int) -> torch.Tensor:
     return table
 
 
-def mix_inputs(gold_in: torch.Tensor, predicted_next: torch.Tensor, prob: float) -> torch.Tensor:
+def _sampling(prob: float | torch.Tensor) -> bool:
+    """Scheduled sampling on? A tensor probability (a CUDA-graphed step) always takes the sampling path,
+    whatever its value, so that the graph holds it: deciding would be a host sync."""
+    return isinstance(prob, torch.Tensor) or prob > 0.0
+
+
+def mix_inputs(
+    gold_in: torch.Tensor, predicted_next: torch.Tensor, prob: float | torch.Tensor
+) -> torch.Tensor:
     """Replace gold input t (t >= 1) by the prediction made at t - 1 with probability `prob`.
 
     gold_in (B, T) starts with <sos>; predicted_next (B, T) is the argmax at each position.
@@ -163,10 +171,10 @@ class TransformerDecoder(nn.Module):
         memory: torch.Tensor,
         memory_mask: torch.Tensor,
         tokens_in: torch.Tensor,
-        sampling_prob: float = 0.0,
+        sampling_prob: float | torch.Tensor = 0.0,
     ) -> torch.Tensor:
         state = self._memory(memory, memory_mask)
-        if sampling_prob > 0.0:
+        if _sampling(sampling_prob):
             with torch.no_grad():
                 first = self._teacher_forced(state, tokens_in)  # pass 1: teacher forced, no gradient
             tokens_in = mix_inputs(tokens_in, first.argmax(-1), sampling_prob)
@@ -277,7 +285,7 @@ class GRUDecoder(nn.Module):
         prev_pred: torch.Tensor | None = None
         for t in range(tokens_in.shape[1]):
             inp = tokens_in[:, t]
-            if sampling_prob > 0.0 and prev_pred is not None:
+            if _sampling(sampling_prob) and prev_pred is not None:
                 take = torch.rand(inp.shape, device=inp.device) < sampling_prob  # (B,)
                 inp = torch.where(take, prev_pred, inp)
             logits, state = self.step(inp, state)

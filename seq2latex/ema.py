@@ -28,7 +28,12 @@ class WeightEMA:
 
     @torch.no_grad()
     def update(self, model: nn.Module, step: int) -> None:
-        """One multi-tensor lerp over all weights; the list of the model's tensors is built once per
+        """shadow <- shadow + (1 - decay_at(step)) * (weight - shadow)."""
+        self.update_by(model, 1.0 - self.decay_at(step))
+
+    @torch.no_grad()
+    def update_by(self, model: nn.Module, weight: float | torch.Tensor) -> None:
+        """shadow <- shadow + weight * (model - shadow): one multi-tensor lerp over all weights; the list of the model's tensors is built once per
         model (its parameters and buffers are updated in place, never replaced), so a step costs a few
         kernel launches and no per-tensor Python work."""
         if getattr(self, "_model_id", None) != id(model):
@@ -37,7 +42,7 @@ class WeightEMA:
             self._targets = [self.shadow[k] for k in self._keys]
             self._sources = [current[k].detach() for k in self._keys]
             self._model_id = id(model)
-        torch._foreach_lerp_(self._targets, self._sources, 1.0 - self.decay_at(step))
+        torch._foreach_lerp_(self._targets, self._sources, weight)  # a tensor weight: CUDA-graph safe
 
     @contextmanager
     def swapped(self, model: nn.Module) -> Iterator[None]:

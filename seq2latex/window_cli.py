@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument("--train-minutes", type=float, required=True)
     st.add_argument("--eval-seconds", type=float, default=20.0, help="time box of each evaluated set")
     st.add_argument("--part-mib", type=float, default=PART_MIB, help="size of the fp32 weights' parts")
+    st.add_argument(
+        "--set", action="append", default=[], metavar="KEY=VALUE", help="a train override for every arm"
+    )
     sb = sub.add_parser("bench-study", help="samples/s of the study's first arm run K times at once (JSON)")
     sb.add_argument("--spec", type=Path, required=True)
     sb.add_argument("--data", type=Path, required=True)
@@ -84,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = StudyConfig.load(args.spec)
         if args.command == "study":
             report = run_study(cfg, args.data, args.out, args.work, args.device, args.train_minutes,
-                               args.eval_seconds, args.part_mib)  # fmt: skip
+                               args.eval_seconds, args.part_mib, extra_set=args.set)  # fmt: skip
             keys = (
                 "device",
                 "arms",

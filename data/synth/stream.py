@@ -177,11 +177,12 @@ class SynthStream:
     def close(self) -> None:
         self._stop.set()
         for p in self._procs:
-            if p.is_alive() or p.exitcode is None:
-                p.join(timeout=2.0)
+            if not self.started:
+                break
+            p.join(timeout=5.0)  # a worker finishes its chunk, sees the flag and returns
             if p.is_alive():
                 p.terminate()
-                p.join(timeout=2.0)
+                p.join()
         self._queue.cancel_join_thread()  # items left in the queue are dropped, not flushed
         self._queue.close()
 

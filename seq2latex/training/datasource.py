@@ -225,7 +225,7 @@ class TrainingData:
             StreamConfig(
                 bank=cfg.synth_bank,
                 workers=cfg.synth_workers,
-                seed=cfg.seed * 1000 + self.dist.rank,
+                seed=(cfg.seed if cfg.synth_seed < 0 else cfg.synth_seed) * 1000 + self.dist.rank,
                 max_tokens=max_tokens,
             ),
             pre,

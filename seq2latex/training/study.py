@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,11 +42,13 @@ KILL_GRACE_S = 10.0
 
 @dataclass
 class ArmSpec:
-    """One recipe: a train.py config, `--set` overrides, a seed and optionally a model to start from."""
+    """One recipe: a train.py config, `--set` (train) and `--model-set` (model) overrides, a seed and
+    optionally a model directory to start from (`--init`, every matching tensor)."""
 
     name: str
     config: str
     set: list[str] = field(default_factory=list)
+    model_set: list[str] = field(default_factory=list)
     seed: int = 0
     init: str = ""
 
@@ -150,6 +152,8 @@ def arm_command(
     ]  # fmt: skip
     for item in s.set:
         cmd += ["--set", item]
+    for item in s.model_set:
+        cmd += ["--model-set", item]
     if s.init:
         cmd += [
             "--init",
@@ -325,8 +329,10 @@ def run_study(
     eval_seconds: float = 20.0,
     part_mib: float | None = None,
     python: str = sys.executable,
+    extra_set: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Run the study (see the module doc); `work` holds the arms' runs, `out` what comes back."""
+    """Run the study (see the module doc); `work` holds the arms' runs, `out` what comes back;
+    `extra_set`: train overrides for every arm (after its own: a dry run's smaller data)."""
     from seq2latex.training.window import PART_MIB, evaluate_run, pack_model
 
     t0 = time.monotonic()
@@ -334,7 +340,14 @@ def run_study(
     s = cfg.study
     k = cap.arms_that_fit(s, len(cfg.arms))
     shares = core_shares(cap.cores, k, s.cores_per_arm)
-    arms = [Arm(spec, work / spec.name, shares[i]) for i, spec in enumerate(cfg.arms[:k])]
+    arms = [  # each arm its own synthetic draws (the same distribution): no expression in two arms
+        Arm(
+            replace(spec, set=[f"synth_seed={i + 1}", *spec.set, *(extra_set or [])]),
+            work / spec.name,
+            shares[i],
+        )
+        for i, spec in enumerate(cfg.arms[:k])
+    ]
     print(
         f"+ study: {k} of {len(cfg.arms)} arms on {cap.device} ({cap.free_gib:.0f} GiB free, "
         f"{len(cap.cores)} cores; {s.arm_memory_gib:g} GiB and {s.cores_per_arm} cores an arm): "
@@ -361,7 +374,9 @@ def run_study(
         "capacity": {"free_gib": round(cap.free_gib, 1), "cores": len(cap.cores), **vars(s)},
         "train_minutes": train_minutes,
         "aggregate_samples_per_s": round(sum(x["samples_per_s"] for x in summaries), 1),
-        "distinct_expressions": sum(x.get("distinct_expressions") or 0 for x in summaries),
+        # the real expressions are every arm's; the synthetic ones each arm's own draws
+        "distinct_expressions": max((x.get("real_expressions") or 0 for x in summaries), default=0)
+        + sum(x["synthetic"]["placed"] for x in summaries),
         "best_arm": best,
         "ranking": [r["name"] for r in ranked],
         "per_arm": records,

@@ -52,6 +52,7 @@ from seq2latex.training.environment import (
     set_rng_state,
     setup_environment,
 )
+from seq2latex.training.graphs import GraphedStep, make_optimizer
 from seq2latex.training.plotting import plot_curves
 from seq2latex.training.validation import ValItem, greedy_validation, symbol_accuracy
 from tokenizer import LatexTokenizer
@@ -196,15 +197,19 @@ class Trainer:
             if p.requires_grad:
                 (no_decay if p.ndim < 2 or "embed" in name else decay).append(p)
         cuda = self.device.type == "cuda"
-        self.optimizer = torch.optim.AdamW(
+        graphs = train_cfg.cuda_graphs and cuda
+        if train_cfg.cuda_graphs and not cuda and self.dist.main:
+            print("cuda_graphs: not on the CPU; the step runs as usual", flush=True)
+        if graphs and (self.dist.enabled or self.symbols or train_cfg.symbol_weight > 0):
+            raise ValueError("cuda_graphs trains expressions on one GPU (no DDP, no symbol stage or task)")
+        self.optimizer = make_optimizer(
             [
                 {"params": decay, "weight_decay": train_cfg.weight_decay},
                 {"params": no_decay, "weight_decay": 0.0},
             ],
-            lr=train_cfg.lr,
-            betas=(0.9, 0.98),
-            fused=True if cuda else None,  # one kernel for all tensors on CUDA
-            foreach=None if cuda else True,  # multi-tensor ops on the CPU
+            train_cfg.lr,
+            self.device,
+            graphs,
         )
         self.t_start: float | None = None  # wall clock of this invocation's training loop
         self.cpu_s = 0.0  # training CPU seconds so far (all runs of this output folder); drives the schedule
@@ -223,6 +228,20 @@ class Trainer:
         self.best_raw = -1.0
         self.last_metric: float | None = None
         self.ema = WeightEMA(self.model, train_cfg.ema_decay) if train_cfg.ema_decay > 0 else None
+        self.graphed = (
+            GraphedStep(
+                self.model,
+                self.step_module,
+                self.optimizer,
+                self.ema,
+                train_cfg.aux_count_weight,
+                train_cfg.label_smoothing,
+                train_cfg.grad_clip,
+                self.device,
+            )
+            if graphs
+            else None
+        )
         self.data: TrainingData | None = None  # built by run() (or build_data())
         if train_cfg.compile:  # the encoder blocks only: the decoder's layers also decode step by step
             for blk in self.model.encoder.vit.blocks:  # (a growing cache: a new shape every token)
@@ -514,6 +533,12 @@ class Trainer:
         batch). The losses stay on the device (detached): reading them is the caller's host sync."""
         cfg = self.cfg
         sym_loss = None
+        if self.graphed is not None:
+            b = batch.to(self.device, non_blocking=True)
+            ema_weight = 1.0 - self.ema.decay_at(self.step) if self.ema is not None else 0.0
+            loss, ce, aux = self.graphed(b, sampling_prob, ema_weight)
+            self.scheduler.step()
+            return loss, ce, aux, len(b), None
         with self._autocast():
             if self.symbols:
                 images, labels = batch

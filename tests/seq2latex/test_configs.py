@@ -13,7 +13,10 @@ from data.preprocess import preprocess
 from seq2latex.config import load_yaml_configs, preprocess_config
 from seq2latex.model import Seq2Latex
 
-CONFIGS = sorted((Path(__file__).resolve().parents[2] / "configs").rglob("*.yaml"))
+ROOT = Path(__file__).resolve().parents[2]
+# configs/windows/ holds study specs (lists of arms, seq2latex.training.study), not training configs
+CONFIGS = sorted(p for p in (ROOT / "configs").rglob("*.yaml") if p.parent.name != "windows")
+STUDIES = sorted((ROOT / "configs" / "windows").glob("*.yaml"))
 VOCAB = 40
 
 
@@ -36,6 +39,27 @@ def test_config_builds_a_model_that_takes_a_step(path: Path) -> None:
     assert torch.isfinite(out.loss)
     out.loss.backward()
     assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in model.encoder.parameters())
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=lambda p: p.name)
+def test_study_arms_resolve_to_configs_and_models(path: Path) -> None:
+    """Every arm of a study window resolves as its train.py would: config, overrides, starting model."""
+    import train
+    from seq2latex.training.study import StudyConfig
+
+    study = StudyConfig.load(path)
+    assert len(study.arms) >= 3
+    for arm in study.arms:
+        argv = ["--data", "x", "--out", "y", "--config", str(ROOT / arm.config)]
+        argv += [a for kv in arm.set for a in ("--set", kv)] + [
+            a for kv in arm.model_set for a in ("--model-set", kv)
+        ]
+        model_cfg, train_cfg = train.resolve_configs(train.build_parser().parse_args(argv))
+        assert train_cfg.data_path == "resident" and train_cfg.synth_stream > 0, arm.name
+        assert (ROOT / train_cfg.synth_bank).parent.name == "gpu_data"
+        assert not arm.init or (ROOT / arm.init / "config.json").is_file(), arm.name
+        n = sum(p.numel() for p in Seq2Latex(replace(model_cfg, vocab_size=VOCAB)).parameters())
+        assert n <= 10_000_000, (arm.name, n)
 
 
 def test_extends_starts_from_the_base_and_replaces_whole_keys(tmp_path: Path) -> None:
