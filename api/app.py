@@ -54,7 +54,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if settings.tune_malloc:
         log.info("malloc settings: %s", tune_malloc() or "glibc defaults")
     given = app.state.recognizer
-    runtime: Runtime = given.runtime if given is not None else default_runtime()
+    runtime: Runtime = given.runtime if given is not None else default_runtime(settings.model_dir)
     threads = torch_threads(settings)
     previous_threads = _set_torch_threads(threads) if runtime == "torch" else None
     limiter = InferenceLimiter(settings.max_concurrency, settings.queue_size)

@@ -33,26 +33,30 @@ def register(subparsers: Any) -> None:
     r = subparsers.add_parser("recognize", help="recognize handwritten maths in image files")
     r.add_argument("images", nargs="+", type=Path, metavar="IMAGE")
     r.add_argument("--model", type=Path, default=None, help="model directory (default: the shipped model)")
-    r.add_argument("--beam", type=int, default=1, help="beam width (1 = greedy)")
+    r.add_argument("--beam", type=int, default=None, help="beam width (1 = greedy; default 3, as the service)")
     r.add_argument("--json", action="store_true", help="print one JSON object per image")
     r.set_defaults(func=recognize)
 
 
-def _check_model(model: Path | None) -> str | None:
-    """An error message if the model directory cannot be used, else None."""
-    from seq2latex.recognizer import DEFAULT_MODEL_DIR
+def model_problem(model: Path | None) -> str | None:
+    """An error message if the model directory cannot be used (or no runtime can read it here), else None."""
+    from seq2latex.recognizer import DEFAULT_MODEL_DIR, RuntimeUnavailable, default_runtime
 
     root = model if model is not None else DEFAULT_MODEL_DIR
     if not (root / "config.json").is_file():
         where = "the shipped default model" if model is None else "the model directory"
         return f"{where} was not found at {root} (pass --model DIR)"
+    try:
+        default_runtime(root)
+    except (RuntimeUnavailable, ValueError) as exc:
+        return str(exc)
     return None
 
 
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    error = _check_model(args.model)
+    error = model_problem(args.model)
     if error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -84,13 +88,15 @@ def _recognizer(model: Path | None) -> Any:
     return Recognizer.from_pretrained(model)
 
 
-def recognize_file(path: Path, model: Path | None = None, beam: int = 1) -> dict[str, Any]:
-    """One image file -> {"latex", "confidence", "alternatives"}, with the service's image guards.
+def recognize_file(path: Path, model: Path | None = None, beam: int | None = None) -> dict[str, Any]:
+    """One image file -> {"latex", "confidence", "needs_confirmation", "beam", "alternatives"}, with the
+    service's image guards, default beam and confirmation thresholds (`SEQ2LATEX_*` settings included).
 
     Raises `api.errors.ApiError` (a bad image), `OSError` (unreadable file, missing model)."""
     from api.images import open_image
     from api.pipeline import recognize_sync
     from api.settings import Settings
+    from seq2latex.confirmation import needs_confirmation
 
     data = Path(path).read_bytes()
     settings = Settings()
@@ -103,15 +109,26 @@ def recognize_file(path: Path, model: Path | None = None, beam: int = 1) -> dict
             f"{path} is larger than {settings.max_upload_bytes} bytes",
             nl=f"{path} is groter dan {settings.max_upload_bytes} bytes",
         )
-    rec = recognize_sync(_recognizer(model), open_image(data, settings.max_pixels), beam)
+    recognizer = _recognizer(model)
+    beam = settings.default_beam if beam is None else beam
+    rec = recognize_sync(recognizer, open_image(data, settings.max_pixels), beam)
+    below = settings.confirm_below if settings.confirm_below is not None else recognizer.confirm_below(rec.beam)
     return {
         "latex": rec.latex,
         "confidence": rec.confidence,
+        "needs_confirmation": needs_confirmation(rec.confidence, below),
+        "beam": rec.beam,
         "alternatives": [{"latex": latex, "score": score} for latex, score in rec.alternatives],
     }
 
 
-def recognize_image_latex(path: Path, model: Path | None = None, beam: int = 1) -> str:
+def describe(result: dict[str, Any]) -> str:
+    """How sure the reading is, for a person: `confidence 0.912` or `confidence 0.214: check it`."""
+    text = f"confidence {result['confidence']:.3f}"
+    return text + (": needs confirmation, check it" if result["needs_confirmation"] else "")
+
+
+def recognize_image_latex(path: Path, model: Path | None = None, beam: int | None = None) -> str:
     """The LaTeX of the handwritten maths in an image file (the hook for `seq2latex solve IMAGE`).
 
     Raises ValueError (a bad image: undecodable, unsupported, blank, too large) or OSError (unreadable
@@ -128,10 +145,10 @@ def recognize(args: argparse.Namespace) -> int:
     from api.errors import ApiError
     from api.limits import MAX_BEAM
 
-    if not 1 <= args.beam <= MAX_BEAM:
+    if args.beam is not None and not 1 <= args.beam <= MAX_BEAM:
         print(f"error: --beam must be from 1 to {MAX_BEAM}", file=sys.stderr)
         return 2
-    error = _check_model(args.model)
+    error = model_problem(args.model)
     if error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -150,5 +167,5 @@ def recognize(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps({"image": str(path), **result}, ensure_ascii=False))
         else:
-            print(f"{path}\t{result['latex']}\t{result['confidence']:.3f}")
+            print(f"{path}\t{result['latex']}\t{describe(result)}")
     return 1 if failed else 0

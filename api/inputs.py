@@ -88,9 +88,9 @@ def _replay(request: Request, body: bytes) -> Request:
     return Request(request.scope, receive)
 
 
-def parse_beam(value: Any) -> int:
+def parse_beam(value: Any, default: int = 1) -> int:
     if value is None or value == "":
-        return 1
+        return default
     try:
         beam = int(value)
         if isinstance(value, float | bool) or str(value).strip() != str(beam):
@@ -263,7 +263,9 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
         raise _too_large(settings)
     lang = parse_lang(fields.get("lang") if fields.get("lang") is not None else query.get("lang"))
     request.state.lang = lang  # the language of the errors from here on (api.errors.request_lang)
-    beam = parse_beam(fields.get("beam") if fields.get("beam") is not None else query.get("beam"))
+    beam = parse_beam(
+        fields.get("beam") if fields.get("beam") is not None else query.get("beam"), settings.default_beam
+    )
     steps = parse_steps(fields.get("steps") if fields.get("steps") is not None else query.get("steps"))
     if latex is not None and not allow_latex:
         raise ApiError(

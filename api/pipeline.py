@@ -37,6 +37,7 @@ class Recognition:
     tokens: list[str]
     token_probs: list[float]
     timings_ms: dict[str, float] = field(default_factory=dict)
+    beam: int = 1  # the beam width it was decoded with
     model_input: str | None = None  # what the model read: a data: URI PNG, dark ink on white
     # seconds per stage, for the metrics and the access log: decode apart from preprocess
     stages_s: dict[str, float] = field(default_factory=dict)
@@ -77,6 +78,7 @@ def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recogn
         alternatives=list(pred.alternatives),
         tokens=list(pred.tokens),
         token_probs=list(pred.token_probs),
+        beam=pred.beam,
         timings_ms={"preprocess": _ms(t1 - t0), "recognize": _ms(t2 - t1)},
         stages_s={"decode": t_decoded - t0, "preprocess": t1 - t_decoded, "recognize": t2 - t1},
         model_input=model_input_png(tensor),

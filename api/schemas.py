@@ -7,6 +7,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from api.limits import (
+    DEFAULT_BEAM,
     MAX_BEAM,
     MAX_INK_COORDINATE,
     MAX_INK_POINTS,
@@ -18,7 +19,10 @@ from api.limits import (
 class Alternative(BaseModel):
     latex: str
     latex_typed: str = Field(description="`latex` as a person types it (`z^3+2=z`)")
-    score: float = Field(description="probability of this beam hypothesis")
+    score: float = Field(
+        description="probability of this reading; the alternatives are distinct LaTeX, most probable first, "
+        "the first one's score being the confidence"
+    )
 
 
 class TokenProb(BaseModel):
@@ -42,9 +46,11 @@ class RecognizeResponse(BaseModel):
     latex_typed: str = Field(description="the same LaTeX as a person types it (`z^3+2=z`)")
     confidence: float = Field(description="model probability of the whole sequence")
     needs_confirmation: bool = Field(
-        description="confidence below the threshold of GET /version (`confirmation.threshold`): the reading is "
-        "more likely wrong than right; ask the writer to confirm or correct it before trusting it"
+        description="confidence below the threshold of GET /version for this beam width "
+        "(`confirmation.by_beam`): the reading is more likely wrong than right; ask the writer to confirm or "
+        "correct it before trusting it"
     )
+    beam: int = Field(description="the beam width it was read with (1 = greedy)")
     alternatives: list[Alternative]
     tokens: list[TokenProb]
     mathml: str | None = Field(description="MathML rendering of `latex` (sanitised), or null")
@@ -62,6 +68,9 @@ class SolveResponse(BaseModel):
         description="a recognized reading whose confidence is below the threshold of GET /version: more likely "
         "wrong than right, so the solution (still computed) is of a formula the writer should confirm first; "
         "false for typed LaTeX"
+    )
+    beam: int | None = Field(
+        description="the beam width the image or ink was read with; null for typed LaTeX"
     )
     alternatives: list[Alternative]
     solution: dict[str, Any] = Field(description="the solver's result (kind, solutions, message, ...)")
@@ -110,7 +119,7 @@ class ReadyResponse(BaseModel):
 
 
 _PARAMS = {
-    "beam": {"type": "integer", "minimum": 1, "maximum": MAX_BEAM, "default": 1},
+    "beam": {"type": "integer", "minimum": 1, "maximum": MAX_BEAM, "default": DEFAULT_BEAM},
     "lang": {"type": "string", "enum": ["en", "nl"], "default": "en"},
 }
 _STEPS = {

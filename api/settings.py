@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.limits import DEFAULT_BEAM, MAX_BEAM
+
 MB = 1024 * 1024
 DEFAULT_MAX_UPLOAD_BYTES = 10 * MB
 DEFAULT_MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo still fits; larger is a decompression bomb
@@ -40,7 +42,10 @@ class Settings(BaseSettings):
     max_latex_chars: int = Field(default=DEFAULT_MAX_LATEX_CHARS, gt=0)
     cors_origins: list[str] = Field(default_factory=lambda: list(DEFAULT_CORS_ORIGINS))
     api_key: str | None = None  # when set, POST routes and /version need the header X-API-Key
-    # confidence below which a reading needs confirmation (None: the model card's, seq2latex.confirmation)
+    # beam width of a request that names none (1 = greedy)
+    default_beam: int = Field(default=DEFAULT_BEAM, ge=1, le=MAX_BEAM)
+    # confidence below which a reading needs confirmation (None: the model card's fit for the beam width,
+    # seq2latex.confirmation)
     confirm_below: float | None = Field(default=None, ge=0.0, le=1.0)
     warmup: bool = True  # solve a trivial expression at start-up (starts the solver's worker process)
     log_format: Literal["json", "text"] = "json"  # the access log: one JSON object a line, or plain text

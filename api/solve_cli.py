@@ -76,20 +76,28 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(bench(args.cases, args.timeout), indent=2))
         return 0
     latex = args.latex
+    reading: dict[str, Any] | None = None
     if args.image is not None and latex is None and looks_like_latex(args.image):
         latex, args.image = str(args.image), None  # `seq2latex solve 'x^2=1'`: typed maths, not a file
     if args.image is not None:
         if latex is not None:
             print("error: give either IMAGE or --latex, not both", file=sys.stderr)
             return 2
-        from api.cli import recognize_image_latex  # torch and the model: only for a photo
+        from api.cli import describe, model_problem, recognize_file  # torch and the model: only for a photo
+        from api.errors import ApiError
 
-        try:
-            latex = recognize_image_latex(args.image, args.model)  # the service's checks and model
-        except (ValueError, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
+        problem = model_problem(args.model)
+        if problem:
+            print(f"error: {problem}", file=sys.stderr)
             return 2
-        print(latex)
+        try:
+            reading = recognize_file(args.image, args.model)  # the service's checks, model and beam
+        except (ApiError, OSError) as exc:
+            print(f"error: {exc.message if isinstance(exc, ApiError) else exc}", file=sys.stderr)
+            return 2
+        latex = reading["latex"]
+        if not args.json:
+            print(f"{latex}\t{describe(reading)}")
     if latex is None:
         print("error: give an IMAGE to recognise and solve, --latex LATEX, or --bench", file=sys.stderr)
         print(
@@ -101,6 +109,9 @@ def run(args: argparse.Namespace) -> int:
 
     result = solve(latex, args.lang, timeout_s=args.timeout, steps=args.steps)
     if args.json:
+        if reading is not None:  # what was read, as /solve answers it
+            keys = ("confidence", "needs_confirmation", "beam", "alternatives")
+            result = {"recognized": {"latex": latex, **{k: reading[k] for k in keys}}, **result}
         print(json.dumps(result, ensure_ascii=False, indent=2))
     else:
         if result["result_latex"]:

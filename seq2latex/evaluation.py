@@ -23,6 +23,7 @@ METRIC_KEYS = (
     "le2",
     "token_accuracy",
     "latency_ms_p50",
+    "latency_ms_p90",
     "latency_ms_p95",
     "by_length",
 )
@@ -187,6 +188,7 @@ def evaluate(
     metrics["by_length"] = by_length(refs, preds)
     lat = np.asarray(latencies) if latencies else np.zeros(1)
     metrics["latency_ms_p50"] = float(np.percentile(lat, 50))
+    metrics["latency_ms_p90"] = float(np.percentile(lat, 90))
     metrics["latency_ms_p95"] = float(np.percentile(lat, 95))
     return {k: metrics[k] for k in METRIC_KEYS}, results
 

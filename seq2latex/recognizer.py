@@ -7,6 +7,7 @@ needs neither torch nor timm. Both feed the same search (`seq2latex.decoding.sea
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -22,8 +23,9 @@ from seq2latex import __version__
 from seq2latex.calibration import card_temperature
 from seq2latex.checkpoint import load_card
 from seq2latex.config import ModelConfig, preprocess_config
-from seq2latex.decoding import DEFAULT_LENGTH_PENALTY, DecodeResult, search
-from seq2latex.onnx_runtime import OnnxModel, load_meta
+from seq2latex.confirmation import card_confirm_below
+from seq2latex.decoding import DecodeResult, search
+from seq2latex.onnx_runtime import OnnxModel, has_onnx, load_meta
 from tokenizer import LatexTokenizer
 
 if TYPE_CHECKING:
@@ -46,12 +48,43 @@ RUNTIMES: tuple[str, ...] = ("torch", "onnx")
 RUNTIME_ENV = "SEQ2LATEX_RUNTIME"
 
 
-def default_runtime() -> Runtime:
-    """`SEQ2LATEX_RUNTIME` (torch or onnx), else torch."""
-    value = os.environ.get(RUNTIME_ENV, "").strip().lower() or "torch"
-    if value not in RUNTIMES:
-        raise ValueError(f"{RUNTIME_ENV} must be one of {', '.join(RUNTIMES)}, not {value!r}")
-    return value  # type: ignore[return-value]
+class RuntimeUnavailable(RuntimeError):
+    """Neither runtime can read the model here; the message says in one line what to install or set."""
+
+
+def _installed(*modules: str) -> bool:
+    for name in modules:
+        try:
+            if importlib.util.find_spec(name) is None:
+                return False
+        except (ImportError, ValueError):
+            return False
+    return True
+
+
+def default_runtime(model_dir: str | Path | None = None) -> Runtime:
+    """`SEQ2LATEX_RUNTIME` (torch or onnx) when set; else PyTorch where it is installed, else ONNX Runtime
+    where it is installed and the model directory (default: the shipped model) has its graphs (the slim
+    install); else `RuntimeUnavailable`, saying what to install or set."""
+    value = os.environ.get(RUNTIME_ENV, "").strip().lower()
+    if value:
+        if value not in RUNTIMES:
+            raise ValueError(f"{RUNTIME_ENV} must be one of {', '.join(RUNTIMES)}, not {value!r}")
+        return value  # type: ignore[return-value]
+    if _installed("torch", "safetensors"):
+        return "torch"
+    root = Path(model_dir) if model_dir is not None else DEFAULT_MODEL_DIR
+    if _installed("onnxruntime") and has_onnx(root):
+        return "onnx"
+    if _installed("onnxruntime"):
+        raise RuntimeUnavailable(
+            f"PyTorch is not installed and {root} has no ONNX graphs: install PyTorch (pip install -e .) "
+            f"or export the graphs on a machine that has it (seq2latex export --onnx --model {root})"
+        )
+    raise RuntimeUnavailable(
+        "neither PyTorch nor ONNX Runtime is installed: pip install -e . (PyTorch), or for the slim "
+        "install pip install -r requirements-serve.txt (docs/operators.md)"
+    )
 
 
 def _array(x: Any) -> np.ndarray:
@@ -88,7 +121,7 @@ class TorchBackend:
 
         x = torch.from_numpy(images).to(self.device)  # (B, 1, H, W)
         m = torch.from_numpy(mask).to(self.device)  # (B, H, W)
-        return decode(self.model, x, m, beam=beam, length_penalty=DEFAULT_LENGTH_PENALTY, rescore=rescore)
+        return decode(self.model, x, m, beam=beam, rescore=rescore)
 
     def symbol_logits(self, crops: torch.Tensor, num_classes: int) -> torch.Tensor:
         """Crops (N, 1, S, S) -> symbol-head logits (N, C), float32 on the CPU."""
@@ -117,7 +150,7 @@ class OnnxBackend:
 
     def decode(self, images: np.ndarray, mask: np.ndarray, beam: int, rescore: bool) -> list[DecodeResult]:
         steps = self.model.steps(images, mask)
-        return search(steps, beam=beam, length_penalty=DEFAULT_LENGTH_PENALTY, rescore=rescore)
+        return search(steps, beam=beam, rescore=rescore)
 
     def symbol_logits(self, crops: Any, num_classes: int) -> np.ndarray:
         """Crops (N, 1, S, S) -> symbol-head logits (N, C), float32."""
@@ -137,11 +170,15 @@ def symbol_model_dir(root: Path) -> Path:
 
 @dataclass
 class Prediction:
+    """One reading. `alternatives` are distinct LaTeX, most probable first (the first is `latex`, its
+    probability `confidence`); `beam` is the width it was decoded with."""
+
     latex: str
     confidence: float
     tokens: list[str]
     token_probs: list[float]
     alternatives: list[tuple[str, float]] = field(default_factory=list)
+    beam: int = 1
 
 
 class Recognizer:
@@ -192,7 +229,7 @@ class Recognizer:
         "onnx" (default: `SEQ2LATEX_RUNTIME`, else torch); `threads`: intra-op threads of each ONNX
         Runtime session (None: onnxruntime's default; the torch runtime uses torch's global setting)."""
         root = Path(path) if path is not None else DEFAULT_MODEL_DIR
-        runtime = runtime or default_runtime()
+        runtime = runtime or default_runtime(root)
         if runtime not in RUNTIMES:
             raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, not {runtime!r}")
         if not (root / "config.json").is_file():
@@ -280,17 +317,39 @@ class Recognizer:
         out: list[Prediction] = []
         for i in range(0, len(tensors), MAX_INFERENCE_BATCH):
             images, mask = pad_arrays([_array(t) for t in tensors[i : i + MAX_INFERENCE_BATCH]])
-            out.extend(self._prediction(r) for r in self.backend.decode(images, mask, beam, rescore))
+            out.extend(self._prediction(r, beam) for r in self.backend.decode(images, mask, beam, rescore))
         return out
 
-    def _prediction(self, r: DecodeResult) -> Prediction:
+    def _prediction(self, r: DecodeResult, beam: int) -> Prediction:
+        """A decoder result as the reader sees it: hypotheses whose token sequences differ but read as the
+        same LaTeX (the lenient decode repairs a missing brace) are one alternative, at the probability of
+        the likeliest; the reading first, then the others by probability. A bidirectional model's rescored
+        beam ranks by that probability, so its alternatives are sorted by score with the reading's score
+        the confidence; a plain beam ranks per token, so its reading may be a little less probable than
+        an alternative (`seq2latex.decoding`)."""
+        latex = self.tokenizer.decode(r.token_ids)
+        alternatives: dict[str, float] = {latex: float(r.confidence)}
+        for ids, p in sorted(r.alternatives, key=lambda a: -a[1]):
+            text = self.tokenizer.decode(ids)
+            alternatives[text] = max(alternatives.get(text, 0.0), float(p))
+        ranked = sorted(alternatives.items(), key=lambda a: (a[0] != latex, -a[1]))  # the reading first
         return Prediction(
-            latex=self.tokenizer.decode(r.token_ids),
-            confidence=float(r.confidence),
+            latex=latex,
+            confidence=alternatives[latex],
             tokens=[self.tokenizer.id_to_token(t) for t in r.token_ids],
             token_probs=[float(p) for p in r.token_probs],
-            alternatives=[(self.tokenizer.decode(ids), float(p)) for ids, p in r.alternatives],
+            alternatives=ranked,
+            beam=beam,
         )
+
+    def confirm_below(self, beam: int = 1) -> float:
+        """The confidence below which a reading decoded at `beam` is more likely wrong than right (the
+        card's fit for that beam width, `seq2latex.confirmation`)."""
+        return card_confirm_below(self.card, beam)
+
+    def needs_confirmation(self, prediction: Prediction) -> bool:
+        """Whether a reading should be confirmed by its writer before it is trusted."""
+        return prediction.confidence < self.confirm_below(prediction.beam)
 
     def __call__(
         self, images: list[ImageInput] | ImageInput, beam: int = 1, rescore: bool = True

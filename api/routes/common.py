@@ -7,7 +7,6 @@ import time
 from api.pipeline import Recognition
 from api.schemas import Alternative, ModelInfo, TokenProb
 from api.settings import Settings
-from seq2latex.confirmation import card_confirm_below
 from seq2latex.recognizer import Recognizer
 from tokenizer import compact
 
@@ -17,13 +16,16 @@ def model_info(recognizer: Recognizer) -> ModelInfo:
     return ModelInfo(name=str(card.get("name", "unknown")), version=str(card.get("version", "unknown")))
 
 
-def confirm_below(recognizer: Recognizer, settings: Settings) -> float:
-    """The confidence below which a reading needs confirmation: the setting, else the model card's."""
-    return settings.confirm_below if settings.confirm_below is not None else card_confirm_below(recognizer.card)
+def confirm_below(recognizer: Recognizer, settings: Settings, beam: int) -> float:
+    """The confidence below which a reading decoded at `beam` needs confirmation: the setting, else the
+    model card's fit for that beam width."""
+    return settings.confirm_below if settings.confirm_below is not None else recognizer.confirm_below(beam)
 
 
 def alternatives(rec: Recognition) -> list[Alternative]:
-    return [Alternative(latex=latex, latex_typed=compact(latex), score=score) for latex, score in rec.alternatives]
+    return [
+        Alternative(latex=latex, latex_typed=compact(latex), score=score) for latex, score in rec.alternatives
+    ]
 
 
 def tokens(rec: Recognition) -> list[TokenProb]:

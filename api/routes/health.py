@@ -66,12 +66,18 @@ async def version(recognizer: RecognizerDep, settings: SettingsDep) -> dict[str,
     return {
         "package": __version__,
         "model": {**model_info(recognizer).model_dump(), "card": recognizer.card},
-        # readings below this confidence come with needs_confirmation: true (/recognize, /solve)
-        "confirmation": {"threshold": confirm_below(recognizer, settings)},
+        # readings below this confidence come with needs_confirmation: true (/recognize, /solve); one
+        # threshold per beam width (`threshold`: the one of the default beam)
+        "confirmation": {
+            "threshold": confirm_below(recognizer, settings, settings.default_beam),
+            "beam": settings.default_beam,
+            "by_beam": {str(b): confirm_below(recognizer, settings, b) for b in range(1, MAX_BEAM + 1)},
+        },
         "limits": {
             "max_upload_bytes": settings.max_upload_bytes,
             "max_pixels": settings.max_pixels,
             "max_beam": MAX_BEAM,
+            "default_beam": settings.default_beam,
             "max_latex_chars": settings.max_latex_chars,
             "formats": sorted({f for f in ALLOWED_FORMATS if f not in ("MPO", "DIB")}),
             "ink": {

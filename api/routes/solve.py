@@ -42,13 +42,14 @@ async def solve(
     alts: list[Alternative] = []
     confidence: float | None = None
     model_input: str | None = None
+    beam: int | None = None
     if inp.latex is not None:
         source, latex = "latex", inp.latex
     else:
         rec = await recognize_input(recognizer, limiter, inp, settings)
         source = "ink" if inp.strokes is not None else "image"
         latex, confidence, alts = rec.latex, rec.confidence, alternatives(rec)
-        model_input = rec.model_input
+        model_input, beam = rec.model_input, rec.beam
         timings.update(rec.timings_ms)
     t_solve = time.perf_counter()
     solution = await solve_latex(executor, latex, inp.lang, settings.solve_timeout_s, inp.steps)
@@ -57,7 +58,9 @@ async def solve(
     if source == "latex" and code in INPUT_ERROR_CODES:
         # typed LaTeX that cannot be read is the client's error; recognized LaTeX that cannot be solved
         # is an answer (200, solution.kind "error"): the picture was fine, the maths is not
-        raise ApiError(422, "decimal_comma" if code == "decimal_comma" else "invalid_latex", solution["message"])
+        raise ApiError(
+            422, "decimal_comma" if code == "decimal_comma" else "invalid_latex", solution["message"]
+        )
     result_latex = solution.get("result_latex") if isinstance(solution, dict) else None
     mathml = latex_to_mathml(latex)
     solution_mathml = (
@@ -70,7 +73,10 @@ async def solve(
         latex=latex,
         latex_typed=latex if source == "latex" else compact(latex),
         confidence=confidence,
-        needs_confirmation=needs_confirmation(confidence, confirm_below(recognizer, settings)),
+        needs_confirmation=needs_confirmation(
+            confidence, confirm_below(recognizer, settings, beam) if beam is not None else 0.0
+        ),
+        beam=beam,
         alternatives=alts,
         solution=solution,
         mathml=mathml,

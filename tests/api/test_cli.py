@@ -67,8 +67,37 @@ def test_solve_image_end_to_end(
 ) -> None:
     photo = images_dir / "x2_minus_4_photo_exif.jpg"
     assert main(["solve", str(photo), "--model", str(model_dir), "--json"]) == 0
-    out = capsys.readouterr().out
-    latex, _, payload = out.partition("\n")
-    assert latex == captions["x2_minus_4"]
-    assert sorted(s["x"] for s in json.loads(payload)["solutions"]) == ["-2", "2"]
+    result = json.loads(capsys.readouterr().out)  # one JSON object: what was read, then the solution
+    assert result["recognized"]["latex"] == captions["x2_minus_4"]
+    assert sorted(s["x"] for s in result["solutions"]) == ["-2", "2"]
     assert main(["solve", str(images_dir / "missing.png"), "--model", str(model_dir)]) == 2
+
+
+def test_the_cli_says_how_sure_a_reading_is(
+    model_dir: Path, images_dir: Path, captions: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`recognize` (text and --json) and `solve IMAGE` give the confidence and needs_confirmation, with
+    the service's default beam and thresholds; SEQ2LATEX_CONFIRM_BELOW moves them as it moves the API's."""
+    photo = str(images_dir / "x2_minus_4_photo_exif.jpg")
+    assert main(["recognize", photo, "--model", str(model_dir), "--json"]) == 0
+    row = json.loads(capsys.readouterr().out)
+    assert row["beam"] == 3 and isinstance(row["needs_confirmation"], bool) and 0 < row["confidence"] <= 1
+    assert main(["recognize", photo, "--model", str(model_dir)]) == 0
+    line = capsys.readouterr().out.strip()
+    assert line.split("\t")[2] == f"confidence {row['confidence']:.3f}" + (
+        ": needs confirmation, check it" if row["needs_confirmation"] else ""
+    )
+    assert main(["solve", photo, "--model", str(model_dir)]) == 0
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first == f"{captions['x2_minus_4']}\t" + line.split("\t")[2]
+
+
+def test_the_cli_flags_a_doubtful_reading(
+    model_dir: Path, images_dir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SEQ2LATEX_CONFIRM_BELOW", "1")  # every reading is doubtful
+    photo = str(images_dir / "x2_minus_4_photo_exif.jpg")
+    assert main(["solve", photo, "--model", str(model_dir), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["recognized"]["needs_confirmation"] is True
+    assert main(["recognize", photo, "--model", str(model_dir), "--beam", "1"]) == 0
+    assert capsys.readouterr().out.strip().endswith(": needs confirmation, check it")

@@ -59,8 +59,16 @@ def test_version_gives_the_threshold_fitted_on_crohme_val(shipped_client: TestCl
     data = shipped_client.get("/version").json()
     entry = data["model"]["card"]["confirmation"]
     assert entry["split"] == "crohme_val" and entry["n"] == 223
-    assert data["confirmation"]["threshold"] == entry["threshold"]
-    assert 0.3 < entry["threshold"] < 0.6
+    fits = entry["by_beam"]
+    assert {"1", "3"} <= set(fits) and all(f["n"] == 223 and f["beam"] == int(b) for b, f in fits.items())
+    # one threshold per beam width, each fitted at that width: a beam's confidences run on another scale
+    assert 0.3 < fits["1"]["threshold"] < 0.6 and 0.1 < fits["3"]["threshold"] < 0.35
+    assert entry["threshold"] == fits["1"]["threshold"]  # cards read before per-beam fits: greedy's
+    served = data["confirmation"]
+    assert served["beam"] == 3 and served["threshold"] == fits["3"]["threshold"]
+    assert (
+        served["by_beam"]["1"] == fits["1"]["threshold"] and served["by_beam"]["3"] == fits["3"]["threshold"]
+    )
 
 
 CROHME_2014 = Path(__file__).resolve().parents[1] / "fixtures" / "crohme" / "offline" / "2014" / "img"
@@ -79,7 +87,11 @@ def test_a_doubtful_reading_needs_confirmation(shipped_client: TestClient, image
             r = shipped_client.post(route, files={"file": (name, data)})
             assert r.status_code == 200, r.text
             body = r.json()
-            assert body["needs_confirmation"] is (body["confidence"] < threshold), (name, route, body["confidence"])
+            assert body["needs_confirmation"] is (body["confidence"] < threshold), (
+                name,
+                route,
+                body["confidence"],
+            )
             flagged += body["needs_confirmation"]
             if route == "/solve" and body["needs_confirmation"]:
                 assert body["solution"]["kind"]  # flagged, still solved

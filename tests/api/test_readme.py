@@ -23,11 +23,11 @@ def _opening(lines: int = 20) -> str:
 def test_opening_says_how_often_a_formula_is_read_right() -> None:
     """The one figure a newcomer needs, in the first lines, equal to the card's, with a link to Results."""
     card = json.loads((DEFAULT_MODEL_DIR / "card.json").read_text())
-    exprate = card["metrics"]["crohme2014_exprate_greedy"]
+    exprate = card["metrics"]["crohme2014_exprate_beam3"]  # the service reads with beam 3
     opening = _opening()
-    assert f"**{exprate:.1f} %**" in opening and "CROHME 2014" in opening
+    assert f"**{exprate:.1f} %**" in opening and "CROHME 2014" in opening and "beam 3" in opening
     assert "[Results](#results)" in opening and "\n## Results\n" in README.read_text()
-    threshold = card["confirmation"]["threshold"]
+    threshold = card["confirmation"]["by_beam"]["3"]["threshold"]
     assert f"below {threshold}" in opening and "needs_confirmation" in opening
 
 

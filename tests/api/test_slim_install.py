@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -67,10 +68,11 @@ def _symbol_image(tmp_path: Path) -> Path:
 
 
 def test_the_service_answers_without_torch(tmp_path: Path) -> None:
+    """No secret needed: without torch and without SEQ2LATEX_RUNTIME the shipped graphs are used."""
     assert has_onnx(DEFAULT_MODEL_DIR), "the shipped model has no onnx/ graphs (seq2latex export --onnx)"
     image = IMAGES / "2x_plus_1.png"
     symbol = _symbol_image(tmp_path)
-    env = {**os.environ, "SEQ2LATEX_RUNTIME": "onnx", "PYTHONPATH": str(ROOT)}
+    env = {k: v for k, v in os.environ.items() if k != "SEQ2LATEX_RUNTIME"} | {"PYTHONPATH": str(ROOT)}
     proc = subprocess.run(
         [sys.executable, "-c", SCRIPT, str(image), str(symbol)],
         cwd=ROOT,
@@ -108,3 +110,44 @@ def test_the_service_answers_without_torch(tmp_path: Path) -> None:
     assert [p for _, p in got] == pytest.approx([p for _, p in want], abs=1e-4)
 
     assert out["demo"] == [200, True]
+
+
+CLI = r"""
+import sys
+
+class NoTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in BLOCKED:
+            raise ImportError(f"{name} is not installed (blocked by the test)")
+        return None
+
+sys.meta_path.insert(0, NoTorch())
+from seq2latex.cli import main
+sys.exit(main(sys.argv[1:]))
+""".replace("BLOCKED", repr(BLOCKED + ("safetensors",)))
+
+
+def _cli_without_torch(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "SEQ2LATEX_RUNTIME"} | {"PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-c", CLI, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+def test_the_cli_reads_without_torch_or_says_in_one_line_what_is_missing(tmp_path: Path) -> None:
+    photo = str(IMAGES / "2x_plus_1.png")
+    proc = _cli_without_torch("recognize", photo, "--json")
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert (
+        json.loads(proc.stdout)["latex"]
+        == Recognizer.from_pretrained(runtime="torch")(Path(photo).read_bytes(), beam=3)[0].latex
+    )
+    # a model directory without graphs: no traceback, one line that says what to install or export
+    bare = tmp_path / "bare"
+    shutil.copytree(DEFAULT_MODEL_DIR, bare, ignore=shutil.ignore_patterns("onnx", "symbols"))
+    for command in (["recognize", photo], ["solve", photo], ["serve", "--port", "1"]):
+        proc = _cli_without_torch(*command, "--model", str(bare))
+        assert proc.returncode == 2, (command, proc.stdout, proc.stderr)
+        lines = proc.stderr.strip().splitlines()
+        assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
+        assert "PyTorch is not installed" in lines[0] and "seq2latex export --onnx" in lines[0]

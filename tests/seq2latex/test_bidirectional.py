@@ -91,7 +91,10 @@ def test_rescoring_ranks_by_both_directions(tiny_model: Callable[..., Seq2Latex]
         seqs = [ids for ids, _ in r.alternatives]
         fwd = sequence_logprobs(model, x[i : i + 1], mask[i : i + 1], [seqs], "l2r")[0]
         bwd = sequence_logprobs(model, x[i : i + 1], mask[i : i + 1], [seqs], "r2l")[0]
-        scores = [(sum(f) + sum(b)) / 2 / (len(s) + 1) for s, f, b in zip(seqs, fwd, bwd, strict=True)]
-        assert scores == sorted(scores, reverse=True)
-        assert math.isclose(r.confidence, math.exp(sum(fwd[0])), rel_tol=1e-4)
+        # ranked by the probability both directions give each hypothesis, which is its score and, for the
+        # first, the confidence: the order a reader sees is the order of the scores shown
+        both = [math.exp((sum(f) + sum(b)) / 2) for f, b in zip(fwd, bwd, strict=True)]
+        assert both == sorted(both, reverse=True)
+        assert [p for _, p in r.alternatives] == pytest.approx(both, rel=1e-4)
+        assert math.isclose(r.confidence, both[0], rel_tol=1e-4)
         assert len(r.token_probs) == len(r.token_ids)
