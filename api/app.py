@@ -23,7 +23,7 @@ from api.limits import InferenceLimiter
 from api.memory import tune_malloc
 from api.metrics import Metrics
 from api.middleware import ObservabilityMiddleware
-from api.routes import demo, health, metrics, recognize, solve, symbol
+from api.routes import demo, health, metrics, recognize, redoc, solve, symbol
 from api.settings import Settings
 from api.telemetry import REQUEST_ID_HEADER, configure_access_log
 from seq2latex import __version__
@@ -100,8 +100,10 @@ def _set_torch_threads(n: int) -> int:
 def create_app(settings: Settings | None = None, recognizer: Recognizer | None = None) -> FastAPI:
     """Build the app. `recognizer` skips loading (tests share one loaded model between apps)."""
     settings = settings or Settings()
-    # /docs and /redoc load Swagger UI / ReDoc from the package's own files (fastapi-offline), not a CDN
+    # /docs and /redoc load Swagger UI / ReDoc from the package's own files (fastapi-offline), not a CDN;
+    # /redoc is the project's own route (api/routes/redoc.py: ReDoc's logo from here too)
     app = FastAPIOffline(
+        redoc_url=None,
         title="seq2latex",
         version=__version__,
         description="Handwritten maths -> LaTeX -> solution. Errors: {'error': {'code', 'message'}}.",
@@ -121,7 +123,7 @@ def create_app(settings: Settings | None = None, recognizer: Recognizer | None =
     )
     # outermost (added last): it sees every answer, CORS preflights included, and its request id
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
-    for module in (solve, recognize, symbol, health, demo):
+    for module in (solve, recognize, symbol, health, demo, redoc):
         app.include_router(module.router)
     if settings.metrics:
         app.include_router(metrics.router)

@@ -344,3 +344,11 @@ def test_api_docs_work_offline(client: TestClient, page: str) -> None:
     spec = re.search(r"(?:url: '|spec-url=\")([^'\"]+)", html)
     assert spec and client.get(spec.group(1)).json()["info"]["title"] == "seq2latex"
 
+
+def test_redoc_draws_no_logo_from_another_host(client: TestClient) -> None:
+    """ReDoc's script drew its footer logo from cdn.redoc.ly; the page's script now names no image elsewhere."""
+    r = client.get("/redoc")
+    for url in re.findall(r'(?:src|href)="([^"]+)"', r.text):
+        body = client.get(url).content
+        assert b"cdn.redoc.ly" not in body and b"redoc/logo-mini.svg" not in body, url
+    assert "img-src 'self'" in r.headers["content-security-policy"]
