@@ -53,6 +53,10 @@ class ResidentBucket:
     def __len__(self) -> int:
         return self.images.shape[0]
 
+    @property
+    def height(self) -> int:
+        return self.images.shape[1]
+
 
 def _preprocess_one(args: tuple[Record, PreprocessConfig]) -> np.ndarray:
     rec, cfg = args
@@ -120,10 +124,6 @@ class ResidentData:
     ) -> ResidentData:
         """`records` preprocessed (in `workers` processes) and packed; `fresh`: (name, caption, image)
         samples already preprocessed (a synthetic stream's), packed beside them as replaceable."""
-        if preprocess_cfg.variable_height:
-            raise ValueError(
-                "the resident path packs one image height; variable-height preprocessing is not supported"
-            )
         classes = list(symbol_classes or [])
         jobs = [(r, preprocess_cfg) for r in records]
         if workers > 1:  # spawned: a fresh interpreter per worker (no CUDA or thread state inherited)
@@ -163,40 +163,74 @@ class ResidentData:
     ) -> ResidentData:
         """Preprocessed images packed into buckets (see the module doc)."""
         widths = [im.shape[1] for im in images]
-        edges = bucket_edges(widths, num_buckets, min_bucket_size, preprocess_cfg.width_multiple)
-        which = np.searchsorted(np.asarray(edges), np.asarray(widths), side="left")  # bucket per image
-        height = preprocess_cfg.height
+        heights = np.asarray([im.shape[0] for im in images])
         buckets = []
-        for b, edge in enumerate(edges):
-            idx = np.flatnonzero(which == b)
-            if idx.size == 0:
-                continue
-            pack = np.zeros((idx.size, height, edge), dtype=np.uint8)  # (N, H, W_b)
-            boxes = np.zeros((idx.size, 4), dtype=np.float32)
-            t = math.ceil(max(len(seqs[i]) for i in idx) / token_multiple) * token_multiple
-            tokens = np.full((idx.size, t), pad_id, dtype=np.int64)  # (N, T_b)
-            for j, i in enumerate(idx):
-                im = images[i]
-                pack[j, :, : im.shape[1]] = im
-                boxes[j] = _ink_box(im)
-                tokens[j, : len(seqs[i])] = seqs[i]
-            count_t = None
-            if counts is not None and all(counts[i] is not None for i in idx):
-                count_t = torch.from_numpy(np.stack([counts[i] for i in idx]).astype(np.float32)).to(device)
-            slots = [j for j, i in enumerate(idx) if replaceable is not None and replaceable[i]]
-            buckets.append(
-                ResidentBucket(
-                    width=edge,
-                    images=torch.from_numpy(pack).to(device),
-                    boxes=torch.from_numpy(boxes).to(device),
-                    widths=torch.tensor([widths[i] for i in idx], dtype=torch.long, device=device),
-                    tokens=torch.from_numpy(tokens).to(device),
-                    counts=count_t,
-                    names=[names[i] for i in idx],
-                    replaceable=slots,
+        # one height per bucket (symbol-preserving preprocessing makes several: each its own buckets,
+        # as many as its share of the images, so the augmentation places ink at the bucket's own height)
+        for height in sorted(set(heights.tolist())):
+            group = np.flatnonzero(heights == height)
+            share = max(1, round(num_buckets * group.size / len(images)))
+            g_widths = [widths[i] for i in group]
+            edges = bucket_edges(g_widths, share, min_bucket_size, preprocess_cfg.width_multiple)
+            which = np.searchsorted(np.asarray(edges), np.asarray(g_widths), side="left")  # bucket per image
+            for b, edge in enumerate(edges):
+                idx = group[which == b]
+                if idx.size == 0:
+                    continue
+                buckets.append(
+                    cls._bucket(
+                        images,
+                        seqs,
+                        names,
+                        idx,
+                        height,
+                        edge,
+                        pad_id,
+                        token_multiple,
+                        device,
+                        counts,
+                        replaceable,
+                    )  # fmt: skip
                 )
-            )
         return cls(buckets, preprocess_cfg, pad_id)
+
+    @staticmethod
+    def _bucket(
+        images: Sequence[np.ndarray],
+        seqs: Sequence[list[int]],
+        names: Sequence[str],
+        idx: np.ndarray,
+        height: int,
+        width: int,
+        pad_id: int,
+        token_multiple: int,
+        device: torch.device | str,
+        counts: Sequence[np.ndarray | None] | None,
+        replaceable: Sequence[bool] | None,
+    ) -> ResidentBucket:
+        """The samples `idx` (all `height` px high, at most `width` wide) packed as one bucket."""
+        pack = np.zeros((idx.size, height, width), dtype=np.uint8)  # (N, H_b, W_b)
+        boxes = np.zeros((idx.size, 4), dtype=np.float32)
+        t = math.ceil(max(len(seqs[i]) for i in idx) / token_multiple) * token_multiple
+        tokens = np.full((idx.size, t), pad_id, dtype=np.int64)  # (N, T_b)
+        for j, i in enumerate(idx):
+            im = images[i]
+            pack[j, :, : im.shape[1]] = im
+            boxes[j] = _ink_box(im)
+            tokens[j, : len(seqs[i])] = seqs[i]
+        count_t = None
+        if counts is not None and all(counts[i] is not None for i in idx):
+            count_t = torch.from_numpy(np.stack([counts[i] for i in idx]).astype(np.float32)).to(device)
+        return ResidentBucket(
+            width=width,
+            images=torch.from_numpy(pack).to(device),
+            boxes=torch.from_numpy(boxes).to(device),
+            widths=torch.tensor([images[i].shape[1] for i in idx], dtype=torch.long, device=device),
+            tokens=torch.from_numpy(tokens).to(device),
+            counts=count_t,
+            names=[names[i] for i in idx],
+            replaceable=[j for j, i in enumerate(idx) if replaceable is not None and replaceable[i]],
+        )
 
     def replaceable(self) -> int:
         """Slots that `replace` may overwrite (the synthetic samples)."""
@@ -212,19 +246,17 @@ class ResidentData:
         """Write fresh samples over the oldest replaceable slots of the narrowest bucket that holds them
         (width and tokens; one that fits no bucket is dropped) -> how many were written. The buckets keep
         their shapes, so batches, the sampler's plan and compiled shapes stay as they were."""
-        height = self.preprocess_cfg.height
         placed: dict[int, list[int]] = {}
         for i, (im, seq) in enumerate(zip(images, seqs, strict=True)):
-            if im.shape[0] != height:
-                raise ValueError(f"a sample of height {im.shape[0]} for resident data of height {height}")
             for b, bk in enumerate(self.buckets):
-                if bk.replaceable and im.shape[1] <= bk.width and len(seq) <= bk.tokens.shape[1]:
+                fits = im.shape[0] == bk.height and im.shape[1] <= bk.width and len(seq) <= bk.tokens.shape[1]
+                if bk.replaceable and fits:
                     if len(placed.setdefault(b, [])) < len(bk.replaceable):  # one pass over its slots
                         placed[b].append(i)
                         break
         for b, which in placed.items():
             bk = self.buckets[b]
-            n, t = len(which), bk.tokens.shape[1]
+            n, t, height = len(which), bk.tokens.shape[1], bk.height
             slots = [bk.replaceable[(bk.next_slot + k) % len(bk.replaceable)] for k in range(n)]
             bk.next_slot = (bk.next_slot + n) % len(bk.replaceable)
             pack = np.zeros((n, height, bk.width), dtype=np.uint8)  # (n, H, W_b)
@@ -261,9 +293,9 @@ class ResidentData:
                 total += 0 if t is None else t.numel() * t.element_size()
         return total
 
-    def shapes(self) -> list[tuple[int, int, int]]:
-        """(samples, width, tokens) per bucket."""
-        return [(len(b), b.width, b.tokens.shape[1]) for b in self.buckets]
+    def shapes(self) -> list[tuple[int, int, int, int]]:
+        """(samples, height, width, tokens) per bucket."""
+        return [(len(b), b.height, b.width, b.tokens.shape[1]) for b in self.buckets]
 
     def batch(
         self,
@@ -303,25 +335,40 @@ class ResidentSampler:
     seeded order; with `num_replicas` > 1 each rank takes every num_replicas-th batch."""
 
     def __init__(
-        self, data: ResidentData, batch_size: int, seed: int = 0, num_replicas: int = 1, rank: int = 0
+        self,
+        data: ResidentData,
+        batch_size: int,
+        seed: int = 0,
+        num_replicas: int = 1,
+        rank: int = 0,
+        max_pixels: int = 0,
     ) -> None:
         self.data = data
         self.batch_size = batch_size
         self.seed = seed
         self.num_replicas = num_replicas
         self.rank = rank
+        self.max_pixels = max_pixels  # > 0: a bucket's batch holds at most this many pixels
+
+    def bucket_batch(self, bucket: int) -> int:
+        """The batch size of a bucket: `batch_size`, or fewer where `max_pixels` caps a tall or wide
+        bucket's batch (the memory of the largest batch stays that of the widest 64 px one)."""
+        bk = self.data.buckets[bucket]
+        if not self.max_pixels:
+            return self.batch_size
+        return max(1, min(self.batch_size, self.max_pixels // (bk.height * bk.width)))
 
     def plan(self, epoch: int) -> list[tuple[int, torch.Tensor]]:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         rows: list[tuple[int, torch.Tensor]] = []
         for b, bk in enumerate(self.data.buckets):
-            n = len(bk)
+            n, size = len(bk), self.bucket_batch(b)
             perm = torch.randperm(n, generator=gen)
-            k = max(1, math.ceil(n / self.batch_size))
-            need = k * self.batch_size
+            k = max(1, math.ceil(n / size))
+            need = k * size
             if need > n:
                 perm = perm.repeat(math.ceil(need / n))[:need]
-            rows += [(b, perm[i * self.batch_size : (i + 1) * self.batch_size]) for i in range(k)]
+            rows += [(b, perm[i * size : (i + 1) * size]) for i in range(k)]
         order = torch.randperm(len(rows), generator=gen).tolist()
         rows = [rows[i] for i in order]
         if self.num_replicas > 1:
@@ -329,7 +376,8 @@ class ResidentSampler:
             rows = (rows + rows[:extra])[self.rank :: self.num_replicas]
         if not rows:
             return []
-        index = torch.stack([r[1] for r in rows]).to(self.data.device, non_blocking=True)  # (n, B): one copy
+        flat = torch.cat([r[1] for r in rows]).to(self.data.device, non_blocking=True)  # one copy
+        index = flat.split([len(r[1]) for r in rows])
         return [(b, index[i]) for i, (b, _) in enumerate(rows)]
 
     def __len__(self) -> int:

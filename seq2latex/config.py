@@ -162,6 +162,9 @@ class TrainConfig:
     # "loader": a DataLoader over records, PIL augmentation per image (data.augment).
     data_path: Literal["loader", "resident"] = "loader"
     resident_buckets: int = 10
+    # > 0: a resident bucket's batch holds at most this many pixels (fewer samples in tall or wide
+    # buckets: symbol-preserving input scale); 0 = every batch `batch_size`
+    resident_batch_pixels: int = 0
     preprocess_workers: int = 0  # processes that preprocess the resident images once (0 = cores, <= 16)
     log_rows_every: int = 1  # a log.csv row every N steps, losses averaged (N > 1: no host sync per step)
     val_batch: int = 32  # validation decoder batch

@@ -142,7 +142,8 @@ class TrainingData:
             self.train_set = ExpressionDataset(
                 records, self.tokenizer, pre, augment_cfg, symbol_classes=self.classes, seed=cfg.seed
             )
-            widths = self.train_set.sort_keys()
+            # the loader's bucket order (the resident path plans its own: no second preprocessing pass)
+            widths = [0] * len(self.train_set) if self.resident is not None else self.train_set.sort_keys()
             if cfg.symbol_weight > 0:
                 self._build_symbol_task(root, augment_cfg)
             collate_fn = partial(collate, pad_id=self.tokenizer.pad_id)
@@ -294,14 +295,19 @@ class TrainingData:
             fresh=fresh,
         )
         self.resident_sampler = ResidentSampler(
-            self.resident, cfg.batch_size, cfg.seed, num_replicas=self.dist.world, rank=self.dist.rank
+            self.resident,
+            cfg.batch_size,
+            cfg.seed,
+            num_replicas=self.dist.world,
+            rank=self.dist.rank,
+            max_pixels=cfg.resident_batch_pixels,
         )
         self.device_augment = (
             DeviceAugmentConfig(strength=cfg.augment_strength) if cfg.augment_strength > 0 else None
         )
         self.augment_gen = torch.Generator(device=self.device)
         if self.dist.main:
-            shapes = ", ".join(f"{n}x{w}px/{t}tok" for n, w, t in self.resident.shapes())
+            shapes = ", ".join(f"{n}x{h}x{w}px/{t}tok" for n, h, w, t in self.resident.shapes())
             print(
                 f"resident data: {len(self.resident)} images on {self.device} in "
                 f"{time.monotonic() - t0:.1f} s, {self.resident.nbytes() / 2**20:.1f} MiB; buckets {shapes}",

@@ -82,3 +82,35 @@ def test_batches_are_the_images_or_their_device_augmentation(resident: ResidentD
     assert aug.images.shape == clean.images.shape and not torch.equal(aug.images, clean.images)
     with pytest.raises(ValueError, match="generator"):
         resident.batch(bucket, index, DeviceAugmentConfig())
+
+
+def test_symbol_preserving_scale_packs_one_height_per_bucket(records: list) -> None:
+    """Variable-height preprocessing (max_height > height): each image at the height preprocess gives it,
+    buckets of one height each, batches capped by pixels, tall batches augmented at their own height."""
+    tok = LatexTokenizer.load()
+    pre = PreprocessConfig(max_height=192, symbol_height=32.0)
+    data = ResidentData.build(records, tok.encode, tok.pad_id, pre, num_buckets=4, min_bucket_size=2)
+    by_name = {r.name: r for r in records}
+    heights = set()
+    for bk in data.buckets:
+        for j, name in enumerate(bk.names):
+            x = preprocess(by_name[name].image, pre)[0]  # (H, W)
+            assert x.shape[0] == bk.height and int(bk.widths[j]) == x.shape[1] <= bk.width
+            torch.testing.assert_close(bk.images[j, :, : x.shape[1]].float() / 255, x, atol=1 / 255, rtol=0)
+        heights.add(bk.height)
+    assert len(heights) > 1 and max(heights) > 64 and len(data) == len(records)
+    pixels = 4 * 64 * 256
+    sampler = ResidentSampler(data, batch_size=4, seed=1, max_pixels=pixels)
+    plan = sampler.plan(0)
+    for b, idx in plan:
+        bk = data.buckets[b]
+        assert len(idx) == max(1, min(4, pixels // (bk.height * bk.width)))  # the cap, per bucket
+    assert {(b, i) for b, idx in plan for i in idx.tolist()} == {
+        (b, i) for b, bk in enumerate(data.buckets) for i in range(len(bk))
+    }
+    tall = max(range(len(data.buckets)), key=lambda b: data.buckets[b].height)
+    (index,) = [idx for b, idx in plan if b == tall][:1]
+    aug = data.batch(tall, index, DeviceAugmentConfig(strength=0.5), torch.Generator().manual_seed(0))
+    assert aug.images.shape == (len(index), 1, data.buckets[tall].height, data.buckets[tall].width)
+    assert aug.pixel_mask.shape == (len(index), data.buckets[tall].height, data.buckets[tall].width)
+    assert torch.isfinite(aug.images).all() and float(aug.images.amax()) > 0.5  # ink survives
