@@ -165,13 +165,13 @@ class ResidentData:
         widths = [im.shape[1] for im in images]
         heights = np.asarray([im.shape[0] for im in images])
         buckets = []
-        # one height per bucket (symbol-preserving preprocessing makes several: each its own buckets,
-        # as many as its share of the images, so the augmentation places ink at the bucket's own height)
+        # one height per bucket (symbol-preserving preprocessing makes several, each with its own width
+        # buckets, merged while smaller than `min_bucket_size`; the augmentation then places ink at the
+        # bucket's own height)
         for height in sorted(set(heights.tolist())):
             group = np.flatnonzero(heights == height)
-            share = max(1, round(num_buckets * group.size / len(images)))
             g_widths = [widths[i] for i in group]
-            edges = bucket_edges(g_widths, share, min_bucket_size, preprocess_cfg.width_multiple)
+            edges = bucket_edges(g_widths, num_buckets, min_bucket_size, preprocess_cfg.width_multiple)
             which = np.searchsorted(np.asarray(edges), np.asarray(g_widths), side="left")  # bucket per image
             for b, edge in enumerate(edges):
                 idx = group[which == b]
