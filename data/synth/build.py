@@ -201,17 +201,8 @@ def main(argv: list[str] | None = None) -> int:
     g.add_argument(
         "--only-split", default=None, help="with --captions: only the names of this split's val set"
     )
-    sb = sub.add_parser("stream-bench", help="expressions per second of the training-time synthesizer (JSON)")
-    sb.add_argument("bank", type=Path, help="a glyph bank (.npz or pickle)")
-    sb.add_argument("--workers", type=int, default=1)
-    sb.add_argument("--seconds", type=float, default=20.0)
     args = p.parse_args(argv)
     t0 = time.monotonic()
-    if args.cmd == "stream-bench":
-        from data.synth.stream import bench
-
-        print(json.dumps(bench(str(args.bank), args.workers, args.seconds)))
-        return 0
     if args.cmd == "bank":
         bank = build_bank(args.inkml, args.split)
         bank.save(args.out)

@@ -216,3 +216,19 @@ def bench(bank: str, workers: int, seconds: float, pre: PreprocessConfig | None 
         "first_chunks": len(first),
         "cpu_count": os.cpu_count(),
     }
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+    import json
+
+    p = argparse.ArgumentParser(
+        prog="python -m data.synth stream-bench",
+        description="expressions per second of the training-time synthesizer (JSON)",
+    )
+    p.add_argument("bank", type=Path, help="a glyph bank (.npz or pickle)")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=20.0)
+    args = p.parse_args(argv)
+    print(json.dumps(bench(str(args.bank), args.workers, args.seconds)))
+    return 0
