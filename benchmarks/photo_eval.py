@@ -42,7 +42,7 @@ def phone_sample(rec, seed: int, i: int):  # noqa: ANN001, ANN201
     import numpy as np
     from PIL import Image
 
-    from data.photo import phone_photo
+    from data.photo_render import phone_photo
     from data.render import render_strokes
     from seq2latex.evaluation import EvalSample
 

@@ -1,4 +1,4 @@
-"""The pictures of docs/photos.md: phone photos (data.photo.phone_photo, seeded) of CROHME 2014 test
+"""The pictures of docs/photos.md: phone photos (data.photo_render.phone_photo, seeded) of CROHME 2014 test
 expressions on squared, ruled and plain paper, and what the model reads from each with the photo path of
 data.preprocess off (before) and on (after).
 
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import data.preprocess as pre
     from data.inkml import read_inkml
-    from data.photo import phone_photo
+    from data.photo_render import phone_photo
     from data.render import render_strokes
 
     thumb_w, gap, label_h = 360, 12, 22

@@ -3,7 +3,7 @@
     python benchmarks/preprocess_bench.py [--image PHOTO.jpg] [--repeat 20] [--save-photo photo.jpg]
 
 Without `--image` it builds the photo (seeded): a CROHME 2014 expression of tests/fixtures drawn 500 px high
-on squared paper, 4000 x 3000, through `data.photo.phone_photo`, JPEG quality 90. The process is pinned to
+on squared paper, 4000 x 3000, through `data.photo_render.phone_photo`, JPEG quality 90. The process is pinned to
 one CPU core with one torch thread. Prints JSON: image size and bytes, output shape, ms per call (min,
 median, p90), and what the photo path did (tilt, line bands, crop).
 """
@@ -29,7 +29,7 @@ def build_photo(seed: int = 0, size: tuple[int, int] = (4000, 3000), paper: str 
     import numpy as np
 
     from data.inkml import read_inkml
-    from data.photo import phone_photo
+    from data.photo_render import phone_photo
     from data.render import render_strokes
 
     ink = render_strokes(read_inkml(INKML).strokes, height=500, pen_width=12.0)

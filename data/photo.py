@@ -339,37 +339,3 @@ def pad_box(box: tuple[int, int, int, int], shape: tuple[int, ...]) -> tuple[int
     y0, y1, x0, x1 = box
     m = max(2, round(BOX_MARGIN * (y1 - y0)))
     return max(0, y0 - m), min(shape[0], y1 + m), max(0, x0 - m), min(shape[1], x1 + m)
-
-
-def phone_photo(
-    ink: Image.Image,
-    rng: np.random.Generator,
-    size: tuple[int, int] = (4000, 3000),
-    paper: str = "squared",
-    fill: float = 0.6,
-    strength: float = 1.0,
-) -> Image.Image:
-    """A phone photo (RGB, `size`) of an expression: `ink` (white on black, e.g. a render) scaled to
-    `fill` of the width, on plain / "lined" / "squared" paper, through `data.augment` with colour (ink
-    colour and pen, paper tint, lines, light, shadow, perspective, blur, noise; save it as JPEG)."""
-    from data.augment import AugmentConfig, augment
-
-    w, h = size
-    scale = min(fill * w / ink.width, 0.5 * h / ink.height)
-    big = ink.resize(
-        (max(1, round(ink.width * scale)), max(1, round(ink.height * scale))), Image.Resampling.BICUBIC
-    )
-    canvas = Image.new("L", (round(w / 1.15), round(h / 1.15)), 0)
-    canvas.paste(big, ((canvas.width - big.width) // 2, (canvas.height - big.height) // 2))
-    cfg = AugmentConfig(
-        strength=strength,
-        colour=True,
-        p_lines=0.0 if paper == "plain" else 1.0,
-        p_squared=1.0 if paper == "squared" else 0.0,
-        p_low_res=0.0,
-        p_jpeg=0.0,
-        p_elastic=0.0,  # sized by the canvas, not the writing: it would tear a small expression apart
-        margin=0.0,
-        line_width=(3, 6),
-    )
-    return augment(canvas, rng, cfg).resize(size, Image.Resampling.BILINEAR)

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
-from data import photo
+from data import page, photo
 
 if TYPE_CHECKING:
     import torch
@@ -30,6 +31,12 @@ PHOTO_DECODE_SIDE = 960
 PHOTO_WORK_SIDE = 1024
 # False: every image takes the clean path (as before the photo path existed; for before/after figures).
 PHOTO_PATH = True
+# Whole-page photos: the sheet is looked for (`data.page.find_sheet`) and, when one is found with the desk
+# around it, rectified before the photo path; a frame without paper is blank (reason "no_paper"). False:
+# every photo is read as if the frame were all paper (as before; for before/after figures).
+SHEET_PATH = True
+# A rectified sheet is read at most this many pixels long (its writing is small: more than a photo's 1024).
+SHEET_WORK_SIDE = 1600
 # Photos are straightened only when the paper has printed lines (the writing's own baseline is not
 # a reliable level: fractions, exponents, a slanted hand; the model is trained with small rotations).
 PHOTO_DESKEW_LINED_ONLY = True
@@ -303,9 +310,15 @@ def preprocess(
 
 
 def preprocess_array(
-    image: Image.Image | np.ndarray | bytes, cfg: PreprocessConfig = PreprocessConfig()
+    image: Image.Image | np.ndarray | bytes,
+    cfg: PreprocessConfig = PreprocessConfig(),
+    *,
+    info: dict | None = None,
+    line: int | None = None,
 ) -> np.ndarray:
-    """`preprocess` as a NumPy array (1, H, W) float32, without torch (the ONNX runtime's path)."""
+    """`preprocess` as a NumPy array (1, H, W) float32, without torch (the ONNX runtime's path). `info`, when
+    given, receives what the photo path saw (`preprocess_page_array`); `line` (1 = the top one) picks a line
+    of writing of a photo (default: the heaviest)."""
     im = to_pil(image)
     try:
         im = ImageOps.exif_transpose(im) or im
@@ -321,15 +334,67 @@ def preprocess_array(
         )
     lo, hi = gray.getextrema()
     if hi - lo < MIN_INK_CONTRAST * 255:  # uniform image: nothing written
+        if info is not None and hi < page.NO_PAPER_LEVEL * 255:
+            info["reason"] = "no_paper"  # a dark frame: no paper in view either
         return _blank(cfg)
     if PHOTO_PATH and not photo.looks_clean(gray):
-        return preprocess_photo_array(gray, cfg)
+        return preprocess_page_array(gray, cfg, info, line)
     ink = ink_map(gray.filter(ImageFilter.BoxBlur(DENOISE_RADIUS)) if DENOISE_RADIUS else gray)
     if float(ink.max(initial=0.0)) < MIN_INK_CONTRAST:
         return _blank(cfg)
     if cfg.binarize:
         ink = soft_threshold(ink)
     return place_ink_array(ink, cfg)
+
+
+def preprocess_page_array(
+    gray: Image.Image,
+    cfg: PreprocessConfig = PreprocessConfig(),
+    info: dict | None = None,
+    line: int | None = None,
+) -> np.ndarray:
+    """A photo (grayscale, no uniform background) -> model input. The sheet is looked for first
+    (`data.page.find_sheet`): a sheet lying on a desk is rectified and read on its own (its edges, a pen,
+    holes and a printed margin cleared); a frame that is all paper takes `preprocess_photo_array` exactly as
+    before; a frame without paper is blank, with `info["reason"] = "no_paper"`. `info` also receives the
+    sheet's corners, the writing's box and its lines, as (x, y) fractions of `gray`'s width and height."""
+    if not SHEET_PATH:
+        return preprocess_photo_array(gray, cfg, info, line=line)
+    found = page.find_sheet(gray)
+    if info is not None:
+        info.update(sheet_search=found.kind, sheet=None)
+    if found.kind == "none":
+        if info is not None:
+            info["reason"] = "no_paper"
+        return _blank(cfg)
+    if found.kind == "paper":
+        return preprocess_photo_array(gray, cfg, info, line=line)
+    rect = page.rectify(gray, found.corners, SHEET_WORK_SIDE)
+    size = np.array(gray.size, dtype=np.float64)
+    if info is not None:
+        info["sheet"] = _rounded(found.corners / size)
+    to_frame = lambda pts: page.apply(rect.to_photo, pts) / size  # noqa: E731
+    return preprocess_photo_array(rect.image, cfg, info, line=line, sheet=True, to_frame=to_frame)
+
+
+def _rounded(pts: np.ndarray) -> list[list[float]]:
+    return [[round(float(x), 4), round(float(y), 4)] for x, y in pts]
+
+
+def _box_corners(box: tuple[int, int, int, int]) -> np.ndarray:
+    """(y0, y1, x0, x1) -> its corners (4, 2) x, y: top-left, top-right, bottom-right, bottom-left."""
+    y0, y1, x0, x1 = box
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]], dtype=np.float64)
+
+
+def _unturn(pts: np.ndarray, angle: float, turned: tuple[int, int], size: tuple[int, int]) -> np.ndarray:
+    """Points (N, 2) of an image turned by `data.photo.straighten` (`angle` degrees, expanded to `turned`
+    (w, h)) back in the image before it was turned (`size` (w, h))."""
+    t = math.radians(angle)
+    d = pts - np.array(turned, dtype=np.float64) / 2
+    x = d[:, 0] * math.cos(t) - d[:, 1] * math.sin(t)
+    y = d[:, 0] * math.sin(t) + d[:, 1] * math.cos(t)
+    return np.c_[x, y] + np.array(size, dtype=np.float64) / 2
 
 
 def preprocess_photo(
@@ -340,12 +405,23 @@ def preprocess_photo(
 
 
 def preprocess_photo_array(
-    gray: Image.Image, cfg: PreprocessConfig = PreprocessConfig(), info: dict | None = None
+    gray: Image.Image,
+    cfg: PreprocessConfig = PreprocessConfig(),
+    info: dict | None = None,
+    *,
+    line: int | None = None,
+    sheet: bool = False,
+    to_frame: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> np.ndarray:
     """A photo (grayscale, no uniform background) -> model input: the clean path's ink map, then the
     tilt straightened, printed lines removed and the expression cropped (`data.photo`) before the soft
-    threshold and placement. `info`, when given, receives what was done (angle, line bands, box)."""
-    if max(gray.size) > PHOTO_WORK_SIDE:
+    threshold and placement. `info`, when given, receives what was done (angle, line bands, box, the lines
+    of writing). `sheet`: `gray` is a rectified sheet (`data.page.rectify`): it is not turned, and its edges,
+    thick objects and printed margin are cleared (`data.page.clean_sheet`); `to_frame` maps its pixels to
+    the photo's (fractions of its size). The lines of writing (`data.page.split_lines`) are listed in
+    `info`; one is read alone (the others cleared) on a sheet or when `line` is given (1 = the top one;
+    default the heaviest), else the expression is found as before."""
+    if max(gray.size) > PHOTO_WORK_SIDE and not sheet:
         f = PHOTO_WORK_SIDE / max(gray.size)
         gray = gray.resize(
             (max(1, round(gray.width * f)), max(1, round(gray.height * f))), Image.Resampling.BOX
@@ -356,16 +432,28 @@ def preprocess_photo_array(
     if float(ink.max(initial=0.0)) < MIN_INK_CONTRAST:
         return _blank(cfg)
     threshold = photo.mark_threshold(ink)
-    turned, angle = photo.straighten(ink, threshold)
-    turned, lines = photo.remove_lines(turned, threshold)
-    if lines >= photo.MIN_LINES_TO_DESKEW or not PHOTO_DESKEW_LINED_ONLY:
-        ink = turned
-    else:  # plain paper: the writing keeps its own slant, as in the training data
-        ink, angle = (photo.remove_lines(ink, threshold)[0], 0.0) if lines else (ink, 0.0)
+    work_size = gray.size
+    if sheet:  # rectified: upright already, its printed lines run along the rows and columns
+        ink, angle, lines = page.clean_sheet(ink), 0.0, 0
+    else:
+        turned, angle = photo.straighten(ink, threshold)
+        turned, lines = photo.remove_lines(turned, threshold)
+        if lines >= photo.MIN_LINES_TO_DESKEW or not PHOTO_DESKEW_LINED_ONLY:
+            ink = turned
+        else:  # plain paper: the writing keeps its own slant, as in the training data
+            ink, angle = (photo.remove_lines(ink, threshold)[0], 0.0) if lines else (ink, 0.0)
     if info is not None:
         info.update(photo=True, angle_deg=round(angle, 2), lines=lines, work_size=list(gray.size))
     if float(ink.max(initial=0.0)) < MIN_INK_CONTRAST:
         return _blank(cfg)
+    if to_frame is None:
+        ink_size = (ink.shape[1], ink.shape[0])
+        scale = np.array(work_size, dtype=np.float64)
+
+        def to_frame(pts: np.ndarray) -> np.ndarray:
+            return (_unturn(pts, angle, ink_size, work_size) if angle else pts) / scale
+
+    ink = _pick_line(ink, info, line, sheet, to_frame)
     if cfg.binarize and ink.size <= PHOTO_CROP_ABOVE:
         # small: thresholded whole, as the clean path does, then cut to the expression
         ink = soft_threshold(ink)
@@ -384,7 +472,8 @@ def preprocess_photo_array(
     contrast = photo.stroke_contrast(crop, crop > level)
     if info is not None:
         info.update(box=[y0, y1, x0, x1], stroke_contrast=round(contrast, 3))
-    if contrast < photo.MIN_STROKE_CONTRAST:  # shading, not writing
+        info["writing"] = _rounded(to_frame(_box_corners(box)))
+    if contrast < (page.MIN_STROKE_CONTRAST if sheet else photo.MIN_STROKE_CONTRAST):  # shading, not writing
         return _blank(cfg)
     if cfg.binarize and ink.size > PHOTO_CROP_ABOVE:
         crop = soft_threshold(crop)
@@ -404,6 +493,58 @@ def preprocess_photo_array(
         gain = min(1.0, (PHOTO_STROKE_WIDTH - width) / 2.0)  # a 3 x 3 maximum adds 2 px
         out = _lerp(out, _max3(out), gain)
     return out
+
+
+def _pick_line(
+    ink: np.ndarray,
+    info: dict | None,
+    line: int | None,
+    sheet: bool,
+    to_frame: Callable[[np.ndarray], np.ndarray],
+) -> np.ndarray:
+    """The lines of writing of an ink map (listed in `info`) and the ink of the one to read: on a sheet or
+    when `line` is asked for, the others' ink is cleared; else the ink as it is."""
+    sample = ink[::4, ::4] if ink.size > 65536 else ink
+    max_height = page.MAX_LINE_HEIGHT * ink.shape[0] if sheet else None
+    level = min(max(_otsu(sample), MIN_INK_CONTRAST), INK_LEVEL)
+    marks = ink > level
+    found = page.split_lines(marks, max_height)
+    # a line is as dark as the 95th percentile of its marks; lines much fainter than the darkest are no writing
+    # (a shadow's or a pen's remnant), and of the others the one with the most dark ink is the default
+    weighed = []
+    for f in found:
+        y0, y1, x0, x1 = f.box
+        sub = ink[y0:y1, x0:x1]
+        values = sub[marks[y0:y1, x0:x1]]
+        dark = float(np.percentile(values, 95)) if values.size else 0.0
+        weighed.append((f, dark, int((sub > 0.5 * dark).sum())))
+    darkest = max((d for _, d, _ in weighed), default=0.0)
+    weighed = [(f, wt) for f, d, wt in weighed if darkest > 0 and d >= page.MIN_LINE_DARKNESS * darkest]
+    if not weighed:
+        return ink
+    found = [f for f, _ in weighed]
+    pick = int(np.argmax([wt for _, wt in weighed]))
+    if line is not None:
+        if not 1 <= line <= len(found):
+            if info is not None:
+                info.update(reason="no_such_line", line_count=len(found))
+            return np.zeros_like(ink)
+        pick = line - 1
+    if info is not None:
+        info["line"] = pick + 1
+        info["line_boxes"] = [_rounded(to_frame(_box_corners(f.box))) for f in found]
+    if len(found) < 2 or not (sheet or line is not None):
+        return ink
+    y0, y1, x0, x1 = found[pick].box
+    # a margin around the line, up to the middle of the gap to its neighbours
+    above = found[pick - 1].box[1] if pick > 0 else 0
+    below = found[pick + 1].box[0] if pick + 1 < len(found) else ink.shape[0]
+    m = max(2, round(0.25 * (y1 - y0)))
+    top = max(y0 - m, (above + y0) // 2)
+    bottom = min(y1 + m, (y1 + below + 1) // 2)
+    kept = np.zeros_like(ink)
+    kept[top:bottom, max(0, x0 - m) : x1 + m] = ink[top:bottom, max(0, x0 - m) : x1 + m]
+    return kept
 
 
 def _max3(x: np.ndarray) -> np.ndarray:

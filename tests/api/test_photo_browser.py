@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 
 from data.inkml import read_inkml
-from data.photo import phone_photo
+from data.photo_render import phone_photo
 from data.preprocess import preprocess
 from data.render import render_strokes
 from seq2latex.preprocess_cli import model_preprocess_config, view_image

@@ -1,5 +1,5 @@
 """`data.photo`: tilt, printed-line removal that keeps crossing strokes, the expression's crop, blank sheets;
-and `preprocess` on phone photos of squared paper (`data.photo.phone_photo`)."""
+and `preprocess` on phone photos of squared paper (`data.photo_render.phone_photo`)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ import data.preprocess as pre
 from data import photo
 from data.augment import AugmentConfig, augment
 from data.inkml import read_inkml
+from data.photo_render import phone_photo
 from data.render import render_strokes
 
 
@@ -113,7 +114,7 @@ def _ink(x: torch.Tensor) -> float:
 @pytest.mark.parametrize("paper", ["squared", "lined"])
 def test_phone_photo_on_lined_paper_reads_like_the_clean_render(ink: Image.Image, paper: str) -> None:
     clean = pre.preprocess(ink)
-    data = _jpeg(photo.phone_photo(ink, np.random.default_rng(1), size=(1600, 1200), paper=paper))
+    data = _jpeg(phone_photo(ink, np.random.default_rng(1), size=(1600, 1200), paper=paper))
     after = pre.preprocess(data)
     # the expression found on the page, its lines gone: as wide and as inked as the clean render's
     assert 0.5 < _aspect(after) / _aspect(clean) < 1.5
@@ -124,7 +125,7 @@ def test_phone_photo_on_lined_paper_reads_like_the_clean_render(ink: Image.Image
 @pytest.mark.parametrize("seed", [0, 1])
 def test_photo_of_an_empty_sheet_is_blank(paper: str, seed: int) -> None:
     empty = Image.new("L", (400, 100), 0)
-    data = _jpeg(photo.phone_photo(empty, np.random.default_rng(seed), size=(1600, 1200), paper=paper))
+    data = _jpeg(phone_photo(empty, np.random.default_rng(seed), size=(1600, 1200), paper=paper))
     assert float(pre.preprocess(data).max()) == 0.0
 
 
@@ -154,7 +155,7 @@ def test_stroke_width_and_thin_photo_strokes_widened(
         height=240,
         pen_width=3.0,
     )
-    data = _jpeg(photo.phone_photo(fine, np.random.default_rng(3), size=(1600, 1200), paper="squared"))
+    data = _jpeg(phone_photo(fine, np.random.default_rng(3), size=(1600, 1200), paper="squared"))
     info: dict = {}
     gray = pre._to_gray(pre.to_pil(data))
     out = pre.preprocess_photo(gray, pre.PreprocessConfig(), info)

@@ -1,0 +1,571 @@
+"""Whole-page photos: the sheet on the desk, the writing on the sheet, and its lines (inference; NumPy + PIL).
+
+`data.preprocess` calls these on a photo (an image that is not clean, see `data.photo.looks_clean`):
+
+- `find_sheet`: the paper in view. The frame is reduced to ~160 px, ink, printed lines and thin objects are
+  closed away (a grey closing: the paper becomes a flat bright region), and for a few brightness levels the
+  largest bright region is fitted with a quadrilateral (its convex hull reduced to four corners). A region
+  is a sheet when it fills its quadrilateral (a rectangle seen in perspective), covers at least
+  MIN_SHEET of the frame, and its edges inside the frame are steps (bright inside, darker outside, over a
+  pixel or two: a soft shadow's edge is no sheet's edge). The answer is one of: "sheet" (with its
+  corners), "paper" (no sheet edge in view but a bright frame: a scan, a crop, a sheet filling the
+  frame; it goes on exactly as before) or "none" (no paper in view: a dark frame, a desk).
+- `rectify`: the sheet's quadrilateral warped to an upright rectangle (perspective undone, a sliver
+  inside its edges so that no desk remains).
+- `clean_sheet`: on the sheet's ink map, what is not writing is cleared: a band along the sheet's edges,
+  thick dark objects (a pen lying across, punched holes, a shadow's core: anything wider than
+  THICK_FRACTION of the sheet's short side) and pieces of ink that run into that band (a pen lying across
+  the sheet's edge).
+- `split_lines`: the writing's lines, top to bottom, from the row profile of the ink: bands of inked
+  rows, where a thin band (a fraction bar, a limit's subscript, a dot) joins its neighbours and bands
+  closer than LINE_GAP x the smaller one's height are one line (numerator and denominator, exponents and
+  limits stay with their line).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+# Images shorter than this on their long side are no photo of a page (a crop, a scan of a formula).
+MIN_PAGE_SIDE = 480
+# The sheet is looked for on a copy this many px on its long side ...
+SHEET_SIDE = 160
+# ... after a grey closing (maximum then minimum) of this window: ink, printed lines and a thin pen go.
+CLOSE_WINDOW = 5
+# A sheet covers at least this fraction of the frame; a region covering more than ALL_PAPER is the frame.
+MIN_SHEET = 0.08
+ALL_PAPER = 0.9
+# The region fills at least this fraction of its quadrilateral (a rectangle in perspective).
+MIN_FILL = 0.9
+# Its edges inside the frame: inside at least MIN_EDGE_STEP brighter than outside (0..1, EDGE_FAR px either
+# side), and the step as sharp as a sheet's: at least MIN_SHARPNESS of it within 2 px (a soft shadow's
+# edge spreads over many pixels).
+MIN_EDGE_STEP = 0.03
+MIN_SHARPNESS = 0.5
+EDGE_NEAR = 2.0
+EDGE_FAR = 6.0
+# A frame without a sheet whose bright end (90th percentile of the closed copy) is darker than this holds
+# no paper (a dark frame, a desk).
+NO_PAPER_LEVEL = 0.5
+# Regions enclosed by steps sharper than this (the closed copy minus its 5 x 5 mean; the step of a light
+# table's edge is ~0.05-0.1) are candidates too: the ENCLOSED_REGIONS largest.
+EDGE_HIGHPASS = 0.015
+ENCLOSED_REGIONS = 3
+# Brightness levels tried: Otsu's, and below the paper's level in these steps.
+LEVEL_STEPS = (0.04, 0.08, 0.12, 0.16, 0.22, 0.3)
+# The quadrilateral is moved this fraction of the sheet's size inwards before it is rectified.
+INSET = 0.012
+# Printed lines are measured in this many strips across the sheet (a line a little off straight).
+RULE_STRIPS = 6
+# Cleaning the sheet: a band of this fraction of its short side along its edges is not writing ...
+EDGE_BAND = 0.04
+# ... nor anything thicker than this fraction of the short side (a pen, a hole, a shadow's core) ...
+THICK_FRACTION = 0.02
+MIN_THICK = 11
+THICK_LEVEL = 0.15  # at least this dark (0..1) in the ink map (a silver pen is pale)
+LONG_OBJECT = 4.0  # a thick piece this many times THICK long is an object lying on the sheet
+HOLE_ZONE = 0.12  # a thick piece this close to the edge (fraction of the short side) is a punched hole
+# On a sheet (its light and lines taken off) writing needs less contrast than `data.photo`'s: a fine pen on
+# a whole page is a few pixels wide.
+MIN_STROKE_CONTRAST = 0.1
+# Lines of writing: rows with ink on this many cells are inked; a band thinner than THIN x its taller
+# neighbour joins it when the gap is below THIN_GAP x that neighbour's height; bands whose gap is below
+# LINE_GAP x the smaller one's height are one line.
+LINE_CELL = 4
+THIN = 0.2
+THIN_GAP = 0.5
+LINE_GAP = 0.5
+# Ink this dark (0..1) is what may run into the edge band as one piece (fainter marks do not join pieces).
+EDGE_PIECE_LEVEL = 0.3
+# On a sheet, ink in a connected piece taller than this fraction of the sheet's height is no writing.
+MAX_LINE_HEIGHT = 0.2
+# A line whose marks are fainter than this fraction of the darkest line's is no writing (a remnant).
+MIN_LINE_DARKNESS = 0.6
+
+
+@dataclass(frozen=True)
+class SheetSearch:
+    """What `find_sheet` saw: kind "sheet" (with `corners`), "paper" or "none"."""
+
+    kind: str
+    corners: np.ndarray | None = (
+        None  # (4, 2) x, y in the image searched: top-left, top-right, bottom-right, bottom-left
+    )
+    cover: float = 0.0  # the sheet's fraction of the frame
+    level: float = 0.0  # the closed copy's bright end (0..1)
+    candidates: list[dict] = field(default_factory=list)  # the levels tried (for debugging)
+
+
+def _filter(arr: np.ndarray, k: int, op: np.ufunc) -> np.ndarray:
+    """Separable k x k minimum / maximum filter (`op` np.minimum / np.maximum), edges padded."""
+    r = k // 2
+    h, w = arr.shape
+    out = np.pad(arr, r, mode="edge")
+    rows = out[:, r : r + w].copy()
+    for d in range(-r, r + 1):
+        if d:
+            op(rows, out[:, r + d : r + d + w], out=rows)
+    res = rows[r : r + h].copy()
+    for d in range(-r, r + 1):
+        if d:
+            op(res, rows[r + d : r + d + h], out=res)
+    return res
+
+
+def _otsu(values: np.ndarray) -> float:
+    hist = np.bincount(np.clip((values * 255).astype(np.int64), 0, 255).ravel(), minlength=256).astype(
+        np.float64
+    )
+    bins = np.arange(256, dtype=np.float64)
+    w0 = np.cumsum(hist)
+    m0 = np.cumsum(hist * bins)
+    w1 = hist.sum() - w0
+    between = w0 * w1 * (m0 / np.maximum(w0, 1) - (m0[-1] - m0) / np.maximum(w1, 1)) ** 2
+    return float(np.argmax(between[:-1])) / 255.0
+
+
+def labels(mask: np.ndarray) -> np.ndarray:
+    """4-connected regions of a small bool mask: each pixel's label (the smallest flat index in its region;
+    h * w outside the mask), by label propagation with pointer jumping."""
+    h, w = mask.shape
+    big = h * w
+    lab = np.where(mask, np.arange(big).reshape(h, w), big)
+    flat_mask = mask.ravel()
+    while True:
+        m = lab.copy()
+        np.minimum(m[1:], lab[:-1], out=m[1:])
+        np.minimum(m[:-1], lab[1:], out=m[:-1])
+        np.minimum(m[:, 1:], lab[:, :-1], out=m[:, 1:])
+        np.minimum(m[:, :-1], lab[:, 1:], out=m[:, :-1])
+        flat = np.where(flat_mask, m.ravel(), big)
+        inside = flat < big
+        flat[inside] = flat[flat[inside]]  # jump to the label's own label
+        flat[inside] = flat[flat[inside]]
+        m = flat.reshape(h, w)
+        if np.array_equal(m, lab):
+            return lab
+        lab = m
+
+
+def largest_region(mask: np.ndarray) -> np.ndarray:
+    """The largest 4-connected region of a small bool mask."""
+    lab = labels(mask)
+    found = lab[mask]
+    if found.size == 0:
+        return np.zeros_like(mask)
+    values, counts = np.unique(found, return_counts=True)
+    return lab == values[np.argmax(counts)]
+
+
+def _hull(points: np.ndarray) -> np.ndarray:
+    """Convex hull (K, 2) of points (N, 2), counter-clockwise in x-right / y-up terms (monotone chain)."""
+    pts = np.unique(points, axis=0)
+    if len(pts) < 3:
+        return pts.astype(np.float64)
+    pts = pts[np.lexsort((pts[:, 1], pts[:, 0]))].tolist()
+
+    def cross(o: list, a: list, b: list) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list = []
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return np.array(lower[:-1] + upper[:-1], dtype=np.float64)
+
+
+def _area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return 0.5 * abs(float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+
+
+def _quad(hull: np.ndarray) -> np.ndarray | None:
+    """The hull reduced to four corners: the vertex whose removal loses the least area goes, repeatedly."""
+    poly = list(map(tuple, hull))
+    if len(poly) < 4:
+        return None
+    while len(poly) > 4:
+        n = len(poly)
+        losses = []
+        for i in range(n):
+            (ax, ay), (bx, by), (cx, cy) = poly[i - 1], poly[i], poly[(i + 1) % n]
+            losses.append(abs((bx - ax) * (cy - ay) - (by - ay) * (cx - ax)))
+        poly.pop(int(np.argmin(losses)))
+    return np.array(poly, dtype=np.float64)
+
+
+def order_corners(quad: np.ndarray) -> np.ndarray:
+    """Four corners (4, 2) in image terms (y down) ordered top-left, top-right, bottom-right, bottom-left:
+    clockwise on screen, starting at the edge whose outward normal points most upwards."""
+    c = quad.mean(axis=0)
+    ang = np.arctan2(quad[:, 1] - c[1], quad[:, 0] - c[0])
+    q = quad[np.argsort(ang)]  # clockwise on screen (angles grow clockwise with y down)
+    mids = (q + np.roll(q, -1, axis=0)) / 2 - c  # edge i runs from q[i] to q[i + 1]
+    up = -mids[:, 1] / np.maximum(np.linalg.norm(mids, axis=1), 1e-9)
+    return np.roll(q, -int(np.argmax(up)), axis=0)
+
+
+def _sample(img: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Bilinear samples of img (H, W) at points (N, 2) x, y (clamped to the image)."""
+    h, w = img.shape
+    x = np.clip(pts[:, 0], 0, w - 1.001)
+    y = np.clip(pts[:, 1], 0, h - 1.001)
+    x0, y0 = np.floor(x).astype(int), np.floor(y).astype(int)
+    fx, fy = x - x0, y - y0
+    return (
+        img[y0, x0] * (1 - fx) * (1 - fy)
+        + img[y0, x0 + 1] * fx * (1 - fy)
+        + img[y0 + 1, x0] * (1 - fx) * fy
+        + img[y0 + 1, x0 + 1] * fx * fy
+    )
+
+
+def _edges(img: np.ndarray, quad: np.ndarray) -> tuple[float, float, int]:
+    """(step, sharpness, edges measured) of a quadrilateral's edges that lie inside the frame: the smallest
+    brightness step across an edge (EDGE_FAR px in, against EDGE_FAR px out; medians along the edge), and the
+    smallest share of an edge's step that happens within 2 px anywhere across it (1 for a clean step)."""
+    h, w = img.shape
+    c = quad.mean(axis=0)
+    offsets = np.arange(-EDGE_FAR, EDGE_FAR + 0.01, 0.5)  # across the edge, inside (-) to outside (+)
+    near = round(2 * EDGE_NEAR)  # samples 0.5 px apart spanning EDGE_NEAR px
+    steps, sharps = [], []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        pts = a + (b - a) * np.linspace(0.1, 0.9, 24)[:, None]  # (24, 2)
+        m = EDGE_FAR + 1
+        keep = (pts[:, 0] > m) & (pts[:, 0] < w - 1 - m) & (pts[:, 1] > m) & (pts[:, 1] < h - 1 - m)
+        if keep.mean() < 0.5:  # along the frame's border: the sheet runs out of view there
+            continue
+        pts = pts[keep]
+        d = b - a
+        n = np.array([d[1], -d[0]]) / max(float(np.hypot(*d)), 1e-9)
+        if np.dot((a + b) / 2 - c, n) < 0:
+            n = -n  # outwards
+        grid = pts[:, None, :] + offsets[None, :, None] * n  # (P, K, 2)
+        profile = np.median(_sample(img, grid.reshape(-1, 2)).reshape(len(pts), -1), axis=0)  # (K,)
+        step = float(profile[:3].mean() - profile[-3:].mean())
+        jump = float((profile[:-near] - profile[near:]).max())
+        steps.append(step)
+        sharps.append(jump / step if step > 1e-6 else 0.0)
+    if not steps:
+        return 0.0, 0.0, 0
+    return min(steps), min(sharps), len(steps)
+
+
+def _flatten(img: np.ndarray) -> np.ndarray:
+    """The image divided by a plane fitted to its log-brightness (a lamp's gradient across the frame)."""
+    h, w = img.shape
+    yy, xx = np.mgrid[0:h, 0:w]
+    a = np.c_[np.ones(h * w), xx.ravel() / w - 0.5, yy.ravel() / h - 0.5]
+    coef, *_ = np.linalg.lstsq(a, np.log(np.maximum(img.ravel(), 0.02)), rcond=None)
+    coef[0] = 0.0
+    return img / np.exp(a @ coef).reshape(h, w)
+
+
+def _levels(closed: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    """(level, image) pairs to threshold: Otsu's and below the bright end in LEVEL_STEPS, of the closed copy
+    and of the copy with a lamp's gradient divided out."""
+    out = []
+    for view in (closed, _flatten(closed)):
+        top = float(np.percentile(view, 90))
+        levels = {round(_otsu(np.clip(view, 0, 1)), 3)} | {round(top - s, 3) for s in LEVEL_STEPS}
+        out += [(lv, view) for lv in sorted(levels, reverse=True) if lv > 0.15]
+    return out
+
+
+def _regions(closed: np.ndarray) -> Iterator[tuple[float, np.ndarray]]:
+    """Candidate sheet regions: the largest region above each of `_levels`, then the largest regions that
+    sharp steps enclose (a light table: the paper only a little brighter, a lamp's gradient over both)."""
+    for level, view in _levels(closed):
+        yield level, largest_region(view > level)
+    grey = Image.fromarray((np.clip(closed, 0, 1) * 255 + 0.5).astype(np.uint8))
+    blur = np.asarray(grey.filter(ImageFilter.BoxBlur(2)), dtype=np.float32) / 255.0
+    edges = np.abs(np.asarray(grey, dtype=np.float32) / 255.0 - blur) > EDGE_HIGHPASS
+    lab = labels(~_filter(edges.view(np.uint8), 3, np.maximum).astype(bool))
+    ids, counts = np.unique(lab[lab < lab.size], return_counts=True)
+    for i in np.argsort(-counts)[:ENCLOSED_REGIONS]:
+        region = _filter(_filter((lab == ids[i]).view(np.uint8), 5, np.maximum), 5, np.minimum).astype(bool)
+        yield -1.0, region
+
+
+def find_sheet(gray: Image.Image) -> SheetSearch:
+    """The sheet in a grey photo (see the module's docstring); corners in `gray`'s pixels."""
+    w, h = gray.size
+    if max(w, h) < MIN_PAGE_SIDE:  # a crop or a scan of a formula, not a photo of a page
+        return SheetSearch("paper")
+    f = SHEET_SIDE / max(w, h)
+    small = gray.resize((max(8, round(w * f)), max(8, round(h * f))), Image.Resampling.BOX)
+    arr = np.asarray(small, dtype=np.float32) / 255.0  # (h', w')
+    closed = _filter(_filter(arr, CLOSE_WINDOW, np.maximum), CLOSE_WINDOW, np.minimum)
+    top = float(np.percentile(closed, 90))
+    sh, sw = closed.shape
+    best: tuple[float, np.ndarray] | None = None
+    tried: list[dict] = []
+    counts_seen: list[int] = []
+    for level, region in _regions(closed):
+        count = int(region.sum())
+        if count < MIN_SHEET * sh * sw:
+            continue
+        if count > ALL_PAPER * sh * sw:
+            continue  # the whole frame
+        rows = np.flatnonzero(region.any(axis=1))
+        first = region[rows].argmax(axis=1)
+        last = sw - 1 - region[rows, ::-1].argmax(axis=1)
+        ys = np.r_[rows, rows].astype(np.float64)
+        xs = np.r_[first, last].astype(np.float64)
+        if counts_seen and min(abs(count - c) for c in counts_seen) < 0.005 * count:
+            continue  # the same region as at a level tried already
+        counts_seen.append(count)
+        quad = _quad(_hull(np.c_[xs, ys]))
+        if quad is None:
+            continue
+        quad = order_corners(quad)
+        area = _area(quad) + 0.5 * float(np.sum(np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)))
+        fill = count / max(area, 1.0)
+        cover = area / (sh * sw)
+        step, sharp, measured = _edges(closed, quad)
+        tried.append(
+            {
+                "level": level,
+                "cover": round(cover, 3),
+                "fill": round(fill, 3),
+                "step": round(step, 3),
+                "sharp": round(sharp, 2),
+                "edges": measured,
+            }
+        )
+        ok = (
+            cover >= MIN_SHEET
+            and cover <= ALL_PAPER
+            and fill >= MIN_FILL
+            and measured >= 2
+            and step >= MIN_EDGE_STEP
+            and sharp >= MIN_SHARPNESS
+        )
+        if ok and (best is None or cover > best[0]):
+            best = (cover, quad)
+    if best is not None:
+        cover, quad = best
+        corners = (quad + 0.5) / f - 0.5  # small pixel centres -> gray pixels
+        return SheetSearch("sheet", corners, round(cover, 4), top, tried)
+    kind = "paper" if top >= NO_PAPER_LEVEL else "none"
+    return SheetSearch(kind, None, 0.0, top, tried)
+
+
+def homography(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """3 x 3 H with dst ~ H @ src for 4 point pairs (each (4, 2))."""
+    a = np.zeros((8, 8))
+    b = np.zeros(8)
+    for i, ((x, y), (u, v)) in enumerate(zip(src, dst, strict=True)):
+        a[2 * i] = [x, y, 1, 0, 0, 0, -u * x, -u * y]
+        a[2 * i + 1] = [0, 0, 0, x, y, 1, -v * x, -v * y]
+        b[2 * i], b[2 * i + 1] = u, v
+    return np.append(np.linalg.solve(a, b), 1.0).reshape(3, 3)
+
+
+def apply(hom: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Points (N, 2) through a homography."""
+    p = np.c_[pts, np.ones(len(pts))] @ hom.T
+    return p[:, :2] / p[:, 2:3]
+
+
+@dataclass(frozen=True)
+class Rectified:
+    """The sheet upright, and the map from its pixels to the photo's."""
+
+    image: Image.Image
+    to_photo: np.ndarray  # 3 x 3: sheet pixel (x, y) -> photo pixel
+
+
+def rectify(gray: Image.Image, corners: np.ndarray, max_side: int) -> Rectified:
+    """The quadrilateral `corners` (TL, TR, BR, BL in `gray`'s pixels) warped to an upright rectangle of its
+    own proportions (the mean lengths of opposite edges), at most `max_side` px on its long side."""
+    c = corners.mean(axis=0)
+    quad = corners + (c - corners) * 2 * INSET
+    width = 0.5 * (np.linalg.norm(quad[1] - quad[0]) + np.linalg.norm(quad[2] - quad[3]))
+    height = 0.5 * (np.linalg.norm(quad[3] - quad[0]) + np.linalg.norm(quad[2] - quad[1]))
+    s = min(1.0, max_side / max(width, height, 1.0))
+    out_w, out_h = max(8, round(width * s)), max(8, round(height * s))
+    rect = np.array([[0, 0], [out_w, 0], [out_w, out_h], [0, out_h]], dtype=np.float64)
+    hom = homography(rect, quad)  # output pixel -> photo pixel (PIL's transform wants this direction)
+    hom /= hom[2, 2]
+    out = gray.transform(
+        (out_w, out_h),
+        Image.Transform.PERSPECTIVE,
+        tuple(hom.ravel()[:8].tolist()),
+        Image.Resampling.BILINEAR,
+    )
+    return Rectified(out, hom)
+
+
+def remove_rules(ink: np.ndarray) -> np.ndarray:
+    """An upright sheet's ink map without its printed lines (squares, rules, a margin): in each of RULE_STRIPS
+    strips, every column's median level (a line running down the whole strip) is taken off the column, then
+    every row's off the row (a line's level, not the writing crossing it, which is darker); the neighbours'
+    level counts too (a line a pixel off straight)."""
+    h, w = ink.shape
+    out = ink.copy()
+    for axis in (0, 1):
+        view = out if axis == 0 else out.T  # columns of `view` run along the strips
+        n = view.shape[0]
+        edges = np.linspace(0, n, RULE_STRIPS + 1).round().astype(int)
+        for a, b in zip(edges[:-1], edges[1:], strict=True):
+            level = np.median(view[a:b:2], axis=0)  # (columns,)
+            level = np.maximum(level, np.maximum(np.r_[0, level[:-1]], np.r_[level[1:], 0]))
+            view[a:b] = np.maximum(view[a:b] - level[None, :], 0.0)
+    return out
+
+
+def _boxes(lab: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]:
+    """(y0, y1, x0, x1, label) of each region of a label image (`labels`)."""
+    gh, gw = lab.shape
+    ids, inverse = np.unique(lab.ravel(), return_inverse=True)
+    rows = np.broadcast_to(np.arange(gh)[:, None], (gh, gw)).ravel()
+    cols = np.broadcast_to(np.arange(gw)[None, :], (gh, gw)).ravel()
+    n = len(ids)
+    y0, x0 = np.full(n, gh), np.full(n, gw)
+    y1, x1 = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+    np.minimum.at(y0, inverse, rows)
+    np.maximum.at(y1, inverse, rows)
+    np.minimum.at(x0, inverse, cols)
+    np.maximum.at(x1, inverse, cols)
+    return [
+        (int(y0[i]), int(y1[i]) + 1, int(x0[i]), int(x1[i]) + 1, ids[i : i + 1])
+        for i in range(n)
+        if ids[i] < lab.size
+    ]
+
+
+def clean_sheet(ink: np.ndarray, level: float = 0.0) -> np.ndarray:
+    """The ink map (H, W) of a rectified sheet without what is not writing (see the module's docstring)."""
+    h, w = ink.shape
+    short = min(h, w)
+    out = ink.copy()
+    band = max(2, round(EDGE_BAND * short))
+    out[:band] = 0
+    out[-band:] = 0
+    out[:, :band] = 0
+    out[:, -band:] = 0
+    marks = out > max(level, THICK_LEVEL)
+    k = max(MIN_THICK, round(THICK_FRACTION * short)) | 1
+    solid = _filter(
+        _filter(marks.view(np.uint8), CLOSE_WINDOW, np.maximum), CLOSE_WINDOW, np.minimum
+    )  # a highlight
+    core = _filter(solid, k, np.minimum).astype(bool)  # what is thicker than k
+    if core.any():
+        # a long thick piece is an object (a pen), a compact one near the edge a punched hole; a compact one
+        # elsewhere may be dense writing (a filled loop) and stays
+        cell = LINE_CELL
+        gh, gw = math.ceil(h / cell), math.ceil(w / cell)
+        grid = np.zeros((gh * cell, gw * cell), dtype=bool)
+        grid[:h, :w] = core
+        occupied = grid.reshape(gh, cell, gw, cell).any(axis=(1, 3))
+        lab = labels(occupied)
+        drop = np.zeros((gh, gw), dtype=bool)
+        zone = HOLE_ZONE * short / cell
+        for y0, y1, x0, x1, ids in _boxes(lab):
+            long = max(y1 - y0, x1 - x0) * cell >= LONG_OBJECT * k
+            near_edge = min(y0, x0, gh - y1, gw - x1) <= zone
+            if long or near_edge:
+                drop |= np.isin(lab, ids)
+        if drop.any():
+            gone = np.repeat(np.repeat(drop, cell, 0), cell, 1)[:h, :w] & core
+            out[_filter(gone.view(np.uint8), 2 * k + 1, np.maximum).astype(bool)] = (
+                0  # its outline, tip, shadow
+            )
+    out = remove_rules(out)  # after the thick objects: a pen across a strip would be taken for a line
+    # pieces that run into the edge band are not writing either (a pen lying across the sheet's edge)
+    cell = LINE_CELL
+    gh, gw = math.ceil(h / cell), math.ceil(w / cell)
+    grid = np.zeros((gh * cell, gw * cell), dtype=bool)
+    grid[:h, :w] = out > max(level, EDGE_PIECE_LEVEL)  # faint remnants of lines would join everything
+    occupied = grid.reshape(gh, cell, gw, cell).any(axis=(1, 3))
+    lab = labels(_filter(occupied.view(np.uint8), 3, np.maximum).astype(bool))
+    rim = max(1, math.ceil(band / cell)) + 1
+    edge = np.zeros((gh, gw), dtype=bool)
+    edge[:rim] = edge[-rim:] = True
+    edge[:, :rim] = edge[:, -rim:] = True
+    touching = np.unique(lab[edge & (lab < lab.size)])
+    if touching.size:
+        drop = np.isin(lab, touching) & occupied
+        out[np.repeat(np.repeat(drop, cell, 0), cell, 1)[:h, :w]] = 0
+    return out
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of writing: its box (y0, y1, x0, x1) in the ink map's pixels and its ink mass."""
+
+    box: tuple[int, int, int, int]
+    mass: float
+
+
+def split_lines(marks: np.ndarray, max_height: float | None = None) -> list[Line]:
+    """The lines of writing of an ink mask (H, W), top to bottom (see the module's docstring); with
+    `max_height` (px), ink in connected pieces taller than that is left out first."""
+    h, w = marks.shape
+    cell = LINE_CELL
+    gh, gw = math.ceil(h / cell), math.ceil(w / cell)
+    m = np.zeros((gh * cell, gw * cell), dtype=np.float32)
+    m[:h, :w] = marks
+    mass = m.reshape(gh, cell, gw, cell).sum(axis=(1, 3))  # (gh, gw)
+    occupied = mass >= 2  # a cell with a speck is not ink
+    if max_height is not None:  # no line of writing is this tall: a pen's or a shadow's remnant
+        grown = _filter(occupied.view(np.uint8), 3, np.maximum).astype(bool)  # symbols a cell apart join
+        lab = labels(grown)
+        ids, inverse = np.unique(lab.ravel(), return_inverse=True)
+        rows = np.broadcast_to(np.arange(gh)[:, None], (gh, gw)).ravel()
+        top = np.full(len(ids), gh)
+        bottom = np.zeros(len(ids), dtype=np.int64)
+        np.minimum.at(top, inverse, rows)
+        np.maximum.at(bottom, inverse, rows)
+        tall = (bottom - top + 1) * cell > max_height
+        tall[ids == lab.size] = False  # not a region
+        occupied &= ~tall[inverse].reshape(gh, gw)
+    row_cells = occupied.sum(axis=1)  # (gh,)
+    inked = row_cells >= 1
+    bands: list[list[int]] = []  # [r0, r1) in cells
+    edges = np.diff(np.concatenate([[0], inked.astype(np.int8), [0]]))
+    for r0, r1 in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        bands.append([int(r0), int(r1)])
+    if not bands:
+        return []
+    merged = True
+    while merged and len(bands) > 1:
+        merged = False
+        for i in range(len(bands) - 1):
+            a, b = bands[i], bands[i + 1]
+            ha, hb = a[1] - a[0], b[1] - b[0]
+            gap = b[0] - a[1]
+            thin = min(ha, hb) < THIN * max(ha, hb) and gap <= THIN_GAP * max(ha, hb)
+            if thin or gap <= LINE_GAP * min(ha, hb):
+                bands[i] = [a[0], b[1]]
+                del bands[i + 1]
+                merged = True
+                break
+    lines = []
+    for r0, r1 in bands:
+        sub = mass[r0:r1]
+        cols = np.flatnonzero((sub >= 2).any(axis=0))
+        rows = np.flatnonzero((sub >= 2).any(axis=1))
+        if cols.size == 0:
+            continue
+        box = (
+            int((r0 + rows[0]) * cell),
+            int(min(h, (r0 + rows[-1] + 1) * cell)),
+            int(cols[0] * cell),
+            int(min(w, (cols[-1] + 1) * cell)),
+        )
+        lines.append(Line(box, float(sub.sum())))
+    return lines
