@@ -1,6 +1,7 @@
 """Request bodies -> one `ImageOrLatex` input: multipart `file`, JSON `{"image": base64 | data: URI}`,
 JSON ink (`{"strokes": [[[x, y], ...], ...]}` or `{"inkml": "<ink>...</ink>"}`, see `api.ink`),
-JSON `{"latex": ...}` or a raw `image/*` body; `beam`, `lang` and `steps` from the body or the query string."""
+JSON `{"latex": ...}` or a raw `image/*` body; `beam`, `lang`, `steps` and `line` from the body or the query
+string."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from starlette.types import Message
 from api.errors import ApiError
 from api.images import decode_base64_image
 from api.ink import Strokes, parse_inkml, parse_strokes
-from api.limits import JSON_OVERHEAD_BYTES, MAX_BEAM, MULTIPART_OVERHEAD_BYTES
+from api.limits import JSON_OVERHEAD_BYTES, MAX_BEAM, MAX_LINE, MULTIPART_OVERHEAD_BYTES
 from api.settings import Settings
 
 SUPPORTED_LANGS = ("en", "nl")
@@ -35,6 +36,7 @@ class ImageOrLatex:
     lang: str
     steps: bool = False
     strokes: Strokes | None = None  # ink: checked (N, 2) strokes, rendered by the pipeline
+    line: int | None = None  # the line of writing of a photo to read (1 = the top one; None: the heaviest)
 
 
 class _JsonBody(BaseModel):
@@ -47,6 +49,7 @@ class _JsonBody(BaseModel):
     beam: int | None = None
     lang: str | None = None
     steps: Any = None
+    line: Any = None
 
 
 def _too_large(settings: Settings) -> ApiError:
@@ -139,6 +142,26 @@ def parse_steps(value: Any) -> bool:
     raise ApiError(422, "invalid_parameter", "steps must be true or false", nl="steps moet true of false zijn")
 
 
+def parse_line(value: Any) -> int | None:
+    """`line`: a positive integer (1 = the top line of writing of a photo), or absent."""
+    if value is None or value == "":
+        return None
+    try:
+        line = int(value)
+        if isinstance(value, float | bool) or str(value).strip() != str(line):
+            raise ValueError
+    except (TypeError, ValueError):
+        line = 0
+    if not 1 <= line <= MAX_LINE:
+        raise ApiError(
+            422,
+            "invalid_parameter",
+            f"line must be an integer from 1 to {MAX_LINE} (1 is the top line of writing)",
+            nl=f"line moet een geheel getal van 1 tot en met {MAX_LINE} zijn (1 is de bovenste regel)",
+        )
+    return line
+
+
 def check_latex(latex: str, settings: Settings) -> str:
     """Typed LaTeX that is worth solving, stripped; 422 when it is empty, too long or unbalanced."""
     text = latex.strip()
@@ -213,7 +236,7 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
                         f"the form field {name!r} must be a file upload",
                         nl=f"het formulierveld {name!r} moet een bestand zijn",
                     )
-            for key in ("latex", "beam", "lang", "steps"):
+            for key in ("latex", "beam", "lang", "steps", "line"):
                 value = form.get(key)
                 if isinstance(value, str):
                     fields[key] = value
@@ -249,7 +272,7 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
         if parsed.inkml is not None:
             strokes = parse_inkml(parsed.inkml)
         latex = parsed.latex
-        fields = {"beam": parsed.beam, "lang": parsed.lang, "steps": parsed.steps}
+        fields = {"beam": parsed.beam, "lang": parsed.lang, "steps": parsed.steps, "line": parsed.line}
     elif ctype.startswith("image/") or ctype == "application/octet-stream":
         image = await read_body(request, settings.max_upload_bytes, settings)
     else:
@@ -267,6 +290,7 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
         fields.get("beam") if fields.get("beam") is not None else query.get("beam"), settings.default_beam
     )
     steps = parse_steps(fields.get("steps") if fields.get("steps") is not None else query.get("steps"))
+    line = parse_line(fields.get("line") if fields.get("line") is not None else query.get("line"))
     if latex is not None and not allow_latex:
         raise ApiError(
             422,
@@ -289,4 +313,4 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
         )
     if latex is not None:
         latex = check_latex(latex, settings)
-    return ImageOrLatex(image=image, latex=latex, beam=beam, lang=lang, steps=steps, strokes=strokes)
+    return ImageOrLatex(image=image, latex=latex, beam=beam, lang=lang, steps=steps, strokes=strokes, line=line)

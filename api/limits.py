@@ -13,6 +13,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 MAX_BEAM = 10  # beam width accepted by the API
+MAX_LINE = 50  # the highest line of writing of a photo a request may ask for (`line`)
 # the beam width of /recognize, /solve, the demo page and the CLI unless told otherwise: 32.1 % of CROHME 2014
 # read exactly against 26.8 % greedy, for ~2.5x the decoding time (README: Results; SEQ2LATEX_DEFAULT_BEAM)
 DEFAULT_BEAM = 3

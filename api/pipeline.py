@@ -41,6 +41,7 @@ class Recognition:
     model_input: str | None = None  # what the model read: a data: URI PNG, dark ink on white
     # seconds per stage, for the metrics and the access log: decode apart from preprocess
     stages_s: dict[str, float] = field(default_factory=dict)
+    page: dict[str, Any] | None = None  # a photo: the sheet, the writing's box, the lines (api.schemas.PageInfo)
 
 
 def _ms(seconds: float) -> float:
@@ -58,17 +59,51 @@ def _unreadable(exc: Exception) -> ApiError:
     )
 
 
-def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recognition:
-    """Decode pixels, preprocess and recognize one image (runs in a worker thread)."""
+def _page(info: dict) -> dict[str, Any] | None:
+    """What the photo path found (`data.preprocess` info) as the response's `page`; None for a clean image."""
+    if not info.get("photo"):
+        return None
+    return {
+        "sheet": info.get("sheet"),
+        "writing": info.get("writing"),
+        "lines": info.get("line_boxes", []),
+        "line": info.get("line"),
+    }
+
+
+def _blank_error(info: dict) -> ApiError:
+    """The 422 for an image without anything to read: no paper in view, no such line, or no writing."""
+    if info.get("reason") == "no_paper":
+        return ApiError(
+            422,
+            "no_paper_found",
+            "no sheet of paper found in the photo: photograph the page with the writing on it",
+            nl="geen vel papier gevonden op de foto: fotografeer het blad met het handschrift",
+        )
+    if info.get("reason") == "no_such_line":
+        n = int(info.get("line_count", 0))
+        return ApiError(
+            422,
+            "invalid_parameter",
+            f"line must be from 1 to {n}: the photo has {n} line(s) of writing",
+            nl=f"line moet van 1 tot en met {n} zijn: de foto heeft {n} regel(s) handschrift",
+        )
+    return ApiError(422, "blank_image", NO_INK, nl=NO_INK_NL)
+
+
+def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int, line: int | None = None) -> Recognition:
+    """Decode pixels, preprocess and recognize one image (runs in a worker thread); `line` picks a line of
+    writing of a photo (1 = the top one; default the heaviest)."""
     t0 = time.perf_counter()
     load_image(im)
     t_decoded = time.perf_counter()
+    info: dict[str, Any] = {}
     try:
-        tensor = recognizer.preprocess(im)  # (1, H, W)
+        tensor = recognizer.preprocess(im, info=info, line=line)  # (1, H, W)
     except ValueError as exc:  # data.preprocess.PreprocessError and friends
         raise _unreadable(exc) from exc
     if _is_blank(tensor):
-        raise ApiError(422, "blank_image", NO_INK, nl=NO_INK_NL)
+        raise _blank_error(info)
     t1 = time.perf_counter()
     pred = recognizer.recognize_tensors([tensor], beam=beam)[0]
     t2 = time.perf_counter()
@@ -82,6 +117,7 @@ def recognize_sync(recognizer: Recognizer, im: Image.Image, beam: int) -> Recogn
         timings_ms={"preprocess": _ms(t1 - t0), "recognize": _ms(t2 - t1)},
         stages_s={"decode": t_decoded - t0, "preprocess": t1 - t_decoded, "recognize": t2 - t1},
         model_input=model_input_png(tensor),
+        page=_page(info),
     )
 
 
@@ -205,9 +241,10 @@ async def recognize_bytes(
     beam: int,
     max_pixels: int,
     timeout_s: float,
+    line: int | None = None,
 ) -> Recognition:
     im = open_image(data, max_pixels)  # cheap header checks before queueing: 413 / 415 / 422 at once
-    return _recorded(await in_pool(limiter, timeout_s, recognize_sync, recognizer, im, beam))
+    return _recorded(await in_pool(limiter, timeout_s, recognize_sync, recognizer, im, beam, line))
 
 
 async def recognize_input(
@@ -218,7 +255,7 @@ async def recognize_input(
         return await recognize_ink(recognizer, limiter, inp.strokes, inp.beam, settings.request_timeout_s)
     assert inp.image is not None
     return await recognize_bytes(
-        recognizer, limiter, inp.image, inp.beam, settings.max_pixels, settings.request_timeout_s
+        recognizer, limiter, inp.image, inp.beam, settings.max_pixels, settings.request_timeout_s, inp.line
     )
 
 

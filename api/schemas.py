@@ -41,6 +41,24 @@ MODEL_INPUT_DOC = (
 )
 
 
+class PageInfo(BaseModel):
+    """Where the photo path found things, as (x, y) fractions of the image's width and height (after its
+    EXIF orientation); each box is four corners: top-left, top-right, bottom-right, bottom-left."""
+
+    sheet: list[list[float]] | None = Field(
+        description="the sheet of paper found on the desk; null when the photo is all paper (or a scan)"
+    )
+    writing: list[list[float]] | None = Field(description="the box of the writing that was read")
+    lines: list[list[list[float]]] = Field(description="every line of writing found, top to bottom")
+    line: int | None = Field(description="the line that was read (1 = the top one; default the heaviest)")
+
+
+PAGE_DOC = (
+    "a photo (not a clean scan, drawing or ink): the sheet found, the writing read and every line of writing; "
+    "ask for another line with `line`"
+)
+
+
 class RecognizeResponse(BaseModel):
     latex: str = Field(description="recognized LaTeX (CROHME tokens separated by spaces)")
     latex_typed: str = Field(description="the same LaTeX as a person types it (`z^3+2=z`)")
@@ -55,6 +73,7 @@ class RecognizeResponse(BaseModel):
     tokens: list[TokenProb]
     mathml: str | None = Field(description="MathML rendering of `latex` (sanitised), or null")
     model_input: str | None = Field(default=None, description=MODEL_INPUT_DOC)
+    page: PageInfo | None = Field(default=None, description=PAGE_DOC)
     model: ModelInfo
     timings_ms: dict[str, float]
 
@@ -80,6 +99,7 @@ class SolveResponse(BaseModel):
         default=None, description='with "steps": true, MathML of each of solution.steps[].latex, or null'
     )
     model_input: str | None = Field(default=None, description=MODEL_INPUT_DOC)
+    page: PageInfo | None = Field(default=None, description=PAGE_DOC)
     model: ModelInfo
     timings_ms: dict[str, float]
 
@@ -122,6 +142,12 @@ _PARAMS = {
     "beam": {"type": "integer", "minimum": 1, "maximum": MAX_BEAM, "default": DEFAULT_BEAM},
     "lang": {"type": "string", "enum": ["en", "nl"], "default": "en"},
 }
+_LINE = {
+    "type": "integer",
+    "minimum": 1,
+    "description": "a photo with several lines of writing: the line to read (1 = the top one); default the "
+    "heaviest, see page.line",
+}
 _STEPS = {
     "type": "boolean",
     "default": False,
@@ -146,8 +172,8 @@ def request_body(allow_latex: bool) -> dict[str, Any]:
     if allow_latex:
         json_props["latex"] = {"type": "string", "description": "typed LaTeX: skips recognition"}
         form_props["latex"] = {"type": "string"}
-    json_props.update(_PARAMS)
-    form_props.update(_PARAMS)
+    json_props.update(_PARAMS, line=_LINE)
+    form_props.update(_PARAMS, line=_LINE)
     if allow_latex:
         json_props["steps"] = _STEPS
         form_props["steps"] = _STEPS

@@ -1,6 +1,6 @@
 """Preprocessing speed on a phone photo: bytes of a 12 MP JPEG -> model input, decoding included, one core.
 
-    python benchmarks/preprocess_bench.py [--image PHOTO.jpg] [--repeat 20] [--save-photo photo.jpg]
+    python benchmarks/preprocess_bench.py [--image PHOTO.jpg | --page] [--repeat 20] [--save-photo photo.jpg]
 
 Without `--image` it builds the photo (seeded): a CROHME 2014 expression of tests/fixtures drawn 500 px high
 on squared paper, 4000 x 3000, through `data.photo_render.phone_photo`, JPEG quality 90. The process is pinned to
@@ -39,6 +39,21 @@ def build_photo(seed: int = 0, size: tuple[int, int] = (4000, 3000), paper: str 
     return buf.getvalue()
 
 
+def build_page(seed: int = 0, size: tuple[int, int] = (4000, 3000), desk: str = "wood") -> bytes:
+    """A 12 MP photo of a whole sheet of squared paper on a desk, the same expression written on it."""
+    import numpy as np
+
+    from data.inkml import read_inkml
+    from data.photo_render import PageConfig, page_photo
+    from data.render import render_strokes
+
+    ink = render_strokes(read_inkml(INKML).strokes, height=200, pen_width=5.0)
+    shot = page_photo([ink], np.random.default_rng(seed), PageConfig(size=size, desk=desk, paper="squared"))
+    buf = io.BytesIO()
+    shot.image.save(buf, format="JPEG", quality=90)
+    return buf.getvalue()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument(
@@ -48,6 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--paper", default="squared", choices=["plain", "lined", "squared"])
     p.add_argument("--save-photo", default=None, help="write the built photo here")
+    p.add_argument(
+        "--page", action="store_true", help="build a whole sheet lying on a desk (data.photo_render.page_photo)"
+    )
     p.add_argument("--core", type=int, default=None, help="CPU core to pin to (default: the first allowed)")
     args = p.parse_args(argv)
 
@@ -57,10 +75,15 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from PIL import Image
 
-    from data.preprocess import PreprocessConfig, _to_gray, preprocess, preprocess_photo, to_pil
+    from data.preprocess import PreprocessConfig, preprocess
 
     torch.set_num_threads(1)
-    data = Path(args.image).read_bytes() if args.image else build_photo(args.seed, paper=args.paper)
+    if args.image:
+        data = Path(args.image).read_bytes()
+    elif args.page:
+        data = build_page(args.seed)
+    else:
+        data = build_photo(args.seed, paper=args.paper)
     if args.save_photo:
         Path(args.save_photo).write_bytes(data)
     cfg = PreprocessConfig()
@@ -71,13 +94,17 @@ def main(argv: list[str] | None = None) -> int:
         out = preprocess(data, cfg)
         times.append((time.perf_counter() - t0) * 1000.0)
     info: dict = {}
-    im = to_pil(data)
-    preprocess_photo(_to_gray(im), cfg, info)
+    preprocess(data, cfg, info=info)
     with Image.open(io.BytesIO(data)) as full:
         size = list(full.size)
     times.sort()
     report = {
-        "image": args.image or f"built: {INKML.name} on {args.paper} paper, seed {args.seed}, JPEG q90",
+        "image": args.image
+        or (
+            f"built: {INKML.name} on a whole sheet of squared paper on a wood desk, seed {args.seed}, JPEG q90"
+            if args.page
+            else f"built: {INKML.name} on {args.paper} paper, seed {args.seed}, JPEG q90"
+        ),
         "size": size,
         "megapixels": round(size[0] * size[1] / 1e6, 2),
         "bytes": len(data),

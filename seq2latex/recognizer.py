@@ -287,12 +287,13 @@ class Recognizer:
     # The torch runtime returns tensors (as it always has), the ONNX runtime NumPy arrays of the same
     # values (data.preprocess / data.symbols compute both in NumPy).
 
-    def preprocess(self, image: ImageInput) -> Any:
-        """Any supported image -> (1, H, W) float32 (ink = 1) via `data.preprocess`."""
+    def preprocess(self, image: ImageInput, *, info: dict | None = None, line: int | None = None) -> Any:
+        """Any supported image -> (1, H, W) float32 (ink = 1) via `data.preprocess`; `info` receives what the
+        photo path saw (the sheet, the writing's box, its lines), `line` picks a line of writing (1 = top)."""
         from data.preprocess import preprocess, preprocess_array
 
         fn = preprocess_array if self.runtime == "onnx" else preprocess
-        return fn(image, preprocess_config(self.config))
+        return fn(image, preprocess_config(self.config), info=info, line=line)
 
     def symbol_tensor(self, image: ImageInput) -> Any:
         """One symbol image -> (1, S, S), the same path as `data.symbols.SymbolDataset` crops."""

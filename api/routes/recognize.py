@@ -40,6 +40,7 @@ async def recognize(
         beam=rec.beam,
         alternatives=alternatives(rec),
         model_input=rec.model_input,
+        page=rec.page,
         tokens=tokens(rec),
         mathml=latex_to_mathml(rec.latex),
         model=model_info(recognizer),

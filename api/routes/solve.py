@@ -43,13 +43,14 @@ async def solve(
     confidence: float | None = None
     model_input: str | None = None
     beam: int | None = None
+    page = None
     if inp.latex is not None:
         source, latex = "latex", inp.latex
     else:
         rec = await recognize_input(recognizer, limiter, inp, settings)
         source = "ink" if inp.strokes is not None else "image"
         latex, confidence, alts = rec.latex, rec.confidence, alternatives(rec)
-        model_input, beam = rec.model_input, rec.beam
+        model_input, beam, page = rec.model_input, rec.beam, rec.page
         timings.update(rec.timings_ms)
     t_solve = time.perf_counter()
     solution = await solve_latex(executor, latex, inp.lang, settings.solve_timeout_s, inp.steps)
@@ -83,6 +84,7 @@ async def solve(
         solution_mathml=solution_mathml,
         steps_mathml=steps_mathml,
         model_input=model_input,
+        page=page,
         model=model_info(recognizer),
         timings_ms={**timings, "total": elapsed_ms(start)},
     )

@@ -238,11 +238,31 @@ function showModelInput(uri) {
   $("model-view").hidden = !ok || $("preview").hidden;
 }
 
+// Over the photo: the sheet found (blue), the lines of writing (dashed) and the writing read (green);
+// `page` of the response holds them as (x, y) fractions of the image
+function showPage(page) {
+  const svg = $("page-overlay");
+  svg.replaceChildren();
+  const quad = (pts, cls) => {
+    if (!Array.isArray(pts) || pts.length !== 4) return;
+    const p = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+    p.setAttribute("points", pts.map((xy) => xy[0] + "," + xy[1]).join(" "));
+    p.setAttribute("class", cls);
+    svg.appendChild(p);
+  };
+  if (page) {
+    quad(page.sheet, "sheet");
+    (page.lines || []).forEach((box, i) => { if (i + 1 !== page.line) quad(box, "line"); });
+    quad(page.writing, "writing");
+  }
+  svg.hidden = !svg.childElementCount || $("preview").hidden;
+}
+
 async function postSolve(body, headers, fromImage) {
   const seq = ++requestSeq;
   setStatus(fromImage ? t("recognizing") : t("solving"), true);
   showError("");
-  if (fromImage) { clearResults(false); showModelInput(null); }
+  if (fromImage) { clearResults(false); showModelInput(null); showPage(null); }
   let resp, data;
   try {
     resp = await fetch(withLang("/solve"), { method: "POST", body: body, headers: apiHeaders(headers) });
@@ -265,6 +285,7 @@ async function postSolve(body, headers, fromImage) {
   setStatus(fromImage ? t("recognized") : t("solved"), false);
   if (fromImage) {
     showModelInput(data.model_input);
+    showPage(data.page);
     $("latex-input").value = data.latex_typed || data.latex;
     $("confidence").textContent = t("confidence") + " " + Math.round(100 * data.confidence) + "%";
   }

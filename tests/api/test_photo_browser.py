@@ -75,3 +75,30 @@ def test_empty_sheet_is_an_error_without_thumbnail(
     page.locator("#error").wait_for(state="visible", timeout=TIMEOUT_MS)
     assert page.locator("#model-view").is_hidden()
     page.close()
+
+
+def test_the_sheet_found_and_the_writing_read_are_drawn_on_the_photo(
+    browser: Any, shipped_server: str, tmp_path: Path, fixtures_dir: Path
+) -> None:
+    from data.photo_render import PageConfig, page_photo
+
+    strokes = read_inkml(fixtures_dir / "crohme" / "inkml" / "test2014" / "RIT_2014_97.inkml").strokes
+    shot = page_photo(
+        [render_strokes(strokes, 200, 5.0)], np.random.default_rng([7, 1]), PageConfig(desk="dark")
+    )
+    path = tmp_path / "page.jpg"
+    shot.image.save(path, quality=88)
+    page = _upload(browser, shipped_server, path)
+    page.locator("#model-view").wait_for(state="visible", timeout=TIMEOUT_MS)
+    assert page.locator("#page-overlay").is_visible()
+    assert page.locator("#page-overlay polygon.sheet").count() == 1
+    assert page.locator("#page-overlay polygon.writing").count() == 1
+    photo = page.locator("#preview").bounding_box()
+    sheet = page.locator("#page-overlay polygon.sheet").bounding_box()
+    writing = page.locator("#page-overlay polygon.writing").bounding_box()
+    assert photo["x"] - 2 <= sheet["x"] and sheet["x"] + sheet["width"] <= photo["x"] + photo["width"] + 2
+    assert (
+        sheet["width"] * sheet["height"] < 0.9 * photo["width"] * photo["height"]
+    )  # the sheet, not the frame
+    assert writing["width"] < sheet["width"] and sheet["x"] <= writing["x"]
+    page.close()
