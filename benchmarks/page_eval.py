@@ -52,7 +52,7 @@ def records(which: str, n: int) -> list:  # noqa: ANN201
     return out[:n]
 
 
-def build(recs: list, seed: int) -> dict[str, list]:
+def build(recs: list, seed: int, start: int = 0) -> dict[str, list]:
     """{condition: [(name, jpeg bytes or image, reference, desk)]} for the three conditions."""
     import numpy as np
 
@@ -60,7 +60,7 @@ def build(recs: list, seed: int) -> dict[str, list]:
     from data.render import render_strokes
 
     out: dict[str, list] = {"clean": [], "sheet_fills_frame": [], "whole_page": []}
-    for i, rec in enumerate(recs):
+    for i, rec in enumerate(recs, start=start):
         ink = render_strokes(rec.strokes, height=200, pen_width=5.0)
         desk = DESKS[i % len(DESKS)]
         out["clean"].append((rec.name, render_strokes(rec.strokes), rec.latex, ""))
@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--set", default="test2014", choices=["test2014", "crohme_val"])
     p.add_argument("--n", type=int, default=300)
+    p.add_argument("--start", type=int, default=0, help="skip this many (a run in parts: the same photos)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--model", default=None)
     p.add_argument("--threads", type=int, default=1)
@@ -94,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     rec = Recognizer.from_pretrained(args.model, device="cpu")
     t0 = time.perf_counter()
-    sets = build(records(args.set, args.n), args.seed)
+    sets = build(records(args.set, args.start + args.n)[args.start :], args.seed, args.start)
     build_s = time.perf_counter() - t0
     if args.save:
         folder = Path(args.save)
@@ -109,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         "model": f"{rec.card.get('name', '?')} {rec.card.get('version', '')}".strip(),
         "set": args.set,
         "seed": args.seed,
+        "start": args.start,
         "beam": 1,
         "build_seconds": round(build_s, 1),
         "conditions": {},

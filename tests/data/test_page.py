@@ -183,9 +183,11 @@ def test_page_photo_draws_what_it_says() -> None:
     centre = shot.sheet.mean(axis=0).round().astype(int)
     assert arr[centre[1], centre[0]] > 150  # paper in the sheet's middle
     corner = np.array([2, 2])
-    inside = all(
-        np.cross(shot.sheet[(i + 1) % 4] - shot.sheet[i], corner - shot.sheet[i]) > 0 for i in range(4)
-    )
+
+    def cross(a: np.ndarray, b: np.ndarray) -> float:
+        return float(a[0] * b[1] - a[1] * b[0])
+
+    inside = all(cross(shot.sheet[(i + 1) % 4] - shot.sheet[i], corner - shot.sheet[i]) > 0 for i in range(4))
     if not inside:
         assert arr[2, 2] < 100  # dark desk outside it
     assert len(shot.lines) == 1
