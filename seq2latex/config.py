@@ -23,6 +23,12 @@ class EncoderConfig:
     conv_stem: bool = True  # log2(patch_size) stride-2 convs instead of a linear patch projection
     stem_channels: int = 32  # channels of the first stem conv (doubled per conv)
     stem_norm: Literal["layer", "batch", "none"] = "layer"  # norm after each stem conv
+    # "conv": the small stem above. "resnet": a convolutional backbone before the ViT blocks (as timm's
+    # hybrid ViTs): a stride-2 conv to stem_channels, then log2(patch_size) - 1 stages of `stem_blocks`
+    # timm ResNet BasicBlocks, each stage halving the resolution and doubling the channels, then a 1x1
+    # projection to embed_dim; the total stride is still patch_size (8 or 16). Needs conv_stem true.
+    stem: Literal["conv", "resnet"] = "conv"
+    stem_blocks: int = 2  # resnet stem: residual blocks per stage
     embed_dim: int = 192
     depth: int = 4
     num_heads: int = 4

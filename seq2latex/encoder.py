@@ -1,4 +1,5 @@
-"""ViT encoder (timm) with a convolutional stem and 2-D sinusoidal positions for any image width."""
+"""ViT encoder (timm) with a convolutional stem (or a residual backbone) and 2-D sinusoidal positions for
+any image width."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from timm.layers import LayerNorm2d
+from timm.models.resnet import BasicBlock
 from timm.models.vision_transformer import VisionTransformer
 from torch import nn
 
@@ -33,6 +35,14 @@ def _stem_norm(kind: str, channels: int) -> nn.Module:
     raise ValueError(f"unknown stem_norm {kind!r} (expected layer, batch or none)")
 
 
+# The norm classes as timm's blocks take them (called with the channels, device and dtype).
+_NORM_LAYERS: dict[str, type[nn.Module]] = {
+    "layer": LayerNorm2d,
+    "batch": nn.BatchNorm2d,
+    "none": nn.Identity,
+}
+
+
 class ConvStem(nn.Module):
     """log2(stride) 3x3 stride-2 conv + channel LayerNorm + GELU blocks, then a 1x1 projection to `dim`.
 
@@ -55,6 +65,51 @@ class ConvStem(nn.Module):
                 nn.GELU(),
             ]
             c_in = c_out
+        layers.append(nn.Conv2d(c_in, dim, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net(x)  # (B, D, H/p, W/p)
+
+
+class ResNetStem(nn.Module):
+    """A convolutional backbone in place of the patch projection (timm's hybrid-ViT layout).
+
+    A 3x3 stride-2 conv to `channels`, then log2(stride) - 1 stages of `blocks` timm ResNet BasicBlocks;
+    the first block of each stage halves the resolution (1x1 stride-2 shortcut) and doubles the channels.
+    A 1x1 projection to `dim` closes it: (B, 1, H, W) -> (B, D, H/stride, W/stride). The norm is
+    per position (LayerNorm2d by default, as in `ConvStem`): no statistic mixes images or padding. The
+    last norm of every block starts at zero, so each block starts as its shortcut.
+    """
+
+    def __init__(
+        self, in_chans: int, dim: int, stride: int, channels: int, blocks: int, norm: str = "layer"
+    ) -> None:
+        super().__init__()
+        n = int(math.log2(stride))
+        if 2**n != stride or n < 2:
+            raise ValueError(f"resnet stem needs a power-of-two patch size >= 4, got {stride}")
+        if blocks < 1:
+            raise ValueError(f"resnet stem needs stem_blocks >= 1, got {blocks}")
+
+        norm_layer = _NORM_LAYERS.get(norm)
+        if norm_layer is None:
+            raise ValueError(f"unknown stem_norm {norm!r} (expected layer, batch or none)")
+        layers: list[nn.Module] = [
+            nn.Conv2d(in_chans, channels, 3, stride=2, padding=1, bias=False),
+            norm_layer(channels),
+            nn.ReLU(inplace=True),
+        ]
+        c_in = channels
+        for i in range(1, n):
+            c_out = channels * 2**i
+            shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=2, bias=False), norm_layer(c_out))
+            layers.append(BasicBlock(c_in, c_out, stride=2, downsample=shortcut, norm_layer=norm_layer))
+            layers += [BasicBlock(c_out, c_out, norm_layer=norm_layer) for _ in range(blocks - 1)]
+            c_in = c_out
+        for block in layers:
+            if isinstance(block, BasicBlock) and norm != "none":
+                nn.init.zeros_(block.bn2.weight)  # type: ignore[arg-type]
         layers.append(nn.Conv2d(c_in, dim, 1))
         self.net = nn.Sequential(*layers)
 
@@ -101,7 +156,15 @@ class ViTEncoder(nn.Module):
             drop_rate=cfg.drop_rate,
             drop_path_rate=cfg.drop_path_rate,
         )
-        if cfg.conv_stem:
+        if cfg.stem == "resnet":
+            if not cfg.conv_stem:
+                raise ValueError("stem 'resnet' replaces the conv stem: it needs conv_stem true")
+            self.vit.patch_embed.proj = ResNetStem(
+                1, cfg.embed_dim, cfg.patch_size, cfg.stem_channels, cfg.stem_blocks, cfg.stem_norm
+            )
+        elif cfg.stem != "conv":
+            raise ValueError(f"unknown stem {cfg.stem!r} (expected conv or resnet)")
+        elif cfg.conv_stem:
             self.vit.patch_embed.proj = ConvStem(
                 1, cfg.embed_dim, cfg.patch_size, cfg.stem_channels, cfg.stem_norm
             )

@@ -18,11 +18,12 @@ def build_tiny_model(
     vocab_size: int = 24,
     bidirectional: bool = False,
     tie_embeddings: bool = False,
+    stem: str = "conv",
 ) -> Seq2Latex:
-    """A tiny random model in eval mode, with 5 symbol classes."""
+    """A tiny random model in eval mode, with 5 symbol classes. `stem` "resnet": the residual backbone."""
     torch.manual_seed(seed)
     cfg = ModelConfig(
-        encoder=EncoderConfig(embed_dim=32, depth=1, num_heads=2, stem_channels=8),
+        encoder=EncoderConfig(embed_dim=32, depth=1, num_heads=2, stem_channels=8, stem=stem, stem_blocks=1),
         decoder=DecoderConfig(
             kind=kind,
             d_model=32,

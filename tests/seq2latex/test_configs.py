@@ -105,3 +105,23 @@ def test_yaml_exponent_numbers_are_numbers(tmp_path: Path) -> None:
     cfg.write_text("train:\n  lr: fast\n")
     with pytest.raises(ValueError, match="expected a number"):
         load_yaml_configs(cfg)
+
+
+ARMS = sorted((Path(__file__).resolve().parents[2] / "configs" / "arms").glob("*.yaml"))
+MAX_PARAMS = 10_000_000  # the issue's budget (the published systems it compares with are <= 10 M)
+
+
+@pytest.mark.parametrize("path", ARMS, ids=lambda p: p.name)
+def test_model_arms_stay_within_ten_million_parameters(path: Path) -> None:
+    """With the shipped vocabulary (114) and symbol head (101 classes)."""
+    model_cfg, _ = load_yaml_configs(path)
+    model = Seq2Latex(replace(model_cfg, vocab_size=114, num_symbol_classes=101))
+    assert sum(p.numel() for p in model.parameters()) <= MAX_PARAMS
+
+
+def test_the_model_arms_change_what_they_name() -> None:
+    base, _ = load_yaml_configs(ARMS[0].parents[1] / "gpu.yaml")
+    arms = {p.stem: load_yaml_configs(p)[0] for p in ARMS}
+    assert {"backbone"} <= set(arms)
+    assert replace(arms["backbone"], encoder=base.encoder) == base
+    assert arms["backbone"].encoder.stem == "resnet" and arms["backbone"].encoder.depth < base.encoder.depth

@@ -12,6 +12,12 @@ from seq2latex.decoding import beam_decode, decode, greedy_decode
 from seq2latex.model import Seq2Latex
 
 VOCAB = 24
+# The decoders, and the recipe study's residual backbone.
+VARIANTS = {
+    "transformer": {"kind": "transformer"},
+    "gru": {"kind": "gru"},
+    "resnet": {"kind": "transformer", "stem": "resnet"},
+}
 
 
 def images(widths: list[int], seed: int = 1) -> list[torch.Tensor]:
@@ -34,9 +40,9 @@ def test_forward_shapes_and_loss(kind: str, tiny_model: Callable[..., Seq2Latex]
     assert enc.mask[0, :8].all() and not enc.mask[0].all()  # first image is half padding
 
 
-@pytest.mark.parametrize("kind", ["transformer", "gru"])
-def test_incremental_step_matches_full_forward(kind: str, tiny_model: Callable[..., Seq2Latex]) -> None:
-    model = tiny_model(kind)
+@pytest.mark.parametrize("variant", ["transformer", "gru"])
+def test_incremental_step_matches_full_forward(variant: str, tiny_model: Callable[..., Seq2Latex]) -> None:
+    model = tiny_model(**VARIANTS[variant])
     x, mask = pad_images(images([96, 160]))
     tokens = torch.randint(3, VOCAB, (2, 9))
     tokens[:, 0] = 1
@@ -51,9 +57,9 @@ def test_incremental_step_matches_full_forward(kind: str, tiny_model: Callable[.
     torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-4, rtol=1e-4)
 
 
-@pytest.mark.parametrize("kind", ["transformer", "gru"])
-def test_padding_does_not_change_the_prediction(kind: str, tiny_model: Callable[..., Seq2Latex]) -> None:
-    model = tiny_model(kind)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_padding_does_not_change_the_prediction(variant: str, tiny_model: Callable[..., Seq2Latex]) -> None:
+    model = tiny_model(**VARIANTS[variant])
     ims = images([64, 320])
     alone = greedy_decode(model, *pad_images(ims[:1]))[0]
     batched = greedy_decode(model, *pad_images(ims))[0]
@@ -61,9 +67,9 @@ def test_padding_does_not_change_the_prediction(kind: str, tiny_model: Callable[
     assert alone.confidence == pytest.approx(batched.confidence, rel=1e-3)
 
 
-@pytest.mark.parametrize("kind", ["transformer", "gru"])
-def test_beam_one_equals_greedy(kind: str, tiny_model: Callable[..., Seq2Latex]) -> None:
-    model = tiny_model(kind, seed=3)
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_beam_one_equals_greedy(variant: str, tiny_model: Callable[..., Seq2Latex]) -> None:
+    model = tiny_model(**VARIANTS[variant], seed=3)
     x, mask = pad_images(images([48, 96, 144, 208, 256], seed=7))
     greedy = greedy_decode(model, x, mask)
     beam1 = beam_decode(model, x, mask, beam=1)

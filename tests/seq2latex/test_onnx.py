@@ -9,6 +9,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -102,10 +103,11 @@ def test_the_runtime_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 
 @pytest.fixture
 def tiny_model_dir(tmp_path: Path, tiny_model: Callable[..., Seq2Latex]) -> Callable[..., Path]:
-    def build(bidirectional: bool = True, kind: str = "transformer") -> Path:
+    def build(bidirectional: bool = True, kind: str = "transformer", **options: Any) -> Path:
+        """options: the tiny model's `stem`."""
         tokenizer = LatexTokenizer.load()
         model = tiny_model(
-            kind, vocab_size=tokenizer.vocab_size, bidirectional=bidirectional, tie_embeddings=True
+            kind, vocab_size=tokenizer.vocab_size, bidirectional=bidirectional, tie_embeddings=True, **options
         )
         return save_model_dir(tmp_path / "tiny", model, tokenizer, ["a", "b", "c", "d", "e"], fp16=True)
 
@@ -117,12 +119,12 @@ def random_images(widths: list[int], seed: int = 1) -> list[np.ndarray]:
     return [(rng.random((1, 64, w)) > 0.8).astype(np.float32) for w in widths]
 
 
-@pytest.mark.parametrize("beam", [1, 3])
-def test_a_fresh_export_decodes_as_torch(beam: int, tiny_model_dir: Callable[..., Path]) -> None:
+@pytest.mark.parametrize(("beam", "stem"), [(1, "conv"), (3, "conv"), (3, "resnet")])
+def test_a_fresh_export_decodes_as_torch(beam: int, stem: str, tiny_model_dir: Callable[..., Path]) -> None:
     from seq2latex.checkpoint import load_model_dir
     from seq2latex.onnx_export import export_onnx
 
-    root = tiny_model_dir()
+    root = tiny_model_dir(stem=stem)  # "resnet": the residual backbone before the ViT blocks
     written = export_onnx(root)
     assert set(written) == {ENCODER_FILE, DECODER_FILE, FORCED_FILE, SYMBOLS_FILE}
     assert all(n < MAX_GRAPH_BYTES for n in written.values())
