@@ -49,6 +49,14 @@ class DecoderConfig:
     hidden_size: int = 256  # GRU only
     attn_dim: int = 256  # GRU only
     coverage: bool = True  # GRU only: coverage term in the attention energy
+    # Transformer only: attention refinement from past alignments (the idea of CoMER's ARM). In each
+    # layer's cross-attention the coverage (the sum over earlier steps of this layer's attention and of
+    # the layer below's refined attention, per head, as maps over the token grid) goes through a
+    # `coverage_kernel` conv to `coverage_dim` channels, ReLU and a 1x1 conv to one map per head, which
+    # is subtracted from the attention logits of the current step.
+    cross_coverage: bool = False
+    coverage_dim: int = 32
+    coverage_kernel: int = 5
     dropout: float = 0.1
     max_len: int = 256  # longest token sequence (incl. <sos>/<eos>)
     tie_embeddings: bool = True  # transformer only

@@ -373,7 +373,7 @@ class TorchSteps:
 
     def start(self, rows: np.ndarray) -> Any:
         dec = self.model.decoder
-        state = dec.init_state(self.enc.features, self.enc.mask)
+        state = dec.init_state(self.enc.features, self.enc.mask, grid=self.enc.grid)
         if np.array_equal(rows, np.arange(self.batch)):
             return state
         return dec.reorder_state(state, self._index(rows))
@@ -395,7 +395,7 @@ class TorchSteps:
         index, toks = self._index(rows), self._index(tokens)  # (R,), (R, T)
         memory = self.enc.features.index_select(0, index)  # (R, N, D)
         memory_mask = self.enc.mask.index_select(0, index)  # (R, N)
-        logits = self.model.decoder(memory, memory_mask, toks[:, :-1])  # (R, T-1, V)
+        logits = self.model.decoder(memory, memory_mask, toks[:, :-1], grid=self.enc.grid)  # (R, T-1, V)
         logp = torch.log_softmax(logits.float(), dim=-1)  # (R, T-1, V)
         return logp.gather(-1, toks[:, 1:, None])[..., 0].cpu().numpy()  # (R, T-1)
 

@@ -42,7 +42,9 @@ class Seq2Latex(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.encoder = ViTEncoder(cfg.encoder)
-        self.decoder = build_decoder(cfg.decoder, cfg.vocab_size, cfg.encoder.embed_dim)
+        fixed_height = cfg.preprocess_max_height <= cfg.preprocess_height  # every image as high as img_height
+        grid_height = cfg.encoder.img_height // cfg.encoder.patch_size if fixed_height else 0
+        self.decoder = build_decoder(cfg.decoder, cfg.vocab_size, cfg.encoder.embed_dim, grid_height)
         self.symbol_head: SymbolClassifierHead | None = None
         self.count_head: SymbolCountHead | None = None
         if cfg.num_symbol_classes > 0:
@@ -75,7 +77,9 @@ class Seq2Latex(nn.Module):
             memory = torch.cat([memory, memory], dim=0)  # (2B, N, D)
             memory_mask = torch.cat([memory_mask, memory_mask], dim=0)  # (2B, N)
         tokens_in, labels = targets[:, :-1], targets[:, 1:]
-        logits = self.decoder(memory, memory_mask, tokens_in, sampling_prob=sampling_prob)  # (B', T-1, V)
+        logits = self.decoder(
+            memory, memory_mask, tokens_in, sampling_prob=sampling_prob, grid=enc.grid
+        )  # (B', T-1, V)
         ce = F.cross_entropy(
             logits.float().reshape(-1, logits.shape[-1]),  # (B*(T-1), V)
             labels.reshape(-1),  # (B*(T-1),)

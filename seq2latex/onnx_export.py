@@ -105,7 +105,7 @@ class DecoderStepGraph(nn.Module):
         present: list[torch.Tensor] = []
         for i, layer in enumerate(dec.layers):
             cache = (past[2 * i], past[2 * i + 1])
-            x, (k, v) = layer(x, (mem[2 * i], mem[2 * i + 1]), mask, self_kv=cache)
+            x, (k, v), _ = layer(x, (mem[2 * i], mem[2 * i + 1]), mask, self_kv=cache)
             present += [k, v]  # (B, H, t + 1, dh)
         logits = dec.head(dec.norm(x[:, 0]))  # (B, V)
         return (F.log_softmax(logits.float(), dim=-1), *present)  # logp (B, V), present k, v per layer
@@ -125,7 +125,7 @@ class DecoderForcedGraph(nn.Module):
         x = dec.embed(tokens[:, :-1]) * dec.scale + dec.pos[:t]  # (R, T-1, D)
         mask = mem_mask[:, None, None, :]  # (R, 1, 1, N)
         for i, layer in enumerate(dec.layers):
-            x, _ = layer(x, (mem[2 * i], mem[2 * i + 1]), mask)  # causal self-attention
+            x, _, _ = layer(x, (mem[2 * i], mem[2 * i + 1]), mask)  # causal self-attention
         logp = F.log_softmax(dec.head(dec.norm(x)).float(), dim=-1)  # (R, T-1, V)
         return logp.gather(-1, tokens[:, 1:, None])[..., 0]  # (R, T-1)
 
@@ -361,6 +361,11 @@ def export_onnx(model_dir: Path, decoder: bool = True, symbols: bool = True) -> 
     model, _, _, _ = load_model_dir(model_dir)
     if decoder and not isinstance(model.decoder, TransformerDecoder):
         raise ValueError("ONNX export supports the Transformer decoder only (this model has a GRU decoder)")
+    if decoder and model.cfg.decoder.cross_coverage:
+        raise ValueError(
+            "ONNX export does not support the decoder's cross_coverage (its step would need the coverage "
+            "state and the token grid as inputs): read this model with runtime torch"
+        )
     index = safetensors_index(model_dir / WEIGHTS_FILE)
     out = model_dir / ONNX_DIR
     out.mkdir(exist_ok=True)

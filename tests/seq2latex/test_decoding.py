@@ -12,10 +12,11 @@ from seq2latex.decoding import beam_decode, decode, greedy_decode
 from seq2latex.model import Seq2Latex
 
 VOCAB = 24
-# The decoders, and the recipe study's residual backbone.
+# The decoders, and the recipe study's model options (a residual backbone; coverage in the cross-attention).
 VARIANTS = {
     "transformer": {"kind": "transformer"},
     "gru": {"kind": "gru"},
+    "coverage": {"kind": "transformer", "cross_coverage": True},
     "resnet": {"kind": "transformer", "stem": "resnet"},
 }
 
@@ -40,7 +41,7 @@ def test_forward_shapes_and_loss(kind: str, tiny_model: Callable[..., Seq2Latex]
     assert enc.mask[0, :8].all() and not enc.mask[0].all()  # first image is half padding
 
 
-@pytest.mark.parametrize("variant", ["transformer", "gru"])
+@pytest.mark.parametrize("variant", ["transformer", "gru", "coverage"])
 def test_incremental_step_matches_full_forward(variant: str, tiny_model: Callable[..., Seq2Latex]) -> None:
     model = tiny_model(**VARIANTS[variant])
     x, mask = pad_images(images([96, 160]))
@@ -48,8 +49,8 @@ def test_incremental_step_matches_full_forward(variant: str, tiny_model: Callabl
     tokens[:, 0] = 1
     with torch.no_grad():
         enc = model.forward_features(x, mask)
-        full = model.decoder(enc.features, enc.mask, tokens)
-        state = model.decoder.init_state(enc.features, enc.mask)
+        full = model.decoder(enc.features, enc.mask, tokens, grid=enc.grid)
+        state = model.decoder.init_state(enc.features, enc.mask, grid=enc.grid)
         steps = []
         for t in range(tokens.shape[1]):
             logits, state = model.decoder.step(tokens[:, t], state)

@@ -104,7 +104,7 @@ def test_the_runtime_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def tiny_model_dir(tmp_path: Path, tiny_model: Callable[..., Seq2Latex]) -> Callable[..., Path]:
     def build(bidirectional: bool = True, kind: str = "transformer", **options: Any) -> Path:
-        """options: the tiny model's `stem`."""
+        """options: the tiny model's `stem`, `cross_coverage`."""
         tokenizer = LatexTokenizer.load()
         model = tiny_model(
             kind, vocab_size=tokenizer.vocab_size, bidirectional=bidirectional, tie_embeddings=True, **options
@@ -179,6 +179,16 @@ def test_a_gru_decoder_is_not_exported(tiny_model_dir: Callable[..., Path]) -> N
 
     with pytest.raises(ValueError, match="Transformer"):
         export_onnx(tiny_model_dir(bidirectional=False, kind="gru"))
+
+
+def test_a_coverage_decoder_is_not_exported(tiny_model_dir: Callable[..., Path]) -> None:
+    from seq2latex.onnx_export import export_onnx
+
+    root = tiny_model_dir(cross_coverage=True)
+    with pytest.raises(ValueError, match="cross_coverage.*runtime torch"):
+        export_onnx(root)
+    assert not (root / ONNX_DIR).exists()  # refused before anything is written
+    Recognizer.from_pretrained(root, runtime="torch")(random_images([96])[0][0])  # torch reads it
 
 
 def test_without_the_forced_graph_rescoring_steps_through_the_sequences(
