@@ -122,8 +122,10 @@ def test_model_arms_stay_within_ten_million_parameters(path: Path) -> None:
 def test_the_model_arms_change_what_they_name() -> None:
     base, _ = load_yaml_configs(ARMS[0].parents[1] / "gpu.yaml")
     arms = {p.stem: load_yaml_configs(p)[0] for p in ARMS}
-    assert {"backbone", "coverage"} <= set(arms)
+    assert {"backbone", "coverage", "width"} <= set(arms)
     assert replace(arms["backbone"], encoder=base.encoder) == base
     assert arms["backbone"].encoder.stem == "resnet" and arms["backbone"].encoder.depth < base.encoder.depth
     assert replace(arms["coverage"], decoder=base.decoder) == base
     assert replace(arms["coverage"].decoder, cross_coverage=False) == base.decoder
+    assert replace(arms["width"], encoder=base.encoder, decoder=base.decoder) == base
+    assert arms["width"].decoder.d_model == 256 and arms["width"].decoder.num_heads == 8
