@@ -76,7 +76,8 @@ class ResNetStem(nn.Module):
     """A convolutional backbone in place of the patch projection (timm's hybrid-ViT layout).
 
     A 3x3 stride-2 conv to `channels`, then log2(stride) - 1 stages of `blocks` timm ResNet BasicBlocks;
-    the first block of each stage halves the resolution (1x1 stride-2 shortcut) and doubles the channels.
+    the first block of each stage halves the resolution (average-pool + 1x1 conv shortcut) and doubles
+    the channels.
     A 1x1 projection to `dim` closes it: (B, 1, H, W) -> (B, D, H/stride, W/stride). The norm is
     per position (LayerNorm2d by default, as in `ConvStem`): no statistic mixes images or padding. The
     last norm of every block starts at zero, so each block starts as its shortcut.
@@ -103,7 +104,13 @@ class ResNetStem(nn.Module):
         c_in = channels
         for i in range(1, n):
             c_out = channels * 2**i
-            shortcut = nn.Sequential(nn.Conv2d(c_in, c_out, 1, stride=2, bias=False), norm_layer(c_out))
+            # ResNet-D shortcut (average pool, then 1x1 conv), not a 1x1 stride-2 conv: in torch 2.14 the
+            # latter's CPU backward corrupts the heap on the channels-last maps LayerNorm2d returns.
+            shortcut = nn.Sequential(
+                nn.AvgPool2d(2, ceil_mode=True, count_include_pad=False),
+                nn.Conv2d(c_in, c_out, 1, bias=False),
+                norm_layer(c_out),
+            )
             layers.append(BasicBlock(c_in, c_out, stride=2, downsample=shortcut, norm_layer=norm_layer))
             layers += [BasicBlock(c_out, c_out, norm_layer=norm_layer) for _ in range(blocks - 1)]
             c_in = c_out

@@ -53,6 +53,16 @@ def test_gradient_reaches_the_first_conv_of_the_backbone() -> None:
     assert first.weight.grad.abs().sum() > 0
 
 
+def test_the_backbone_trains_at_the_widths_of_the_data() -> None:
+    """Forward and backward at widths whose stride-2 maps are odd or even (a 1x1 stride-2 shortcut conv
+    crashed the process here at 176 px in torch 2.14's CPU backward)."""
+    stem = _encoder(stem_blocks=1).vit.patch_embed.proj
+    for w in (64, 96, 100, 176, 224, 333):
+        y = stem(torch.rand(2, 1, 64, w))  # (2, D, 8, ceil(w / 8))
+        assert y.shape == (2, 32, 8, -(-w // 8))
+        y.sum().backward()
+
+
 def test_what_cannot_be_built_is_refused() -> None:
     with pytest.raises(ValueError, match="patch size >= 4"):
         _encoder(patch_size=2)
