@@ -38,7 +38,7 @@ def per_expression(model_dir: Path, data: Path, split: str) -> tuple[np.ndarray,
         for it in items:
             enc = model.forward_features(it.image[None])
             tokens = it.tokens[None]  # (1, T)
-            logits = model.decoder(enc.features, enc.mask, tokens[:, :-1])  # (1, T-1, V)
+            logits = model.decoder(enc.features, enc.mask, tokens[:, :-1], grid=enc.grid)  # (1, T-1, V)
             sums.append(float(F.cross_entropy(logits[0], tokens[0, 1:], reduction="sum")))
             counts.append(tokens.shape[1] - 1)
     exprate = greedy_validation(
