@@ -80,7 +80,9 @@ def greedy_validation(
                 tokens = torch.nn.utils.rnn.pad_sequence(
                     [items[j].tokens for j in idx], batch_first=True, padding_value=pad_id
                 ).to(device)  # (B, T)
-                logits = model.decoder(enc.features, enc.mask, tokens[:, :-1]).float()  # (B, T-1, V)
+                logits = model.decoder(
+                    enc.features, enc.mask, tokens[:, :-1], grid=enc.grid
+                ).float()  # (B, T-1, V)
                 loss_sum += F.cross_entropy(
                     logits.reshape(-1, logits.shape[-1]),  # (B*(T-1), V)
                     tokens[:, 1:].reshape(-1),  # (B*(T-1),)
