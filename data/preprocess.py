@@ -163,6 +163,16 @@ def _to_gray(im: Image.Image) -> Image.Image:
     return im.convert("L")
 
 
+def to_gray(image: Image.Image | np.ndarray | bytes) -> Image.Image:
+    """Any supported image -> grayscale PIL image, upright (EXIF), as `preprocess` reads it first."""
+    im = to_pil(image)
+    try:
+        im = ImageOps.exif_transpose(im) or im
+    except (ValueError, OSError, SyntaxError, KeyError, TypeError):
+        pass  # a broken EXIF block: keep the pixels as stored
+    return _to_gray(im)
+
+
 def _max_filter(arr: np.ndarray, k: int) -> np.ndarray:
     """Separable k x k maximum filter (edge-padded) of a 2-D array."""
     r = k // 2

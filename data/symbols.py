@@ -143,6 +143,45 @@ def median_symbol_extent(record: Record) -> float:
     return float(np.median(extents)) if extents else 0.0
 
 
+# A cut-out symbol is read from its ink alone: before the views the image is cut to its ink and given a
+# margin of this fraction of the ink's longer side in the paper's own shade, so that how much paper was
+# left around the symbol (a crop with 20 px of white or with none) does not change what is read.
+SYMBOL_MARGIN_FRACTION = 0.1
+
+
+def crop_to_ink(image: Image.Image | np.ndarray | bytes) -> Image.Image:
+    """One symbol image -> grayscale, dark ink on its paper, cut to the ink with a margin of
+    SYMBOL_MARGIN_FRACTION of its longer side (at least 2 px) in the paper's median shade; an image
+    without ink comes back whole."""
+    from PIL import ImageOps
+
+    from data.preprocess import INK_LEVEL, ink_map, to_gray
+
+    gray = to_gray(image)
+    if gray.width == 0 or gray.height == 0:
+        return gray
+    # paper all round first (its shade: the median of the border), so that a symbol cut without any
+    # margin is measured as one cut with some: polarity and lighting need paper beside the ink
+    edge = np.concatenate([np.asarray(gray)[[0, -1], :].ravel(), np.asarray(gray)[:, [0, -1]].ravel()])
+    pad = max(4, max(gray.size) // 2)
+    gray = ImageOps.expand(gray, border=pad, fill=int(np.median(edge)))
+    ink = ink_map(gray)  # (H, W), ink = 1 whatever the polarity
+    mask = ink > INK_LEVEL
+    if not mask.any() or mask.all():
+        return gray
+    g = np.asarray(gray, dtype=np.float32)
+    if float(g[mask].mean()) > float(g[~mask].mean()):  # light ink on dark paper: make it dark on light
+        gray = ImageOps.invert(gray)
+        g = 255.0 - g
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+    margin = max(2, round(SYMBOL_MARGIN_FRACTION * max(y1 - y0, x1 - x0)))
+    paper = int(round(float(np.median(g[ink < 0.5 * INK_LEVEL])))) if (ink < 0.5 * INK_LEVEL).any() else 255
+    out = Image.new("L", (x1 - x0 + 2 * margin, y1 - y0 + 2 * margin), paper)
+    out.paste(gray.crop((x0, y0, x1, y1)), (margin, margin))
+    return out
+
+
 def symbol_preprocess_config(size: int = SYMBOL_CROP_SIZE) -> PreprocessConfig:
     """`preprocess` settings of symbol crops: the symbol's long side fills a size x size square."""
     return PreprocessConfig(
@@ -159,7 +198,7 @@ def symbol_tensor(image: Image.Image | np.ndarray | bytes, size: int = SYMBOL_CR
 
 def symbol_array(image: Image.Image | np.ndarray | bytes, size: int = SYMBOL_CROP_SIZE) -> np.ndarray:
     """`symbol_tensor` as a NumPy array (no torch: the ONNX runtime's path)."""
-    return _centred(preprocess_array(image, symbol_preprocess_config(size)), size)
+    return _centred(preprocess_array(crop_to_ink(image), symbol_preprocess_config(size)), size)
 
 
 def _centred(x: np.ndarray, size: int) -> np.ndarray:
@@ -196,6 +235,7 @@ def symbol_views_array(
     angles: Sequence[float] = SYMBOL_VIEW_ANGLES,
 ) -> np.ndarray:
     """`symbol_views` as a NumPy array (V, 1, S, S) (no torch: the ONNX runtime's path)."""
+    image = crop_to_ink(image)  # the symbol's ink with a fixed margin, whatever paper was around it
     first = symbol_array(image, size)  # (1, S, S)
     if first.max() <= 0:  # no ink: every view is the same blank crop
         return np.repeat(first[None], 1 + len(angles), axis=0)  # (V, 1, S, S)

@@ -395,7 +395,10 @@ class Recognizer:
     def classify_symbol(
         self, image: ImageInput, k: int = DEFAULT_TOP_K, temperature: float | None = None
     ) -> list[tuple[str, float]]:
-        """One handwritten symbol -> top-k (class, calibrated probability) from the symbol head."""
+        """One handwritten symbol -> top-k (class, calibrated probability) from the symbol head of
+        `symbol_reader` (the `symbols/` sub-model where the directory ships one), as `/symbol` answers."""
+        if self._symbols is not None:
+            return self._symbols.classify_symbol(image, k, temperature)
         self._check_symbols()
         probs = _array(self.symbol_probabilities(self.symbol_views(image)[None], temperature)[0])  # (C,)
         top = np.argsort(-probs, kind="stable")[: min(k, probs.size)]
