@@ -57,7 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     runtime: Runtime = given.runtime if given is not None else default_runtime(settings.model_dir)
     threads = torch_threads(settings)
     previous_threads = _set_torch_threads(threads) if runtime == "torch" else None
-    limiter = InferenceLimiter(settings.max_concurrency, settings.queue_size)
+    limiter = InferenceLimiter(settings.max_concurrency, settings.queue_size, settings.request_timeout_s)
     solve_executor = ThreadPoolExecutor(
         max_workers=settings.max_concurrency + settings.queue_size, thread_name_prefix="seq2latex-solve"
     )

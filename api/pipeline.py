@@ -15,7 +15,7 @@ from api.errors import ApiError
 from api.images import load_image, open_image
 from api.ink import Strokes, render_expression, render_one_symbol
 from api.inputs import ImageOrLatex
-from api.limits import RETRY_AFTER_S, InferenceLimiter, Overloaded
+from api.limits import InferenceLimiter, Overloaded
 from api.settings import Settings
 from api.telemetry import record_stage
 from data.ink_parts import image_layout
@@ -213,7 +213,7 @@ async def in_pool(
             503,
             "overloaded",
             "the server is busy (inference queue full); retry shortly",
-            headers={"Retry-After": str(RETRY_AFTER_S)},
+            headers={"Retry-After": str(exc.retry_after_s)},
             nl="de server is bezet (de wachtrij is vol); probeer het zo opnieuw",
         ) from exc
     except asyncio.TimeoutError as exc:

@@ -14,7 +14,9 @@ MB = 1024 * 1024
 DEFAULT_MAX_UPLOAD_BYTES = 10 * MB
 DEFAULT_MAX_PIXELS = 50_000_000  # a 48-megapixel phone photo still fits; larger is a decompression bomb
 DEFAULT_MAX_CONCURRENCY = 2  # inferences running at once
-DEFAULT_QUEUE_SIZE = 16  # inferences waiting for a slot; more -> 503
+# inferences waiting for a slot at most (each holds its upload, up to 10 MB: 48 hold up to 480 MB); within
+# that, only as many wait as can finish within the request time limit (api.limits), the rest get 503
+DEFAULT_QUEUE_SIZE = 48
 DEFAULT_REQUEST_TIMEOUT_S = 30.0  # queue wait + preprocessing + recognition
 DEFAULT_SOLVE_TIMEOUT_S = 10.0  # above the solver's own hard limit, which normally answers first
 # SymPy worker processes (~60 MB each): an expression that makes SymPy hang holds one for the solver's own limit

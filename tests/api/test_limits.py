@@ -139,11 +139,16 @@ def test_a_busy_solver_answers_busy_not_504(make_client: Callable[..., TestClien
     from seq2latex.solver import SolverConfig
     from seq2latex.solver.pool import get_pool
 
-    c = make_client(solve_timeout_s=3.6)  # may wait 3.6 - 3 (solver limit) - 0.5 (margin) = 0.1 s for a worker
+    c = make_client(
+        solve_timeout_s=3.6
+    )  # may wait 3.6 - 3 (solver limit) - 0.5 (margin) = 0.1 s for a worker
     pool = get_pool()
     slow = SolverConfig(timeout_s=2.5, use_cache=False)
     hang = "\\sum_{k=1}^{100000} \\frac{1}{k^3+k+%d}"
-    threads = [threading.Thread(target=solve, args=(hang % (i + 50),), kwargs={"config": slow}) for i in range(pool.size)]
+    threads = [
+        threading.Thread(target=solve, args=(hang % (i + 50),), kwargs={"config": slow})
+        for i in range(pool.size)
+    ]
     for t in threads:
         t.start()
     deadline = time.monotonic() + 20
@@ -160,3 +165,42 @@ def test_a_busy_solver_answers_busy_not_504(make_client: Callable[..., TestClien
             t.join(30)
     r = c.post("/solve", json={"latex": "x + 2 = 5"})
     assert r.status_code == 200 and r.json()["solution"]["solutions"] == [{"x": "3"}]
+
+
+def test_the_queue_is_sized_by_time() -> None:
+    """Jobs wait while they can still end within the deadline at the measured time of a job; past that a
+    new one is refused at once, told when to retry."""
+    limiter = InferenceLimiter(max_concurrency=1, queue_size=100, deadline_s=1.0)
+    gate = threading.Event()
+    try:
+        limiter.submit(time.sleep, 0.2).result(5)  # one job measured: ~0.2 s
+        assert 0.15 < (limiter.job_seconds or 0) < 1.0
+        limiter.submit(gate.wait, 5)  # holds the one slot
+        waiting = []
+        with pytest.raises(Overloaded) as refused:
+            for _ in range(20):
+                waiting.append(limiter.submit(lambda: None))
+        assert 1 <= len(waiting) <= 4  # ~1 s / 0.2 s a job, minus the running one
+        assert 1 <= refused.value.retry_after_s <= 30
+    finally:
+        gate.set()
+        limiter.shutdown()
+
+
+def test_a_class_pressing_the_button_together_is_served(
+    make_client: Callable[..., TestClient], images_dir: Path
+) -> None:
+    """30 photos at once (one class) with the default settings: each is answered, none gets 503, since
+    the burst ends well within the request time limit (it got 12 x 503 with a queue of 16)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    c = make_client()
+    data = (images_dir / "x2_minus_4.png").read_bytes()
+    c.post("/recognize", files={"file": ("x.png", data)})  # a job's time is measured
+
+    def send(_: int) -> int:
+        return c.post("/recognize", files={"file": ("x.png", data)}).status_code
+
+    with ThreadPoolExecutor(30) as pool:
+        codes = list(pool.map(send, range(30)))
+    assert codes == [200] * 30, codes

@@ -67,7 +67,7 @@ def test_metrics_count_the_requests_made(
     info = [dict(labels) for (name, labels), v in after.items() if name == "seq2latex_model_info" and v == 1]
     assert len(info) == 1
     assert (info[0]["name"], info[0]["version"]) == (recognizer.card["name"], recognizer.card["version"])
-    assert value(after, "seq2latex_inference_capacity") == 2 + 16  # the default settings
+    assert value(after, "seq2latex_inference_capacity") == 2 + 48  # the default settings (the hard cap; the time rule refuses earlier)
     assert value(after, "process_resident_memory_bytes") > 0
 
 
