@@ -119,7 +119,7 @@ def create_app(settings: Settings | None = None, recognizer: Recognizer | None =
         allow_origins=settings.cors_origins,
         allow_methods=["GET", "POST"],
         allow_headers=["Content-Type", API_KEY_HEADER, REQUEST_ID_HEADER],
-        expose_headers=[REQUEST_ID_HEADER],
+        expose_headers=[REQUEST_ID_HEADER, "Retry-After"],  # the demo waits as long as a 503 asks, on any origin
     )
     # outermost (added last): it sees every answer, CORS preflights included, and its request id
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)

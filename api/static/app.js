@@ -19,6 +19,7 @@ const TEXT = {
     docs: "API documentation", recognizing: "Recognizing…", solving: "Solving…",
     recognized: "Recognized — edit the LaTeX below if something is wrong.", solved: "Solved.",
     unreachable: "The server could not be reached.", confidence: "Confidence", alternatives: "Alternatives:",
+    busyRetry: "The server is busy — trying again in {s} s…",
     drawFirst: "Draw a formula first.", canvasHint: "Write a formula here with your mouse, pen or finger",
     model: "Model", notReady: "The model is not ready.", steps: "Steps",
     decimalComma: "Write {n} (with a decimal point) or switch to Nederlands.",
@@ -42,6 +43,7 @@ const TEXT = {
     docs: "API-documentatie", recognizing: "Herkennen…", solving: "Oplossen…",
     recognized: "Herkend — pas de LaTeX hieronder aan als er iets niet klopt.", solved: "Opgelost.",
     unreachable: "De server is niet bereikbaar.", confidence: "Zekerheid", alternatives: "Alternatieven:",
+    busyRetry: "De server is bezet — ik probeer het over {s} s opnieuw…",
     drawFirst: "Teken eerst een formule.", canvasHint: "Schrijf hier een formule met muis, pen of vinger",
     model: "Model", notReady: "Het model is nog niet klaar.", steps: "Stappen",
     decimalComma: "Schrijf {n} (met een decimale punt).",
@@ -258,7 +260,9 @@ function showPage(page) {
   svg.hidden = !svg.childElementCount || $("preview").hidden;
 }
 
-async function postSolve(body, headers, fromImage) {
+const BUSY_RETRIES = 5; // a busy server (503 overloaded) is asked again after its Retry-After, this often
+
+async function postSolve(body, headers, fromImage, attempt = 0) {
   const seq = ++requestSeq;
   setStatus(fromImage ? t("recognizing") : t("solving"), true);
   showError("");
@@ -273,6 +277,14 @@ async function postSolve(body, headers, fromImage) {
     return;
   }
   if (seq !== requestSeq) return; // a newer request superseded this one
+  if (resp.status === 503 && ((data && data.error) || {}).code === "overloaded" && attempt < BUSY_RETRIES) {
+    // a class pressing the button together: wait as long as the server asks, say so, and ask again
+    const wait = Math.min(30, Math.max(1, parseInt(resp.headers.get("Retry-After") || "1", 10) || 1));
+    setStatus(t("busyRetry").replace("{s}", String(wait)), true);
+    await new Promise((resolve) => setTimeout(resolve, 1000 * wait));
+    if (seq !== requestSeq) return; // the user sent something else meanwhile
+    return postSolve(body, headers, fromImage, attempt + 1);
+  }
   if (!resp.ok) {
     setStatus("", false);
     clearResults(!fromImage);

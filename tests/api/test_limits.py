@@ -204,3 +204,15 @@ def test_a_class_pressing_the_button_together_is_served(
     with ThreadPoolExecutor(30) as pool:
         codes = list(pool.map(send, range(30)))
     assert codes == [200] * 30, codes
+
+
+def test_a_page_on_another_origin_can_read_retry_after(
+    make_client: Callable[..., TestClient], images_dir: Path
+) -> None:
+    """The demo page retries a 503 after its Retry-After; embedded on the site's own domain it can only read
+    that header when the service exposes it (it is not CORS-safelisted)."""
+    c = make_client()
+    origin = "https://www.wiskundewijs.nl"
+    r = c.post("/solve", json={"latex": "x=1"}, headers={"Origin": origin})
+    exposed = r.headers.get("access-control-expose-headers", "").lower()
+    assert "retry-after" in exposed, r.headers
