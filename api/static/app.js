@@ -257,7 +257,8 @@ function showPage(page) {
     (page.lines || []).forEach((box, i) => { if (i + 1 !== page.line) quad(box, "line"); });
     quad(page.writing, "writing");
   }
-  svg.hidden = !svg.childElementCount || $("preview").hidden;
+  // an <svg> has no `hidden` property (HTMLElement's): set the attribute itself
+  svg.toggleAttribute("hidden", !svg.childElementCount || $("preview").hidden);
 }
 
 const BUSY_RETRIES = 5; // a busy server (503 overloaded) is asked again after its Retry-After, this often
