@@ -20,23 +20,13 @@
 # ARM_SET (train overrides for every arm, KEY=VALUE separated by spaces: a dry run's smaller data).
 # The CPU dry run (tests/test_gpu_study.py) runs this same script with DEVICE=cpu and two tiny arms.
 set -euo pipefail
-OUT=${1:-${OUT:?give OUT as the first argument or in the environment}}
 cd "$(dirname "$0")/.."
 SPEC=${SPEC:-configs/windows/recipes1.yaml}
-DATA=${DATA:-runs/gpu_data/crohme_offline.zip}
-DEVICE=${DEVICE:-cuda}
-PYTHON=${PYTHON:-python3}
-WINDOW_S=${WINDOW_S:-570}
 START_S=${START_S:-75}
 RESERVE_S=${RESERVE_S:-120}
 EVAL_S=${EVAL_S:-15}
-PART_MIB=${PART_MIB:-15}
-export PYTHONUNBUFFERED=1 PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-mkdir -p "$OUT"
-exec > >(tee "$OUT/run.log") 2>&1
-START=$(date +%s)
-[ -e "$DATA" ] || { echo "no data at $DATA (python -m data.pack ../shared/crohme $DATA)"; exit 2; }
-TRAIN_MIN=${TRAIN_MIN:-$("$PYTHON" -c "print(round(max(0.2, ($WINDOW_S - $START_S - $RESERVE_S) / 60), 2))")}
+# shellcheck source=scripts/window_start.sh
+. scripts/window_start.sh "$@"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/seq2latex-study.XXXXXX")
 echo "+ study window: ${WINDOW_S} s in all, ${TRAIN_MIN} training minutes on $DEVICE ($SPEC, $DATA) -> $WORK"
 if [ "$DEVICE" = cuda ]; then nvidia-smi --query-gpu=name,memory.total,memory.used --format=csv,noheader || true; fi
