@@ -124,7 +124,9 @@ def test_study_window_dry_run_on_the_cpu(fixtures_dir: Path, tmp_path: Path) -> 
     key = {n: (a["eval"]["crohme_val"]["exprate"], -a["eval"]["crohme_val"]["loss"]) for n, a in arms.items()}
     best = max(key, key=key.get)
     assert study["best_arm"] == best == study["ranking"][0]
-    assert json.loads((out / "eval.json").read_text())["arm"] == best
+    full = json.loads((out / "eval.json").read_text())
+    assert full["arm"] == best and full["crohme_val"] == arms[best]["eval"]["crohme_val"]  # read once
+    assert full["crohme2014"]["n"] > 0  # the test sets, for the packed arm only
     (work,) = work_root.glob("seq2latex-study.*")
     packed, _, _, _ = load_model_dir(unpack(out, tmp_path / "unpacked")["fp16"])
     arm_best, _, _, _ = load_model_dir(work / best / "best")

@@ -319,6 +319,11 @@ def arm_record(arm: Arm) -> dict[str, Any]:
     }
 
 
+def _holdout(run: Path) -> str:
+    """The validation split a run trained with (its train_config.json)."""
+    return json.loads((run / "train_config.json").read_text())["train"].get("holdout", "")
+
+
 def run_study(
     cfg: StudyConfig,
     data: Path,
@@ -333,7 +338,7 @@ def run_study(
 ) -> dict[str, Any]:
     """Run the study (see the module doc); `work` holds the arms' runs, `out` what comes back;
     `extra_set`: train overrides for every arm (after its own: a dry run's smaller data)."""
-    from seq2latex.training.window import PART_MIB, evaluate_run, pack_model
+    from seq2latex.training.window import EVAL_SOURCES, PART_MIB, evaluate_run, pack_model
 
     t0 = time.monotonic()
     cap = machine_capacity(device)
@@ -358,8 +363,9 @@ def run_study(
     records = [arm_record(a) for a in arms]
     for rec, arm in zip(records, arms, strict=True):
         if (arm.out / "best").is_dir() and arm.status == "ok":
-            holdout = json.loads((arm.out / "train_config.json").read_text())["train"].get("holdout", "")
-            rec["eval"] = evaluate_run(arm.out / "best", data, holdout, device, eval_seconds, ARM_EVAL_SETS)
+            rec["eval"] = evaluate_run(
+                arm.out / "best", data, _holdout(arm.out), device, eval_seconds, ARM_EVAL_SETS
+            )
     ranked = [r for r in records if (r.get("eval") or {}).get("crohme_val")]
     ranked.sort(
         key=lambda r: (r["eval"]["crohme_val"]["exprate"], -r["eval"]["crohme_val"]["loss"]), reverse=True
@@ -384,13 +390,17 @@ def run_study(
     if best is not None:
         run = work / best
         report["parts"] = [p.name for p in pack_model(run, out, part_mib or PART_MIB)]
-        holdout = json.loads((run / "train_config.json").read_text())["train"].get("holdout", "")
-        full = evaluate_run(run / "best", data, holdout, device, eval_seconds)
+        # the sets every arm was read on are in its record already: only the test sets are read here
+        test_sets = tuple(name for name, _ in EVAL_SOURCES if name not in ARM_EVAL_SETS)
+        full = {
+            **ranked[0]["eval"],
+            **evaluate_run(run / "best", data, _holdout(run), device, eval_seconds, test_sets),
+        }
         full["arm"] = best
         (out / "eval.json").write_text(json.dumps(full, indent=2) + "\n")
     report["seconds"] = round(time.monotonic() - t0, 1)
     (out / STUDY_FILE).write_text(json.dumps(report, indent=1) + "\n")
-    plot_arms([{**r, "eval": r.get("eval")} for r in records], out / CURVES_FILE)
+    plot_arms(records, out / CURVES_FILE)
     return report
 
 
