@@ -130,26 +130,47 @@ def _otsu(values: np.ndarray) -> float:
 
 
 def labels(mask: np.ndarray) -> np.ndarray:
-    """4-connected regions of a small bool mask: each pixel's label (the smallest flat index in its region;
-    h * w outside the mask), by label propagation with pointer jumping."""
+    """4-connected regions of a bool mask: each pixel's label (the smallest flat index in its region; h * w
+    outside the mask). The mask's row runs are the nodes: runs in neighbouring rows that overlap are joined
+    (minimum-label propagation with pointer jumping over the runs, not the pixels: a few passes)."""
     h, w = mask.shape
     big = h * w
-    lab = np.where(mask, np.arange(big).reshape(h, w), big)
-    flat_mask = mask.ravel()
+    out = np.full(big, big, dtype=np.int64)
+    if big == 0:
+        return out.reshape(h, w)
+    step = np.diff(np.pad(mask, ((0, 0), (1, 1))).view(np.int8), axis=1)  # (h, w + 1)
+    rows, x0 = np.nonzero(step == 1)  # row-major: the runs in order
+    x1 = np.nonzero(step == -1)[1]
+    n = len(rows)
+    if n == 0:
+        return out.reshape(h, w)
+    width = w + 2
+    start_key = rows * width + x0  # increasing
+    end_key = rows * width + x1  # increasing (runs in a row are disjoint)
+    # the runs of the row above that overlap run b: end > b's start and start < b's end (a contiguous range)
+    above = (rows - 1) * width
+    first = np.searchsorted(end_key, above + x0, side="right")
+    last = np.searchsorted(start_key, above + x1, side="left")
+    count = np.maximum(last - first, 0)
+    count[rows == 0] = 0
+    b = np.repeat(np.arange(n), count)
+    a = np.repeat(first - np.cumsum(count) + count, count) + np.arange(int(count.sum()))
+    lab = np.arange(n)
     while True:
-        m = lab.copy()
-        np.minimum(m[1:], lab[:-1], out=m[1:])
-        np.minimum(m[:-1], lab[1:], out=m[:-1])
-        np.minimum(m[:, 1:], lab[:, :-1], out=m[:, 1:])
-        np.minimum(m[:, :-1], lab[:, 1:], out=m[:, :-1])
-        flat = np.where(flat_mask, m.ravel(), big)
-        inside = flat < big
-        flat[inside] = flat[flat[inside]]  # jump to the label's own label
-        flat[inside] = flat[flat[inside]]
-        m = flat.reshape(h, w)
-        if np.array_equal(m, lab):
-            return lab
-        lab = m
+        new = lab.copy()
+        np.minimum.at(new, a, lab[b])
+        np.minimum.at(new, b, lab[a])
+        new = new[new]
+        new = new[new]
+        if np.array_equal(new, lab):
+            break
+        lab = new
+    first_pixel = rows * w + x0  # a region's smallest flat index: the start of its first run
+    length = x1 - x0
+    offset = np.cumsum(length) - length
+    flat = np.repeat(first_pixel - offset, length) + np.arange(int(length.sum()))
+    out[flat] = np.repeat(first_pixel[lab], length)
+    return out.reshape(h, w)
 
 
 def largest_region(mask: np.ndarray) -> np.ndarray:

@@ -44,6 +44,37 @@ def _visible_error(found: np.ndarray, truth: np.ndarray, size: tuple[int, int]) 
     return float(np.abs(found - truth)[inside].max(initial=0.0))
 
 
+def _flood_labels(mask: np.ndarray) -> np.ndarray:
+    """`page.labels` the slow, plain way: a flood fill from each unlabelled pixel in row-major order."""
+    h, w = mask.shape
+    out = np.full((h, w), h * w, dtype=np.int64)
+    for y0 in range(h):
+        for x0 in range(w):
+            if not mask[y0, x0] or out[y0, x0] < h * w:
+                continue
+            stack = [(y0, x0)]
+            out[y0, x0] = y0 * w + x0
+            while stack:
+                y, x = stack.pop()
+                for v, u in ((y - 1, x), (y + 1, x), (y, x - 1), (y, x + 1)):
+                    if 0 <= v < h and 0 <= u < w and mask[v, u] and out[v, u] == h * w:
+                        out[v, u] = y0 * w + x0
+                        stack.append((v, u))
+    return out
+
+
+def test_regions_are_labelled_like_a_flood_fill() -> None:
+    rng = np.random.default_rng(11)
+    masks = [rng.random(tuple(rng.integers(1, 40, 2))) < rng.uniform(0.2, 0.8) for _ in range(60)]
+    spiral = np.zeros((41, 41), dtype=bool)  # one long winding region and the gaps between its turns
+    for k in range(0, 20, 2):
+        spiral[k, k : 41 - k] = spiral[k : 41 - k, 40 - k] = spiral[40 - k, k : 41 - k] = True
+        spiral[k + 2 : 41 - k, k] = True
+    masks += [spiral, ~spiral, np.zeros((5, 7), dtype=bool), np.ones((6, 3), dtype=bool)]
+    for i, mask in enumerate(masks):
+        assert np.array_equal(page.labels(mask), _flood_labels(mask)), i
+
+
 # seeds (PageConfig() at 1600 x 1200, generator [7, seed]); on seeds 0-24 of each desk the corners were
 # found within 40 px on 23 (wood), 25 (dark), 21 (grey) and 9 (light table; 1 and 2 are two of those) of
 # them (docs/photos.md)
