@@ -39,7 +39,7 @@ def read_value(text: str) -> Any:
     from seq2latex.solver.lexer import tokenize
     from seq2latex.solver.parser import parse
 
-    nodes = parse(tokenize(text), "en")
+    nodes = parse(tokenize(text.replace("{,}", ".")), "en")  # `1{,}5`: the solver's Dutch decimal comma
     if len(nodes) != 1:
         raise ValueError(f"not one value: {text!r}")
     return _Converter(imag_unit=True).one(nodes[0])

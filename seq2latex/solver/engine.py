@@ -11,6 +11,7 @@ from typing import Any
 
 import sympy as sp
 
+from seq2latex.solver.answer_form import FRACTIONS, AnswerForm, is_surd, latex_of, wrote_decimals
 from seq2latex.solver.config import MAX_BRANCHES
 from seq2latex.solver.lexer import SolverInputError
 from seq2latex.solver.messages import message
@@ -202,10 +203,10 @@ def _is_real_number(v: sp.Expr) -> bool:
     return math.isfinite(c.real) and abs(c.imag) <= 1e-12 * max(1.0, abs(c.real))
 
 
-def _value_latex(v: sp.Expr) -> str:
+def _value_latex(v: sp.Expr, form: AnswerForm = FRACTIONS) -> str:
     if v.has(sp.CRootOf) or isinstance(v, sp.Float) or len(sp.latex(v)) > MAX_FORMULA_CHARS:
         return f"\\approx {_short(v)}"
-    return sp.latex(v)
+    return latex_of(v, form)
 
 
 def _short(v: sp.Expr) -> str:
@@ -215,8 +216,8 @@ def _short(v: sp.Expr) -> str:
         return sp.latex(sp.N(v, 6))
 
 
-def _eq_latex(var: sp.Symbol, v: sp.Expr) -> str:
-    text = _value_latex(v)
+def _eq_latex(var: sp.Symbol, v: sp.Expr, form: AnswerForm = FRACTIONS) -> str:
+    text = _value_latex(v, form)
     return f"{sp.latex(var)} {text}" if text.startswith("\\approx") else f"{sp.latex(var)} = {text}"
 
 
@@ -225,11 +226,12 @@ def _no_closed_form(v: sp.Expr) -> bool:
     return bool(v.has(sp.CRootOf, sp.RootSum))
 
 
-def value_text(v: sp.Expr) -> str:
-    """A value for the JSON: LaTeX in the user's symbols, or a plain number where no closed form exists."""
+def value_text(v: sp.Expr, form: AnswerForm = FRACTIONS) -> str:
+    """A value for the JSON: LaTeX in the user's symbols (a rational as a decimal where the pupil wrote
+    decimals), or a plain number where no closed form exists."""
     if _no_closed_form(v) or isinstance(v, sp.Float):
         return _approx(v)
-    return sp.latex(v, ln_notation=True)  # \\ln: a bare \\log reads as base 10 at school
+    return latex_of(v, form, ln_notation=True)  # \\ln: a bare \\log reads as base 10 at school
 
 
 def _approx_entries(x: sp.Symbol, values: list[sp.Expr]) -> list[dict[str, str]]:
@@ -242,7 +244,7 @@ def _usable(v: sp.Expr) -> bool:
     return not (_no_closed_form(v) or v.has(sp.I) or v.atoms(sp.Float) or len(sp.latex(v)) > MAX_FORMULA_CHARS)
 
 
-def set_to_latex(x: sp.Symbol, s: sp.Set) -> str:
+def set_to_latex(x: sp.Symbol, s: sp.Set, form: AnswerForm = FRACTIONS) -> str:
     """`x < -1 \\vee x > 1` style LaTeX of a real set."""
     xl = sp.latex(x)
     if s is sp.S.EmptySet:
@@ -250,18 +252,18 @@ def set_to_latex(x: sp.Symbol, s: sp.Set) -> str:
     if s == sp.S.Reals:
         return f"{xl} \\in \\mathbb{{R}}"
     if isinstance(s, sp.FiniteSet):
-        return " \\vee ".join(_eq_latex(x, v) for v in _sort_values(list(s)))
+        return " \\vee ".join(_eq_latex(x, v, form) for v in _sort_values(list(s)))
     if isinstance(s, sp.Interval):
         lo_op = "<" if s.left_open else "\\leq"
         hi_op = "<" if s.right_open else "\\leq"
         if s.start == -sp.oo and s.end == sp.oo:
             return f"{xl} \\in \\mathbb{{R}}"
         if s.start == -sp.oo:
-            return f"{xl} {hi_op} {sp.latex(s.end)}"
+            return f"{xl} {hi_op} {latex_of(s.end, form)}"
         if s.end == sp.oo:
             lo_rel = ">" if s.left_open else "\\geq"
-            return f"{xl} {lo_rel} {sp.latex(s.start)}"
-        return f"{sp.latex(s.start)} {lo_op} {xl} {hi_op} {sp.latex(s.end)}"
+            return f"{xl} {lo_rel} {latex_of(s.start, form)}"
+        return f"{latex_of(s.start, form)} {lo_op} {xl} {hi_op} {latex_of(s.end, form)}"
     if isinstance(s, sp.Union):
         parts = list(s.args)
         # Reals minus points: x != a
@@ -273,19 +275,22 @@ def set_to_latex(x: sp.Symbol, s: sp.Set) -> str:
                 if a.end == b.start and a.right_open and b.left_open
             ]
             if len(gaps) == len(ivals) - 1:
-                return " \\wedge ".join(f"{xl} \\neq {sp.latex(g)}" for g in gaps)
-        return " \\vee ".join(set_to_latex(x, p) for p in parts)
+                return " \\wedge ".join(f"{xl} \\neq {latex_of(g, form)}" for g in gaps)
+        return " \\vee ".join(set_to_latex(x, p, form) for p in parts)
     if isinstance(s, sp.Complement) and isinstance(s.args[1], sp.FiniteSet):
-        base = set_to_latex(x, s.args[0])
-        excl = " \\wedge ".join(f"{xl} \\neq {sp.latex(v)}" for v in s.args[1])
+        base = set_to_latex(x, s.args[0], form)
+        excl = " \\wedge ".join(f"{xl} \\neq {latex_of(v, form)}" for v in s.args[1])
         return excl if s.args[0] == sp.S.Reals else f"{base} \\wedge {excl}"
-    return f"{xl} \\in {sp.latex(s)}"
+    return f"{xl} \\in {latex_of(s, form)}"
 
 
 def _tidy(v: sp.Expr) -> sp.Expr:
     """A shorter equivalent form of a solution value, if simplify finds one quickly."""
     if v.is_Rational or v.is_Float or not v.has(sp.log, sp.sqrt, sp.Pow):
         return v
+    den = sp.fraction(v)[1]
+    if not den.is_Rational and is_surd(den) and is_surd(sp.fraction(v)[0]):
+        return sp.radsimp(v)  # 3 / (1 + √2) -> 3√2 - 3: no root left in the denominator, as at school
     try:
         w = _within(TIDY_S, lambda: sp.simplify(v))
     except _OutOfTime:
@@ -461,7 +466,10 @@ def _real_solve(e: sp.Expr, x: sp.Symbol, sides: list[sp.Expr], dens: list[sp.Ex
 
 
 def _solve_equation(
-    statements: list[tuple[list[sp.Expr], list[sp.Expr]]], conv: _Converter, lang: str
+    statements: list[tuple[list[sp.Expr], list[sp.Expr]]],
+    conv: _Converter,
+    lang: str,
+    form: AnswerForm = FRACTIONS,
 ) -> dict:
     """statements: (branches of lhs - rhs, original sides)."""
     exprs = [_doit(e) for branches, _ in statements for e in branches]
@@ -495,10 +503,12 @@ def _solve_equation(
         s, num = _real_solve(e, x, sides, conv.denominators)
         total = sp.Union(total, s)
         numeric = numeric or num
-    res["solution_set"] = set_text(total)
+    res["solution_set"] = set_text(total, form)
     if isinstance(total, sp.FiniteSet) or total is sp.S.EmptySet:
         values = _sort_values([_tidy(v) for v in total])
-        res["solutions"] = [{str(x): value_text(v)} for v in values]
+        total = sp.FiniteSet(*values)  # the set and the LaTeX in the tidy form too
+        res["solution_set"] = set_text(total, form)
+        res["solutions"] = [{str(x): value_text(v, form)} for v in values]
         res["approx"] = _approx_entries(x, values)
         if not values:
             const = all(not sp.simplify(e).has(x) for e in exprs)
@@ -508,11 +518,11 @@ def _solve_equation(
             res["message"] = message("real_solutions", lang, n=len(values))
             if numeric:
                 res["message"] += message("numerically", lang)
-            res["result_latex"] = set_to_latex(x, total)
+            res["result_latex"] = set_to_latex(x, total, form)
         return res
     if total.has(sp.ImageSet):
         return _periodic(res, x, total, lang)
-    res["result_latex"] = set_to_latex(x, total)
+    res["result_latex"] = set_to_latex(x, total, form)
     if total == sp.S.Reals:
         res["message"] = message("identity", lang)
     elif isinstance(total, sp.Complement) and total.args[0] == sp.S.Reals:
@@ -523,11 +533,11 @@ def _solve_equation(
     return res
 
 
-def set_text(s: sp.Set) -> str:
+def set_text(s: sp.Set, form: AnswerForm = FRACTIONS) -> str:
     """A solution set for the JSON, as LaTeX (`\\left(-2, 2\\right)`, `\\mathbb{R}`)."""
     if isinstance(s, sp.FiniteSet):
-        return "\\left\\{" + ", ".join(value_text(v) for v in _sort_values(list(s))) + "\\right\\}"
-    return sp.latex(s, ln_notation=True)
+        return "\\left\\{" + ", ".join(value_text(v, form) for v in _sort_values(list(s))) + "\\right\\}"
+    return latex_of(s, form, ln_notation=True)
 
 
 def _solve_for(res: dict, exprs: list[sp.Expr], x: sp.Symbol, params: list[sp.Symbol], lang: str) -> dict:
@@ -617,7 +627,9 @@ def _is_zero(e: sp.Expr) -> bool:
 
 
 # --- inequalities ---------------------------------------------------------------------------
-def _solve_inequality(rels: list[list[sp.Basic]], sides: list[sp.Expr], lang: str) -> dict:
+def _solve_inequality(
+    rels: list[list[sp.Basic]], sides: list[sp.Expr], lang: str, form: AnswerForm = FRACTIONS
+) -> dict:
     """rels: one list of branch relations per relation of the input (intersected)."""
     res = empty_result("inequality")
     flat = [r for group in rels for r in group]
@@ -642,8 +654,8 @@ def _solve_inequality(rels: list[list[sp.Basic]], sides: list[sp.Expr], lang: st
         total = sp.Intersection(total, part)
     if total.has(sp.ConditionSet) or (len(syms) > 1 and not isinstance(total, (sp.Interval, sp.Union))):
         raise SolverInputError("ineq_vars" if len(syms) > 1 else "cannot_solve", "inequality")
-    res["solution_set"] = set_text(total)
-    res["result_latex"] = set_to_latex(x, total)
+    res["solution_set"] = set_text(total, form)
+    res["result_latex"] = set_to_latex(x, total, form)
     key = "ineq_none" if total is sp.S.EmptySet else "ineq_all" if total == sp.S.Reals else "ineq_set"
     res["message"] = message(key, lang)
     if key == "ineq_set" and any(r.has(sp.sin, sp.cos, sp.tan, sp.cot, sp.sec, sp.csc) for r in flat):
@@ -657,7 +669,7 @@ def _truth(r: sp.Basic) -> bool:
 
 
 # --- systems --------------------------------------------------------------------------------
-def _solve_system(branch_sets: list[list[sp.Expr]], lang: str) -> dict:
+def _solve_system(branch_sets: list[list[sp.Expr]], lang: str, form: AnswerForm = FRACTIONS) -> dict:
     res = empty_result("system")
     all_exprs = [_doit(e) for eqs in branch_sets for e in eqs]
     syms = _sorted_symbols(all_exprs)
@@ -683,14 +695,16 @@ def _solve_system(branch_sets: list[list[sp.Expr]], lang: str) -> dict:
         res["message"] = message("true" if ok else "false", lang)
         return res
     infinite = any(len(sol) < len(syms) or any(v.free_symbols for v in sol.values()) for sol in sols)
-    res["solutions"] = [{str(k): value_text(v) for k, v in sol.items()} for sol in sols]
+    res["solutions"] = [{str(k): value_text(v, form) for k, v in sol.items()} for sol in sols]
     res["approx"] = [
         {str(k): _approx(v) for k, v in sol.items()}
         for sol in sols
         if all(not v.free_symbols and _is_real_number(v) for v in sol.values())
     ]
     parts = [
-        " \\wedge ".join(_eq_latex(k, v) for k, v in sorted(sol.items(), key=lambda kv: _pref_key(kv[0])))
+        " \\wedge ".join(
+            _eq_latex(k, v, form) for k, v in sorted(sol.items(), key=lambda kv: _pref_key(kv[0]))
+        )
         for sol in sols
     ]
     res["result_latex"] = " \\vee ".join(f"({p})" if len(parts) > 1 else p for p in parts) or "\\emptyset"
@@ -708,6 +722,7 @@ def _solve_system(branch_sets: list[list[sp.Expr]], lang: str) -> dict:
 # --- expressions ----------------------------------------------------------------------------
 _OP_MESSAGES = {"diff": "derivative", "int": "integral", "lim": "limit", "sum": "sum", "prod": "product"}
 _FUNCTION_NAMES = {"f", "g", "h"}
+_CONSTANT_LETTERS = {"e", "i"}  # e(x), i(x): Euler's number or the imaginary unit times a bracket
 
 
 def _top_op(node: Node) -> str:
@@ -716,7 +731,7 @@ def _top_op(node: Node) -> str:
     return node.op
 
 
-def _evaluate(node: Node, values: list[sp.Expr], lang: str) -> dict:
+def _evaluate(node: Node, values: list[sp.Expr], lang: str, form: AnswerForm = FRACTIONS) -> dict:
     res = empty_result("expression")
     top = _top_op(node)
     results: list[sp.Expr] = []
@@ -749,11 +764,11 @@ def _evaluate(node: Node, values: list[sp.Expr], lang: str) -> dict:
         key = "antiderivative"
     res["message"] = message(key, lang)
     v = results[0] if len(results) == 1 else sp.FiniteSet(*results)
-    res["value"] = value_text(v) if isinstance(v, sp.Expr) else set_text(v)
+    res["value"] = value_text(v, form) if isinstance(v, sp.Expr) else set_text(v, form)
     approx = [_approx(r) for r in results if not r.free_symbols and _is_real_number(r)]
     if approx:
         res["approx"] = [{"value": a} for a in approx]
-    latex = sp.latex(v)
+    latex = latex_of(v, form)
     if key == "antiderivative":
         latex += " + C"
     if not v.free_symbols and not v.is_Rational and isinstance(v, sp.Expr) and _is_real_number(v):
@@ -801,19 +816,24 @@ def _classify(nodes: list[Node]) -> str:
     return "inequality"
 
 
-def _function_definition(node: Node) -> Node:
-    """`f(x) = x^2 - 4` defines a function: treat it as the expression on the right."""
+def _function_definition(node: Node, alone: bool = True) -> Node:
+    """`f(x) = x^2 - 4`, `x(t) = 3t + 1`: a letter followed by `(t)` on the left of `=`, where the right
+    side uses t and not the letter itself, defines a function: treat it as the expression on the right.
+    Any single letter when the statement stands alone (`x(t)`, `s(t)`, `h(t)`), f, g, h also in a list.
+    Not a definition (a product, as before): `x(x + 1) = 0`, `3(x - 2) = 9`, `a(b + c) = 4`, `k(x) = 0`."""
     if node.op != "chain" or node.text != "=" or len(node.args) != 2:
         return node
     lhs = node.args[0]
+    if lhs.op != "mul" or lhs.args[0].op != "sym" or lhs.args[1].op != "group":
+        return node
+    name, inner = lhs.args[0].text, lhs.args[1].args[0]
+    letter = len(name) == 1 and name.isalpha() and name not in _CONSTANT_LETTERS
     if (
-        lhs.op == "mul"
-        and lhs.args[0].op == "sym"
-        and lhs.args[0].text in _FUNCTION_NAMES
-        and lhs.args[1].op == "group"
-        and lhs.args[1].args[0].op == "sym"
-        and _mentions(node.args[1], lhs.args[1].args[0].text)
-        and not _mentions(node.args[1], lhs.args[0].text)
+        (name in _FUNCTION_NAMES or (alone and letter))
+        and inner.op == "sym"
+        and inner.text != name
+        and _mentions(node.args[1], inner.text)
+        and not _mentions(node.args[1], name)
     ):
         return node.args[1]
     return node
@@ -823,7 +843,7 @@ def _mentions(node: Node, name: str) -> bool:
     return (node.op == "sym" and node.text == name) or any(_mentions(a, name) for a in node.args)
 
 
-def _solve_mixed(nodes: list[Node], lang: str) -> dict:
+def _solve_mixed(nodes: list[Node], lang: str, form: AnswerForm = FRACTIONS) -> dict:
     """Equations and inequalities in one unknown (`x^2 = 4, x > 0`): intersect their solution sets."""
     conv = _Converter(imag_unit=False)
     rels: list[sp.Basic] = []
@@ -851,10 +871,10 @@ def _solve_mixed(nodes: list[Node], lang: str) -> dict:
     res = empty_result("equation")
     res["variables"] = [str(x)]
     values = _sort_values(list(total))
-    res["solution_set"] = set_text(total)
-    res["solutions"] = [{str(x): value_text(v)} for v in values]
+    res["solution_set"] = set_text(total, form)
+    res["solutions"] = [{str(x): value_text(v, form)} for v in values]
     res["approx"] = _approx_entries(x, values)
-    res["result_latex"] = set_to_latex(x, total)
+    res["result_latex"] = set_to_latex(x, total, form)
     res["message"] = (
         message("real_solutions", lang, n=len(values)) if values else message("no_real_solution", lang)
     )
@@ -863,17 +883,18 @@ def _solve_mixed(nodes: list[Node], lang: str) -> dict:
 
 def run(nodes: list[Node], lang: str) -> dict:
     """Solve or evaluate parsed statements; raises SolverInputError for unsupported input."""
-    nodes = [_function_definition(n) for n in nodes]
+    nodes = [_function_definition(n, alone=len(nodes) == 1) for n in nodes]
+    form = AnswerForm(decimal=wrote_decimals(nodes), lang=lang)  # decimals in, decimals out
     try:
         kind = _classify(nodes)
     except SolverInputError as exc:
         if exc.code != "mixed":
             raise
-        return _solve_mixed(nodes, lang)
+        return _solve_mixed(nodes, lang, form)
     conv = _Converter(imag_unit=(kind == "expression"))
     if kind == "expression":
         node = nodes[0].args[0] if nodes[0].op == "chain" else nodes[0]
-        return _evaluate(node, conv.conv(node), lang)
+        return _evaluate(node, conv.conv(node), lang, form)
     if kind == "inequality":
         rels: list[list[sp.Basic]] = []
         all_sides: list[sp.Expr] = []
@@ -882,15 +903,15 @@ def run(nodes: list[Node], lang: str) -> dict:
             all_sides.extend(v for side in sides for v in side)
             for op, a, b in zip(n.text.split(), sides, sides[1:], strict=False):
                 rels.append([_INEQ[op](p, q) for p in a for q in b])
-        return _solve_inequality(rels, all_sides + conv.denominators, lang)
+        return _solve_inequality(rels, all_sides + conv.denominators, lang, form)
     pairs: list[tuple[list[sp.Expr], list[sp.Expr]]] = []
     for n in nodes:
         sides = [conv.conv(a) for a in n.args]
         for a, b in zip(sides, sides[1:], strict=False):
             pairs.append(([p - q for p in a for q in b], a + b))
     if kind == "equation":
-        return _solve_equation(pairs, conv, lang)
+        return _solve_equation(pairs, conv, lang, form)
     combos = list(itertools.product(*[branches for branches, _ in pairs]))
     if len(combos) > MAX_BRANCHES:
         raise SolverInputError("unsupported", "too many \\pm")
-    return _solve_system([list(c) for c in combos], lang)
+    return _solve_system([list(c) for c in combos], lang, form)

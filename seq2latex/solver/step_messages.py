@@ -104,6 +104,10 @@ STEP_MESSAGES: dict[str, dict[str, str]] = {
         "nl": "D = 0, dus er is één oplossing: {x} = −b / 2a",
     },
     "simplify": {"en": "Simplify", "nl": "Vereenvoudig"},
+    "rationalise": {
+        "en": "Multiply numerator and denominator by {m}: no root left in the denominator",
+        "nl": "Vermenigvuldig teller en noemer met {m}: zo staat er geen wortel meer in de noemer",
+    },
     # systems
     "system_form": {
         "en": "Write both equations in the form a{x} + b{y} = c",

@@ -1,6 +1,7 @@
 """Step-by-step solutions in English and Dutch, worked out inside the solver's time-limited worker.
 
-Covered: linear equations (LCD, brackets, collect, divide), quadratic equations (the short way for
+Covered: linear equations (LCD, brackets, collect, divide; a surd coefficient such as √2 is divided by
+and the denominator rationalised), quadratic equations (the short way for
 `ax^2 = c` and a product equal to 0, `x` outside brackets when c = 0, product–sum factoring when the
 roots are rational and the monic form has integer coefficients, otherwise the quadratic formula — the
 Dutch "abc-formule" with the discriminant D), systems of two linear equations with one solution
@@ -23,6 +24,7 @@ from typing import Any
 
 import sympy as sp
 
+from seq2latex.solver.answer_form import decimal_digits, is_surd, wrote_decimals
 from seq2latex.solver.engine import _INEQ, _Converter, _OutOfTime, _sorted_symbols, _within
 from seq2latex.solver.lexer import SolverInputError, tokenize
 from seq2latex.solver.parser import Node, parse
@@ -30,13 +32,14 @@ from seq2latex.solver.step_messages import step_text
 
 STEPS_TIME_S = 1.0  # most time for working out and checking the steps, after the answer itself
 MIN_STEPS_S = 0.05  # less time left than this: no steps
-MAX_DECIMALS = 6  # a rational is shown as a decimal (when the input had decimals) up to this many places
 MAX_FACTORS = 4  # linear factors of a product equal to 0 solved the short way
 _REL_LATEX = {"=": "=", "<": "<", ">": ">", "<=": "\\leq", ">=": "\\geq"}
 _REL_TEXT = {"<": "<", ">": ">", "<=": "≤", ">=": "≥"}
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
 
-Terms = list[tuple[sp.Rational, tuple[int, ...]]]  # (coefficient, exponents of the unknowns), unsimplified
+# (coefficient, exponents of the unknowns), unsimplified; a coefficient is rational, or a surd (a sum of
+# rational multiples of square roots of whole numbers: `\\sqrt{2}x = 4`) in a linear equation in one unknown
+Terms = list[tuple[sp.Expr, tuple[int, ...]]]
 
 
 class NoSteps(Exception):
@@ -64,25 +67,12 @@ class _Fmt:
         self.decimal = decimal
 
     def _decimal(self, q: sp.Rational) -> str | None:
-        if not self.decimal or q.is_Integer:
-            return None
-        den = int(q.q)
-        twos = fives = 0
-        while den % 2 == 0:
-            den //= 2
-            twos += 1
-        while den % 5 == 0:
-            den //= 5
-            fives += 1
-        places = max(twos, fives)
-        if den != 1 or places > MAX_DECIMALS:
-            return None
-        text = f"{abs(int(q.p)) * 10**places // int(q.q)}"
-        text = text.rjust(places + 1, "0")
-        return text[:-places] + "." + text[-places:]
+        return decimal_digits(q) if self.decimal else None
 
-    def num(self, q: sp.Rational) -> str:
-        """LaTeX of a rational: integer, decimal (`0{,}5` in Dutch) or `\\frac{p}{q}`."""
+    def num(self, q: sp.Expr) -> str:
+        """LaTeX of a rational: integer, decimal (`0{,}5` in Dutch) or `\\frac{p}{q}`; of a surd: SymPy's."""
+        if not q.is_Rational:
+            return _surd_latex(q)
         q = sp.Rational(q)
         sign = "-" if q < 0 else ""
         if q.is_Integer:
@@ -92,8 +82,10 @@ class _Fmt:
             return sign + (dec.replace(".", "{,}") if self.lang == "nl" else dec)
         return f"{sign}\\frac{{{abs(int(q.p))}}}{{{int(q.q)}}}"
 
-    def text(self, q: sp.Rational) -> str:
-        """Plain text of a rational for an explanation: −3, 1/2, 0,5 (nl)."""
+    def text(self, q: sp.Expr) -> str:
+        """Plain text of a rational for an explanation: −3, 1/2, 0,5 (nl); of a surd: 2√3, √2/2."""
+        if not q.is_Rational:
+            return self._surd_text(q)
         q = sp.Rational(q)
         sign = "−" if q < 0 else ""
         if q.is_Integer:
@@ -103,9 +95,38 @@ class _Fmt:
             return sign + (dec.replace(".", ",") if self.lang == "nl" else dec)
         return f"{sign}{abs(int(q.p))}/{int(q.q)}"
 
+    def _surd_text(self, q: sp.Expr) -> str:
+        out = ""
+        for i, t in enumerate(_surd_terms(q)):
+            r, rest = t.as_coeff_Mul()
+            roots = "".join(f"√{int(f.base)}" for f in sp.Mul.make_args(rest) if f.is_Pow)
+            if r.is_Integer:
+                body = ("" if abs(r) == 1 and roots else self.text(abs(r))) + roots
+            else:
+                body = ("" if abs(r.p) == 1 and roots else str(abs(r.p))) + roots + f"/{r.q}"
+            sign = ("−" if i == 0 else " − ") if r < 0 else ("" if i == 0 else " + ")
+            out += sign + body
+        return out
+
     def paren(self, q: sp.Rational) -> str:
         s = self.num(q)
         return f"({s})" if q < 0 else s
+
+
+def _surd_terms(q: sp.Expr) -> list[sp.Expr]:
+    """The terms of a surd, a positive one first (`\\sqrt{2} - 1` rather than `-1 + \\sqrt{2}`)."""
+    return sorted(sp.Add.make_args(q), key=lambda t: bool(t.could_extract_minus_sign()))
+
+
+def _surd_latex(q: sp.Expr) -> str:
+    """`2 \\sqrt{2}`, `\\frac{\\sqrt{2}}{2}`, `1 + \\sqrt{2}`, `\\sqrt{2} - 1`."""
+    out = ""
+    for i, t in enumerate(_surd_terms(q)):
+        if i == 0:
+            out = sp.latex(t)
+        else:
+            out += f" - {sp.latex(-t)}" if t.could_extract_minus_sign() else f" + {sp.latex(t)}"
+    return out
 
 
 def _mono(exps: tuple[int, ...], names: list[str], text: bool = False) -> str:
@@ -126,7 +147,10 @@ def _side(terms: Terms, names: list[str], fmt: _Fmt, text: bool = False) -> str:
     for i, (c, exps) in enumerate(terms):
         mono = _mono(exps, names, text)
         mag = abs(c)
-        body = mono if (mag == 1 and mono) else (fmt.text(mag) if text else fmt.num(mag)) + mono
+        shown = fmt.text(mag) if text else fmt.num(mag)
+        if isinstance(mag, sp.Add) and (mono or i > 0):
+            shown = f"({shown})"  # (1 + √2)x
+        body = mono if (mag == 1 and mono) else shown + mono
         if i == 0:
             out = ("−" if text else "-") + body if c < 0 else body
         else:
@@ -253,8 +277,9 @@ class _Reader:
         except SolverInputError as exc:
             raise NoSteps() from exc
 
-    def terms(self, node: Node, gens: list[sp.Symbol]) -> Terms:
-        """The side's top-level terms, each expanded on its own (`3(x - 2) + 4` -> 3x, -6, 4)."""
+    def terms(self, node: Node, gens: list[sp.Symbol], surds: bool = False) -> Terms:
+        """The side's top-level terms, each expanded on its own (`3(x - 2) + 4` -> 3x, -6, 4); with `surds`
+        coefficients may be surds (`\\sqrt{2}x`), else only rationals."""
         out: Terms = []
         for t in _top_terms(node):
             e = self.expr(t)
@@ -264,9 +289,12 @@ class _Reader:
                 poly = sp.Poly(sp.expand(e), *gens)
             except sp.PolynomialError as exc:
                 raise NoSteps() from exc
-            if not (poly.domain.is_ZZ or poly.domain.is_QQ):
+            if poly.domain.is_ZZ or poly.domain.is_QQ:
+                out.extend((sp.Rational(c), tuple(int(k) for k in m)) for m, c in poly.terms() if c != 0)
+            elif surds and all(is_surd(c) for _, c in poly.terms()):
+                out.extend((sp.expand(c), tuple(int(k) for k in m)) for m, c in poly.terms() if c != 0)
+            else:
                 raise NoSteps()
-            out.extend((sp.Rational(c), tuple(int(k) for k in m)) for m, c in poly.terms() if c != 0)
         return out
 
 
@@ -414,6 +442,8 @@ def _linear_tail(
         holds = bool(sp.Eq(0, k) if op == "=" else _INEQ[op](0, k))
         b.note("always" if holds else "never")
         return None
+    if not a.is_Rational:
+        return a, _divide_by_surd(b, a, k, op, x)
     value = k / a
     new_op = _FLIP[op] if (a < 0 and op != "=") else op
     result = wrap(_rel(x, new_op, fmt.num(value)))
@@ -431,8 +461,54 @@ def _linear_tail(
     return a, value
 
 
+def _divide_by_surd(b: _Builder, a: sp.Expr, k: sp.Expr, op: str, x: str) -> sp.Expr:
+    """`\\sqrt{2}x = 4`: divide both sides by √2 (x = 4/√2), then rationalise the denominator (multiply
+    numerator and denominator by √2, or by the conjugate √2 − 1 of √2 + 1) and simplify: x = 2√2."""
+    fmt = b.fmt
+    new_op = _FLIP[op] if (a < 0 and op != "=") else op
+    if op == "=":
+        key, fields = "divide", {}
+    elif a < 0:
+        key, fields = "divide_flip", {"op": _REL_TEXT[op], "new": _REL_TEXT[new_op]}
+    else:
+        key, fields = "divide_keep", {"op": _REL_TEXT[op]}
+    value = sp.radsimp(k / a)
+    if k == 0:
+        b.add(_rel(x, new_op, "0"), key, n=fmt.text(a), **fields)
+        return value
+
+    def frac(num: sp.Expr, den: sp.Expr) -> str:  # the sign in front: -\frac{4}{\sqrt{2}}
+        sign = "-" if (num < 0) != (den < 0) else ""
+        if abs(den) == 1:
+            return sign + fmt.num(abs(num))
+        return f"{sign}\\frac{{{fmt.num(abs(num))}}}{{{fmt.num(abs(den))}}}"
+
+    b.add(_rel(x, new_op, frac(k, a)), key, n=fmt.text(a), **fields)
+    terms = sp.Add.make_args(a)
+    if len(terms) == 1:
+        m = sp.Mul(*[f for f in sp.Mul.make_args(a) if f.is_Pow])  # 2√3: multiply by √3
+    elif len(terms) == 2 and sum(1 for t in terms if not t.is_Rational) == 1:
+        r, rest = a.as_coeff_Add()
+        m = r - rest if (r - rest) * a > 0 else rest - r  # √2 + 1: multiply by √2 − 1
+    else:
+        raise NoSteps()
+    num, den = sp.expand(k * m), sp.expand(a * m)
+    if not den.is_Rational or den == 0:
+        raise NoSteps()
+    b.add(_rel(x, new_op, frac(num, den)), "rationalise", m=fmt.text(m))
+    b.add(_rel(x, new_op, fmt.num(value) if is_surd(value) else _value_latex(value, fmt)), "simplify")
+    return value
+
+
+def _rational_part(c: sp.Expr) -> sp.Rational:
+    """The denominator that matters for the LCD: of a rational, or the rational factors of a surd's terms."""
+    if c.is_Rational:
+        return sp.Rational(c)
+    return sp.Rational(1, math.lcm(*[int(t.as_coeff_Mul()[0].q) for t in sp.Add.make_args(c)]))
+
+
 def _lcd(terms: Terms) -> int:
-    return math.lcm(*[int(sp.Rational(c).q) for c, _ in terms]) if terms else 1
+    return math.lcm(*[int(_rational_part(c).q) for c, _ in terms]) if terms else 1
 
 
 def _prepare_sides(
@@ -441,7 +517,9 @@ def _prepare_sides(
     """First step, then the LCD or the expanded brackets; the sides' terms after that."""
     fmt = b.fmt
     lhs_node, rhs_node = node.args
-    lhs, rhs = reader.terms(lhs_node, gens), reader.terms(rhs_node, gens)
+    lhs, rhs = reader.terms(lhs_node, gens, surds=True), reader.terms(rhs_node, gens, surds=True)
+    if not all(c.is_Rational for c, _ in lhs + rhs) and any(sum(e) > 1 for _, e in lhs + rhs):
+        raise NoSteps()  # surds only in linear equations and inequalities
     lcd = _lcd(lhs + rhs)
     if lcd > 1 and _has(node, "div"):
         lhs, rhs = _scale(lhs, sp.Integer(lcd)), _scale(rhs, sp.Integer(lcd))
@@ -785,7 +863,8 @@ def _already_solved(node: Node, reader: _Reader, x: sp.Symbol, fmt: _Fmt) -> boo
     if _node_latex(lhs_node, fmt) != sp.latex(x) or reader.expr(lhs_node) != x:
         return False
     value = reader.expr(rhs_node)
-    return bool(value.is_Rational) and _same_text(_node_latex(rhs_node, fmt), fmt.num(sp.Rational(value)))
+    simplest = fmt.num(value) if value.is_Rational or is_surd(value) else None
+    return simplest is not None and _same_text(_node_latex(rhs_node, fmt), simplest)
 
 
 def build_steps(nodes: list[Node], lang: str) -> list[Step]:
@@ -798,7 +877,7 @@ def build_steps(nodes: list[Node], lang: str) -> list[Step]:
     if reader.conv.denominators:
         raise NoSteps()
     gens = _sorted_symbols(sides)
-    fmt = _Fmt(lang, decimal=any(_has(n, "num", ".") for n in nodes))
+    fmt = _Fmt(lang, decimal=wrote_decimals(nodes))
     b = _Builder(lang, fmt)
     first = [
         _node_latex(n.args[0], fmt) + f" {_REL_LATEX.get(n.text, '?')} " + _node_latex(n.args[1], fmt)

@@ -75,8 +75,8 @@ def test_contract_example() -> None:
 
 def test_dutch_messages_and_decimal_comma() -> None:
     assert solve("x^2 = -1", "nl")["message"] == "Geen reële oplossing"
-    assert solve("x = 2,5", "nl")["solutions"] == [{"x": "\\frac{5}{2}"}]
-    assert solve("x = 2 , 5", "nl")["solutions"] == [{"x": "\\frac{5}{2}"}]  # model tokens, same rule
+    assert solve("x = 2,5", "nl")["solutions"] == [{"x": "2{,}5"}]  # a decimal comma in, one out
+    assert solve("x = 2 , 5", "nl")["solutions"] == [{"x": "2{,}5"}]  # model tokens, same rule
     system = solve("x + y = 5 , x - y = 1", "nl")
     assert system["kind"] == "system" and system["message"] == "Het stelsel heeft één oplossing"
     english = solve("x = 2,5", "en")  # English: the comma separates
@@ -341,3 +341,67 @@ def test_solve_answers_busy_at_once_when_every_worker_stays_busy() -> None:
     for h in hangs:
         h.join(30)
     assert solve("x + 1 = 3", wait_s=5.0)["solutions"] == [{"x": "2"}]  # "busy" was not remembered
+
+
+@pytest.mark.parametrize(
+    ("latex", "lang", "values", "solution_set", "result"),
+    [
+        ("x^2=2,25", "nl", ["-1{,}5", "1{,}5"], "\\left\\{-1{,}5, 1{,}5\\right\\}", "x = -1{,}5 \\vee x = 1{,}5"),
+        ("x^2=2.25", "en", ["-1.5", "1.5"], "\\left\\{-1.5, 1.5\\right\\}", "x = -1.5 \\vee x = 1.5"),
+        ("2x = 3{,}5", "nl", ["1{,}75"], "\\left\\{1{,}75\\right\\}", "x = 1{,}75"),
+        ("x^2 = \\frac{9}{4}", "en", ["- \\frac{3}{2}", "\\frac{3}{2}"], "\\left\\{- \\frac{3}{2}, \\frac{3}{2}\\right\\}",
+         "x = - \\frac{3}{2} \\vee x = \\frac{3}{2}"),  # fractions in, fractions out
+        ("3x = 1.5", "en", ["0.5"], "\\left\\{0.5\\right\\}", "x = 0.5"),
+        ("3x = 1.0", "en", ["\\frac{1}{3}"], "\\left\\{\\frac{1}{3}\\right\\}", "x = \\frac{1}{3}"),  # repeats
+        ("x^2 = 0.5", "en", ["- \\frac{\\sqrt{2}}{2}", "\\frac{\\sqrt{2}}{2}"],  # irrational: as before
+         "\\left\\{- \\frac{\\sqrt{2}}{2}, \\frac{\\sqrt{2}}{2}\\right\\}", "x = - \\frac{\\sqrt{2}}{2} \\vee x = \\frac{\\sqrt{2}}{2}"),
+    ],
+)  # fmt: skip
+def test_the_answer_is_in_the_form_the_pupil_wrote(
+    latex: str, lang: str, values: list[str], solution_set: str, result: str
+) -> None:
+    """Decimals stay decimals (a decimal comma in Dutch) in the solutions, the set, the LaTeX and the
+    steps; fractions stay fractions; irrational values as before (x^2 = 2,25 once gave ±3/2 as the
+    answer under steps ending in ±1,5)."""
+    r = solve(latex, lang, config=NO_CACHE, steps=True)
+    assert [s["x"] for s in r["solutions"]] == values
+    assert r["solution_set"] == solution_set and r["result_latex"] == result
+    last = r["steps"][-1]["latex"]
+    assert sorted(p.split("=")[1].strip().replace(" ", "") for p in last.split("\\vee")) == sorted(
+        v.replace(" ", "") for v in values
+    ), last
+
+
+def test_decimals_stay_decimals_in_inequalities_systems_and_values() -> None:
+    r = solve("2x < 3,5", "nl", config=NO_CACHE)
+    assert r["result_latex"] == "x < 1{,}75" and r["solution_set"] == "\\left(-\\infty, 1{,}75\\right)"
+    r = solve("x + y = 2.5, x - y = 0.5", "en", config=NO_CACHE)
+    assert r["solutions"] == [{"x": "1.5", "y": "1"}] and r["result_latex"] == "x = 1.5 \\wedge y = 1"
+    r = solve("0,5 + 0,25", "nl", config=NO_CACHE)
+    assert r["value"] == "0{,}75" and r["result_latex"] == "0{,}75"
+    assert solve("\\frac{1}{2} + \\frac{1}{4}", "nl", config=NO_CACHE)["value"] == "\\frac{3}{4}"
+
+
+@pytest.mark.parametrize(
+    ("latex", "value"),
+    [("x(t) = 3t + 1", "3 t + 1"), ("h(t) = -5t^2 + 20t", "- 5 t \\left(t - 4\\right)"),
+     ("s(t) = 4t", "4 t"), ("f(x) = x^2 - 1", "\\left(x - 1\\right) \\left(x + 1\\right)")],
+)  # fmt: skip
+def test_a_letter_with_its_variable_in_brackets_defines_a_function(latex: str, value: str) -> None:
+    """`x(t) = 3t + 1` defines x as a function of t (once read as x·t: x = 3 + 1/t), as f(x) = ... does."""
+    for lang in ("en", "nl"):
+        r = solve(latex, lang, config=NO_CACHE)
+        assert r["kind"] == "expression" and r["value"] == value, r
+
+
+@pytest.mark.parametrize(
+    ("latex", "solutions"),
+    [("x(x+1) = 0", [{"x": "-1"}, {"x": "0"}]), ("3(x-2) = 9", [{"x": "5"}]), ("k(x) = 0", [{"x": "0"}]),
+     ("x(t) = 3t + x", [{"x": "\\frac{3 t}{t - 1}"}]), ("a(b + c) = 4", [{"a": "\\frac{4}{b + c}"}])],
+)  # fmt: skip
+def test_a_bracket_after_a_letter_is_still_a_product_where_no_function_is_meant(
+    latex: str, solutions: list[dict[str, str]]
+) -> None:
+    """The bracket holds more than one letter, the right side does not use it, or uses the letter itself."""
+    r = solve(latex, config=NO_CACHE)
+    assert r["kind"] == "equation" and r["solutions"] == solutions, r

@@ -46,6 +46,12 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     ("linear", "nl", "3(x + 1) = 3x + 3", ["klopt altijd"]),
     ("linear", "en", "x^2 + 2x = x^2 + 4", ["Combine"]),
     ("linear", "nl", "\\frac{2x}{5} = 4", ["met 5"]),
+    ("linear", "en", "\\sqrt{2}x = 4", ["Divide both sides by √2", "numerator and denominator by √2"]),
+    ("linear", "nl", "\\sqrt{2} \\cdot x = 4", ["Deel beide kanten door √2", "teller en noemer met √2"]),
+    ("linear", "en", "\\sqrt{2}x + 1 = 3", ["to the left", "by √2"]),
+    ("linear", "en", "2\\sqrt{3}x = 6", ["by 2√3", "by √3"]),
+    ("linear", "nl", "(\\sqrt{2} - 1)x = 1", ["door √2 − 1", "met 1 + √2"]),
+    ("linear", "en", "\\frac{\\sqrt{2}}{2}x = 1", ["least common denominator", "by √2"]),
     # quadratic equations
     ("quadratic", "en", "x^2 - 5x + 6 = 0", ["product–sum"]),
     ("quadratic", "nl", "x^2 - 5x + 6 = 0", ["som-productmethode", "product 6 en som −5"]),
@@ -103,6 +109,7 @@ CASES: list[tuple[str, str, str, list[str]]] = [
     ("inequality", "en", "4 > -\\frac{x}{2}", ["least common denominator"]),
     ("inequality", "en", "3(x - 1) > 3x", ["never true"]),
     ("inequality", "nl", "2x + 1 \\leq 2x + 4", ["klopt altijd"]),
+    ("inequality", "en", "-\\sqrt{2}x < 4", ["by −√2", "flips", "by √2"]),
 ]
 
 
@@ -351,3 +358,19 @@ def test_a_number_not_yet_in_its_simplest_form_still_gets_steps() -> None:
     assert [s["latex"] for s in solve("x = 2 + 3", config=NO_CACHE, steps=True)["steps"]] == ["x = 2 + 3", "x = 5"]
     steps = solve("x = \\frac{2}{4}", config=NO_CACHE, steps=True)["steps"]
     assert steps[-1]["latex"] == "x = \\frac{1}{2}"
+
+
+@pytest.mark.parametrize("latex", ["\\sqrt{2}x=4", "\\sqrt{2}\\cdot x=4", "x\\sqrt{2} = 4"])
+def test_a_root_as_coefficient_is_a_linear_equation_with_steps(latex: str) -> None:
+    """√2·x = 4 once got no steps and the reason "steps are for linear equations": divide by √2, then
+    rationalise the denominator; the last step is the answer."""
+    for lang in ("en", "nl"):
+        r = solve(latex, lang, config=NO_CACHE, steps=True)
+        assert r["steps_reason"] is None and r["result_latex"] == "x = 2 \\sqrt{2}", r
+        assert [s["latex"] for s in r["steps"][-3:]] == [
+            "x = \\frac{4}{\\sqrt{2}}",
+            "x = \\frac{4 \\sqrt{2}}{2}",
+            "x = 2 \\sqrt{2}",
+        ]
+    assert solve("x = 2\\sqrt{2}", config=NO_CACHE, steps=True)["steps_reason"].startswith("Already solved")
+    assert solve("\\sqrt{2}x^2 = 4", config=NO_CACHE, steps=True)["steps"] is None  # not linear: no steps
