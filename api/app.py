@@ -23,7 +23,7 @@ from api.limits import InferenceLimiter
 from api.memory import tune_malloc
 from api.metrics import Metrics
 from api.middleware import ObservabilityMiddleware
-from api.routes import demo, health, metrics, recognize, redoc, solve, symbol
+from api.routes import check, demo, health, metrics, recognize, redoc, solve, symbol
 from api.settings import Settings
 from api.telemetry import REQUEST_ID_HEADER, configure_access_log
 from seq2latex import __version__
@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None, recognizer: Recognizer | None =
     )
     # outermost (added last): it sees every answer, CORS preflights included, and its request id
     app.add_middleware(ObservabilityMiddleware, metrics=app.state.metrics)
-    for module in (solve, recognize, symbol, health, demo, redoc):
+    for module in (solve, check, recognize, symbol, health, demo, redoc):
         app.include_router(module.router)
     if settings.metrics:
         app.include_router(metrics.router)

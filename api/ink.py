@@ -188,3 +188,27 @@ def render_one_symbol(strokes: Sequence[np.ndarray], size: int, pen: str = "fixe
         extent = float((pts.max(axis=0) - pts.min(axis=0)).max())
         return render_symbol(strokes, size=2 * size, ink_pen=INK_PEN_FRACTION * extent or None)
     return render_symbol(strokes, size=2 * size)
+
+
+LINE_GAP_FRACTION = 0.6  # a vertical gap wider than this many median stroke heights starts a new line
+
+
+def split_ink_lines(strokes: Sequence[np.ndarray]) -> list[Strokes]:
+    """Ink of several lines of writing (one step a line), top to bottom: strokes whose vertical extents
+    overlap or lie closer than LINE_GAP_FRACTION of a median stroke's height are one line (a fraction's
+    numerator, bar and denominator stay together; the gap between lines is wider than a symbol)."""
+    items = [np.asarray(s, dtype=np.float64).reshape(-1, 2) for s in strokes if len(s)]  # each (N, 2)
+    if not items:
+        return []
+    spans = sorted(((float(s[:, 1].min()), float(s[:, 1].max()), i) for i, s in enumerate(items)))
+    heights = [hi - lo for lo, hi, _ in spans if hi - lo > MIN_EXTENT]
+    gap = LINE_GAP_FRACTION * (float(np.median(heights)) if heights else 1.0)
+    lines: list[list[int]] = []
+    bottom = -math.inf
+    for lo, hi, i in spans:
+        if not lines or lo > bottom + gap:
+            lines.append([])
+            bottom = hi
+        lines[-1].append(i)
+        bottom = max(bottom, hi)
+    return [[items[i].astype(np.float32) for i in sorted(line)] for line in lines]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from api.limits import (
     DEFAULT_BEAM,
@@ -14,6 +14,7 @@ from api.limits import (
     MAX_INK_STROKE_POINTS,
     MAX_INK_STROKES,
 )
+from seq2latex.solver.config import MAX_CHECK_LINES
 
 
 class Alternative(BaseModel):
@@ -193,3 +194,69 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     from api.errors import ErrorResponse
 
     return {s: {"model": ErrorResponse} for s in statuses}
+
+
+class CheckLine(BaseModel):
+    latex: str = Field(description="the line's LaTeX: as typed, or as read from the photo or ink")
+    latex_typed: str = Field(description="`latex` as a person types it (recognized tokens written compactly)")
+    source: str = Field(description="'typed', 'photo' or 'ink'")
+    confidence: float | None = Field(description="the reading's probability; null for a typed line")
+    needs_confirmation: bool = Field(
+        description="a reading more likely wrong than right (as in /solve): show it to the pupil to correct before "
+        "trusting the verdicts around it; false for typed lines"
+    )
+    readable: bool = Field(description="false when the line cannot be read as maths (its steps are 'unknown')")
+    error: str | None = Field(description="why the line cannot be read (a solver error code), or null")
+    alternatives: list[Alternative] = Field(description="other readings of a photo or ink line, most probable first")
+    box: list[list[float]] | None = Field(
+        default=None, description="a photo's line: its box, four (x, y) corners as fractions of the image"
+    )
+    mathml: str | None = Field(description="MathML rendering of `latex` (sanitised), or null")
+
+
+class CheckStep(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_: int = Field(alias="from", description="the index of the line before (0 = the first line)")
+    to: int = Field(description="the index of the line checked against it (from + 1)")
+    verdict: str = Field(
+        description="'equivalent' (the same solutions, or equal expressions), 'not_equivalent' (SymPy found a value "
+        "for which one line holds and the other does not) or 'unknown' (unreadable, undecidable or out of time: "
+        "never a guess)"
+    )
+    explanation: str = Field(description="why, in the request's language, with the maths as plain text")
+    solutions_before: str | None = Field(default=None, description="LaTeX of the line before's solution set")
+    solutions_after: str | None = Field(default=None, description="LaTeX of this line's solution set")
+
+
+class CheckResponse(BaseModel):
+    source: str = Field(description="'typed', 'photo' or 'ink'")
+    lines: list[CheckLine]
+    steps: list[CheckStep] = Field(description="one per pair of neighbouring lines, in order")
+    first_wrong_line: int | None = Field(
+        description="the index of the first line that does not follow from the one before; null when no step is "
+        "'not_equivalent' (see the steps for any 'unknown')"
+    )
+    lang: str
+    beam: int | None = Field(description="the beam width the lines were read with; null for typed lines")
+    model: ModelInfo
+    timings_ms: dict[str, float]
+
+
+def check_request_body() -> dict[str, Any]:
+    """`openapi_extra` describing POST /check's bodies (parsed by `api.check_inputs`)."""
+    lines = {
+        "type": "array",
+        "items": {"type": "string"},
+        "minItems": 2,
+        "maxItems": MAX_CHECK_LINES,
+        "description": "the pupil's working, one step a line, as LaTeX (a Dutch decimal comma as in /solve)",
+        "example": ["3(x-2)=9", "3x-2=9", "x=11/3"],
+    }
+    body = request_body(allow_latex=False)
+    content = body["requestBody"]["content"]
+    json_props = content["application/json"]["schema"]["properties"]
+    json_props.pop("line", None)
+    content["multipart/form-data"]["schema"]["properties"].pop("line", None)
+    content["application/json"]["schema"]["properties"] = {"lines": lines, **json_props}
+    return body

@@ -21,6 +21,7 @@ _COMMANDS: dict[str, str] = {
     "serve": "api.cli",
     "recognize": "api.cli",
     "solve": "api.solve_cli",
+    "check": "api.check_cli",
     "preprocess": "seq2latex.preprocess_cli",
 }
 _COMMAND_MODULES = list(dict.fromkeys(_COMMANDS.values()))

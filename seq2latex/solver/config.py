@@ -18,6 +18,7 @@ MAX_NUMBER_DIGITS = 60  # digits in one literal number
 MAX_FACTORIAL = 1000  # largest literal n in n!
 MAX_BRANCHES = 8  # \pm alternatives expanded
 MAX_STATEMENTS = 10  # equations in a system
+MAX_CHECK_LINES = 30  # lines of working checked at once (`check_working`)
 WORKER_MEMORY_BYTES = 2 * 1024**3  # address-space limit of a worker process (POSIX only)
 CACHE_SIZE = 256  # solved results remembered in the caller
 

@@ -10,6 +10,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from seq2latex.solver import engine
+from seq2latex.solver.check_engine import compare
+from seq2latex.solver.check_messages import explain
 from seq2latex.solver.config import WORKER_MEMORY_BYTES
 from seq2latex.solver.lexer import SolverInputError
 from seq2latex.solver.parser import Node
@@ -49,6 +51,16 @@ def handle(nodes: list[Node], lang: str, steps_deadline: float | None = None) ->
         return {"error": "internal", "detail": _short_error(exc)}
 
 
+def check_step(job: dict[str, Any]) -> dict[str, Any]:
+    """One step of `seq2latex.solver.check`: {"before", "after" (CheckLine), "lang", "seconds"}."""
+    try:
+        return compare(job["before"], job["after"], job["lang"], float(job["seconds"]))
+    except MemoryError:
+        return {"verdict": "unknown", "explanation": explain("undecided", job.get("lang", "en"))}
+    except Exception:  # noqa: BLE001 - a worker must always answer; "unknown" is never a wrong verdict
+        return {"verdict": "unknown", "explanation": explain("undecided", job.get("lang", "en"))}
+
+
 def _short_error(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     text = lines[0] if lines else type(exc).__name__
@@ -80,6 +92,9 @@ def worker_main(memory_bytes: int = WORKER_MEMORY_BYTES) -> None:
             return
         if job is None:
             return
+        if isinstance(job, dict) and job.get("task") == "check":  # one step of a pupil's working
+            writer.send(check_step(job))
+            continue
         nodes, lang, *options = job  # options: (seconds for the steps,) when they are asked for
         deadline = time.monotonic() + float(options[0]) if options and options[0] else None
         writer.send(handle(nodes, lang, deadline))
