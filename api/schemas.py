@@ -24,6 +24,9 @@ class Alternative(BaseModel):
         description="probability of this reading; the alternatives are distinct LaTeX, most probable first, "
         "the first one's score being the confidence"
     )
+    mathml: str | None = Field(
+        default=None, description="MathML rendering of `latex` (sanitised, inline), or null: the demo shows it"
+    )
 
 
 class TokenProb(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from api.mathml import latex_to_mathml
 from api.pipeline import Recognition
 from api.schemas import Alternative, ModelInfo, TokenProb
 from api.settings import Settings
@@ -23,8 +24,15 @@ def confirm_below(recognizer: Recognizer, settings: Settings, beam: int) -> floa
 
 
 def alternatives(rec: Recognition) -> list[Alternative]:
+    """The beam's readings, each with its rendering (a pupil picks a formula, not a LaTeX string)."""
     return [
-        Alternative(latex=latex, latex_typed=compact(latex), score=score) for latex, score in rec.alternatives
+        Alternative(
+            latex=latex,
+            latex_typed=compact(latex),
+            score=score,
+            mathml=latex_to_mathml(latex, display="inline"),
+        )
+        for latex, score in rec.alternatives
     ]
 
 

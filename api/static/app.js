@@ -1,6 +1,7 @@
 // seq2latex demo page: draw or upload -> POST /solve; edit the LaTeX -> POST /solve {latex};
 // Symbol mode: one drawn symbol -> POST /symbol, its top-5 as bars.
-// No external scripts; formulas arrive as (server-sanitised) MathML, which browsers render natively.
+// No external scripts; formulas arrive as (server-sanitised) MathML, which browsers render natively: the
+// reading, its alternatives (a pupil picks a formula, not a LaTeX string), the answer and the steps.
 "use strict";
 
 const RESOLVE_DELAY_MS = 450;
@@ -15,7 +16,8 @@ const TEXT = {
     draw: "Draw", photo: "Photo", clear: "Clear", undo: "Undo", recognize: "Recognize & solve",
     choose: "Choose or take a photo of a handwritten formula", start: "Draw a formula or upload a photo.",
     whatWasRead: "what was read",
-    formula: "Formula", latexHint: "(edit to correct it — the solution updates)", solution: "Solution",
+    formula: "Formula", latexLabel: "Formula (LaTeX)", latexHint: "(edit to correct it — the solution updates)",
+    solution: "Solution", timingsSummary: "How long it took",
     docs: "API documentation", recognizing: "Recognizing…", solving: "Solving…",
     recognized: "Recognized — edit the LaTeX below if something is wrong.", solved: "Solved.",
     unreachable: "The server could not be reached.", confidence: "Confidence", alternatives: "Alternatives:",
@@ -39,7 +41,8 @@ const TEXT = {
     draw: "Tekenen", photo: "Foto", clear: "Wissen", undo: "Ongedaan maken", recognize: "Herken & los op",
     choose: "Kies of maak een foto van een handgeschreven formule", start: "Teken een formule of upload een foto.",
     whatWasRead: "wat er gelezen is",
-    formula: "Formule", latexHint: "(pas aan om te verbeteren — de oplossing volgt)", solution: "Oplossing",
+    formula: "Formule", latexLabel: "Formule (LaTeX)", latexHint: "(pas aan om te verbeteren — de oplossing volgt)",
+    solution: "Oplossing", timingsSummary: "Hoe lang het duurde",
     docs: "API-documentatie", recognizing: "Herkennen…", solving: "Oplossen…",
     recognized: "Herkend — pas de LaTeX hieronder aan als er iets niet klopt.", solved: "Opgelost.",
     unreachable: "De server is niet bereikbaar.", confidence: "Zekerheid", alternatives: "Alternatieven:",
@@ -124,6 +127,20 @@ function clearResults(keepLatex) {
   $("solution-formula").replaceChildren();
   showSteps(null, null);
   $("timings").textContent = "";
+  $("timings-box").hidden = true;
+}
+
+// A reading to pick: a button showing the rendered formula (its LaTeX as the fallback and the tooltip);
+// the LaTeX it stands for is in data-latex
+function formulaChip(latex, mathml, title) {
+  const chip = document.createElement("button");
+  chip.type = "button";
+  chip.className = "chip";
+  chip.dataset.latex = latex;
+  chip.title = title || latex;
+  chip.setAttribute("aria-label", latex);
+  setMath(chip, mathml, latex);
+  return chip;
 }
 
 function showSolution(data) {
@@ -167,14 +184,12 @@ function askConfirmation(data) {
   box.replaceChildren();
   const reading = data.latex_typed || data.latex;
   const seen = new Set();
-  for (const alt of [{ latex: data.latex, latex_typed: reading }].concat(data.alternatives || []).slice(0, 5)) {
+  const first = { latex: data.latex, latex_typed: reading, mathml: data.mathml };
+  for (const alt of [first].concat(data.alternatives || []).slice(0, 5)) {
     const typed = alt.latex_typed || alt.latex;
     if (seen.has(typed)) continue;
     seen.add(typed);
-    const chip = document.createElement("button");
-    chip.type = "button";
-    chip.className = "chip";
-    chip.textContent = typed;
+    const chip = formulaChip(typed, alt.mathml);
     chip.addEventListener("click", () => {
       if (typed === reading) { confirmReading(); return; }
       $("latex-input").value = typed;
@@ -212,11 +227,7 @@ function showAlternatives(data) {
   if (!alts.length) return;
   box.appendChild(document.createTextNode(t("alternatives")));
   for (const alt of alts.slice(0, 4)) {
-    const chip = document.createElement("button");
-    chip.type = "button";
-    chip.className = "chip";
-    chip.textContent = alt.typed;
-    chip.title = t("score") + " " + alt.score.toFixed(3);
+    const chip = formulaChip(alt.typed, alt.mathml, alt.typed + " · " + t("score") + " " + alt.score.toFixed(3));
     chip.addEventListener("click", () => { $("latex-input").value = alt.typed; solveLatex(); });
     box.appendChild(chip);
   }
@@ -230,6 +241,7 @@ function showTimings(data) {
     .filter((k) => typeof ms[k] === "number" && (ms[k] > 0 || k === "total"))
     .map((k) => t(TIMING_LABELS[k]) + " " + ms[k].toFixed(0) + " ms");
   $("timings").textContent = parts.join(" · ");
+  $("timings-box").hidden = !parts.length; // out of the way: a closed "How long it took"
 }
 
 // The small "what was read" thumbnail beside the photo: the model's input (lines removed, cropped, scaled)
@@ -585,8 +597,22 @@ function setupUpload() {
   });
 }
 
+// A formula typed by the pupil is not the photo's: the photo, what was read from it and the boxes drawn
+// on it go (picking an alternative of that photo keeps them: that sets the box without an input event)
+function forgetPhoto() {
+  const preview = $("preview");
+  if (preview.hidden) return;
+  preview.hidden = true;
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  preview.removeAttribute("src");
+  $("file-input").value = ""; // the same photo chosen again is read again
+  showModelInput(null);
+  showPage(null);
+}
+
 function setupEditing() {
   $("latex-input").addEventListener("input", () => {
+    forgetPhoto();
     clearTimeout(resolveTimer);
     resolveTimer = setTimeout(solveLatex, RESOLVE_DELAY_MS);
   });

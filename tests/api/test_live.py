@@ -168,8 +168,8 @@ def test_demo_page_follows_the_current_input(
     expect(page.locator("#solution-message")).not_to_be_empty()
     chips = page.locator("#alternatives .chip")
     expect(chips.first).to_be_visible()  # the page asks for a beam: alternatives appear
-    first = chips.first.inner_text()
-    assert "{ " not in first and " }" not in first  # typed style, not spaced tokens
+    first = chips.first.get_attribute("data-latex")  # the chip shows the formula, it stands for this LaTeX
+    assert first and "{ " not in first and " }" not in first  # typed style, not spaced tokens
     chips.first.click()
     expect(page.locator("#latex-input")).to_have_value(first)
     expect(page.locator("#status")).to_have_text("Solved.")
@@ -324,7 +324,8 @@ def test_demo_page_asks_before_solving_a_doubtful_reading(
     reading = page.input_value("#latex-input")
     assert reading.strip()
     chips = page.locator("#confirm-choices .chip")
-    expect(chips.first).to_have_text(reading)  # the reading itself, then its alternatives
+    expect(chips.first).to_have_attribute("data-latex", reading)  # the reading itself, then its alternatives
+    expect(chips.first.locator("math")).to_have_count(1)  # shown as a formula, not as LaTeX
     page.screenshot(path=str(shots / "demo_confirm.png"), full_page=True)
 
     # in Dutch the question is Dutch, and still nothing is solved
