@@ -101,6 +101,13 @@ def test_readme_docs_and_configs_have_no_issue_numbers_runner_calls_or_local_fol
     assert not _offences(paths), "\n".join(_offences(paths))
 
 
+def test_the_shipped_model_cards_have_no_issue_numbers_or_runner_calls() -> None:
+    """The card is user-facing (`/version` gives its note): it says what a run was, not which issue asked."""
+    paths = sorted((ROOT / "seq2latex" / "weights").rglob("card.json"))
+    assert paths
+    assert not _offences(paths), "\n".join(_offences(paths))
+
+
 def test_docs_links_point_at_files_that_exist() -> None:
     for path in [README, *sorted((ROOT / "docs").glob("*.md"))]:
         for target in re.findall(r"\]\(([^)#:\s]+)(?:#[^)]*)?\)", path.read_text()):
