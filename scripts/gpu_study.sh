@@ -5,7 +5,7 @@
 # crohme_val and school_val, the best arm (by crohme_val) packed as the window's model. Leaves in OUT
 # (default $OUT) at most 8 files of at most 16 MiB:
 #   study.json  curves.png  eval.json  model-fp16.tar  ema-fp32.tar.part0..N  run.log
-# (`python -m seq2latex.window_cli unpack OUT DEST` turns them back into model directories).
+# (`python -m seq2latex.cli.window unpack OUT DEST` turns them back into model directories).
 #
 # The files it needs (made here once; see docs/gpu.md):
 #   python -m data.pack ../shared/crohme runs/gpu_data/crohme_offline.zip --add school_val=runs/synth/school_val
@@ -33,10 +33,10 @@ if [ "$DEVICE" = cuda ]; then nvidia-smi --query-gpu=name,memory.total,memory.us
 arm_set=()
 for kv in ${ARM_SET:-}; do arm_set+=(--set "$kv"); done
 set +e
-"$PYTHON" -m seq2latex.window_cli study --spec "$SPEC" --data "$DATA" --out "$OUT" --work "$WORK" \
+"$PYTHON" -m seq2latex.cli.window study --spec "$SPEC" --data "$DATA" --out "$OUT" --work "$WORK" \
   --device "$DEVICE" --train-minutes "$TRAIN_MIN" --eval-seconds "$EVAL_S" --part-mib "$PART_MIB" "${arm_set[@]}"
 rc=$?
 set -e
 echo "+ study done in $(( $(date +%s) - START )) s (budget ${WINDOW_S} s), exit $rc"
-"$PYTHON" -m seq2latex.window_cli check "$OUT"
+"$PYTHON" -m seq2latex.cli.window check "$OUT"
 exit $rc

@@ -2,7 +2,7 @@
 # One GPU window in one command: train for what the window leaves, evaluate on the GPU, and leave in
 # OUT (default $OUT, the folder that comes back from the GPU machine) at most 8 files of at most 16 MiB:
 #   model-fp16.tar  ema-fp32.tar.part0..N  log.csv  curves.png  eval.json  run.log
-# (seq2latex/window_cli.py says what each holds; `python -m seq2latex.window_cli unpack FILES DEST`
+# (seq2latex/cli/window.py says what each holds; `python -m seq2latex.cli.window unpack FILES DEST`
 # turns them back into model directories here).
 #
 #   python -m data.pack ../shared/crohme runs/gpu_data/crohme_offline.zip      # once, here (~9 MiB)
@@ -43,7 +43,7 @@ if [ $rc -ne 0 ]; then
   exit $rc
 fi
 echo "+ trained in $(( $(date +%s) - START )) s; evaluating and packing"
-"$PYTHON" -m seq2latex.window_cli finish --run "$WORK" --data "$DATA" --out "$OUT" --device "$DEVICE" \
+"$PYTHON" -m seq2latex.cli.window finish --run "$WORK" --data "$DATA" --out "$OUT" --device "$DEVICE" \
   --eval-seconds "$EVAL_S" --part-mib "$PART_MIB"
 echo "+ done in $(( $(date +%s) - START )) s (budget ${WINDOW_S} s)"
-"$PYTHON" -m seq2latex.window_cli check "$OUT"
+"$PYTHON" -m seq2latex.cli.window check "$OUT"

@@ -1,8 +1,11 @@
-"""The packages import one way: tokenizer <- data <- seq2latex <- api / train.py.
+"""The packages import one way: tokenizer <- data <- seq2latex <- api / train.py, and the command line,
+`seq2latex/cli/`, sits above all of them.
 
 Read from the source (every `import` and `from ... import`, at any depth), so a lazy import inside a
-function counts too. `seq2latex/cli.py` is the one entry point: it registers every layer's commands by
-module name (`importlib`), which is not an import statement and is allowed."""
+function counts too. `seq2latex/cli/` is the one home of the commands: one thin module per command (or
+group of commands) that may import every layer, api included, and that nothing outside it imports
+(tests apart). Its `__init__` registers the commands by module name (`importlib`), so that only the
+module of the command given is imported."""
 
 from __future__ import annotations
 
@@ -13,6 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ["tokenizer", "data", "seq2latex", "api"]  # each may import only those before it
+CLI = ROOT / "seq2latex" / "cli"  # the commands: above every layer
 
 
 def _imported_packages(path: Path) -> set[str]:
@@ -32,7 +36,7 @@ def test_no_import_runs_back_up_the_layers(package: str) -> None:
     offences = [
         f"{path.relative_to(ROOT)} imports {sorted(_imported_packages(path) & above)}"
         for path in sorted((ROOT / package).rglob("*.py"))
-        if _imported_packages(path) & above
+        if _imported_packages(path) & above and CLI not in path.parents
     ]
     assert not offences, offences
 

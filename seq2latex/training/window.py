@@ -1,6 +1,6 @@
 """A GPU window's results: evaluate a run's model, pack what comes back through the device tool's
 return folder (at most 8 files of at most 16 MiB, flat), check those limits, and unpack them here.
-`seq2latex.window_cli` and `seq2latex.training.study` are its commands."""
+`seq2latex.cli.window` and `seq2latex.training.study` are its commands."""
 
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def pack_model(run: Path, out: Path, part_mib: float = PART_MIB) -> list[Path]:
     """`run`'s best/ as OUT/model-fp16.tar and its last EMA weights in fp32 as OUT/ema-fp32.tar.partN
     -> the parts."""
     from seq2latex.checkpoint import load_card, load_model_dir, save_model_dir
-    from seq2latex.export_cli import export
+    from seq2latex.cli.export import export
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
@@ -162,7 +162,7 @@ def pack_model(run: Path, out: Path, part_mib: float = PART_MIB) -> list[Path]:
 
 def finish(run: Path, data: Path, out: Path, device: str = "cpu", eval_seconds: float = 60.0,
            part_mib: float = PART_MIB) -> dict[str, Any]:  # fmt: skip
-    """Evaluate `run`'s best model and pack the window's results into `out` (see `seq2latex.window_cli`)."""
+    """Evaluate `run`'s best model and pack the window's results into `out` (see `seq2latex.cli.window`)."""
     out.mkdir(parents=True, exist_ok=True)
     # the weights and logs first: should the evaluation overrun the call, they are already in `out`
     for name in ("log.csv", "curves.png"):

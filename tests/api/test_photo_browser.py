@@ -18,7 +18,7 @@ from data.inkml import read_inkml
 from data.photo_render import phone_photo
 from data.preprocess import preprocess
 from data.render import render_strokes
-from seq2latex.preprocess_cli import model_preprocess_config, view_image
+from seq2latex.cli.preprocess import model_preprocess_config, view_image
 from seq2latex.recognizer import DEFAULT_MODEL_DIR
 
 REPO = Path(__file__).resolve().parents[2]

@@ -12,7 +12,6 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from data.cli import source_stats
 from data.records import (
     Record,
     discover_sources,
@@ -21,6 +20,7 @@ from data.records import (
     read_all,
     read_source,
 )
+from seq2latex.cli.data import source_stats
 
 
 @pytest.fixture(scope="module")

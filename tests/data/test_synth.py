@@ -24,7 +24,6 @@ from data.synth.build import (
     synthesize,
     write_offline,
 )
-from data.synth.cli import cmd_synth
 from data.synth.expressions import (
     FAMILIES,
     ExpressionConfig,
@@ -35,6 +34,7 @@ from data.synth.expressions import (
 from data.synth.glyphs import GlyphBank, build_bank, normalise_glyph
 from data.synth.layout import Frac, LayoutConfig, Script, Sqrt, needed_classes, parse, write
 from data.synth.mix import is_synthetic, mix_synthetic
+from seq2latex.cli.synth import cmd_synth
 from tokenizer import LatexTokenizer
 from tokenizer.vocab import CROHME_TOKENS
 

@@ -14,7 +14,7 @@ from seq2latex.recognizer import Recognizer
 
 
 def _load(args: argparse.Namespace) -> Recognizer | None:
-    from seq2latex.eval_cli import open_recognizer
+    from seq2latex.cli.eval import open_recognizer
 
     options = {"symbol_view_angles": ()} if args.single_view else {}
     recognizer = open_recognizer(args, **options)

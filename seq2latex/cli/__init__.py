@@ -10,19 +10,19 @@ import sys
 # parser. Only the module of the command given is imported (`seq2latex solve 'x^2=1'` loads neither
 # torch nor the model); without a known command (`--help`, a typo) all of them are.
 _COMMANDS: dict[str, str] = {
-    "data": "data.cli",
-    "tokenize": "data.tokenize_cli",
-    "synth": "data.synth.cli",
-    "eval": "seq2latex.eval_cli",
-    "bench": "seq2latex.bench_cli",
-    "export": "seq2latex.export_cli",
-    "eval-symbols": "seq2latex.symbols_cli",
-    "calibrate-symbols": "seq2latex.symbols_cli",
-    "serve": "api.cli",
-    "recognize": "api.cli",
-    "solve": "api.solve_cli",
-    "check": "api.check_cli",
-    "preprocess": "seq2latex.preprocess_cli",
+    "data": "seq2latex.cli.data",
+    "tokenize": "seq2latex.cli.tokenize",
+    "synth": "seq2latex.cli.synth",
+    "eval": "seq2latex.cli.eval",
+    "bench": "seq2latex.cli.bench",
+    "export": "seq2latex.cli.export",
+    "eval-symbols": "seq2latex.cli.symbols",
+    "calibrate-symbols": "seq2latex.cli.symbols",
+    "serve": "seq2latex.cli.serve",
+    "recognize": "seq2latex.cli.serve",
+    "solve": "seq2latex.cli.solve",
+    "check": "seq2latex.cli.check",
+    "preprocess": "seq2latex.cli.preprocess",
 }
 _COMMAND_MODULES = list(dict.fromkeys(_COMMANDS.values()))
 
@@ -42,6 +42,3 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     return int(args.func(args) or 0)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

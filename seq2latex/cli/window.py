@@ -2,10 +2,10 @@
 on the GPU and pack what must come back in OUT (at most 8 files of at most 16 MiB, flat), or train a
 study's arms side by side (seq2latex.training.study); the work is in seq2latex.training.window.
 
-    python -m seq2latex.window_cli finish --run WORK --data ZIP --out OUT [--device cuda]
-    python -m seq2latex.window_cli study --spec configs/study/X.yaml --data ZIP --out OUT --work DIR
+    python -m seq2latex.cli.window finish --run WORK --data ZIP --out OUT [--device cuda]
+    python -m seq2latex.cli.window study --spec configs/study/X.yaml --data ZIP --out OUT --work DIR
         --train-minutes M [--device cuda]      (study.json, curves.png, eval.json, model-fp16.tar, ...)
-    python -m seq2latex.window_cli bench-study --spec ... --data ZIP --work DIR --k 1,2,4 --seconds 60
+    python -m seq2latex.cli.window bench-study --spec ... --data ZIP --work DIR --k 1,2,4 --seconds 60
 
 Leaves in OUT:
     model-fp16.tar          the run's best/ (EMA weights, chosen on crohme_val) as an fp16 model directory
@@ -36,7 +36,7 @@ __all__ = ["MAX_FILES", "MAX_FILE_MIB", "check_out", "finish", "main", "unpack"]
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m seq2latex.window_cli", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="python -m seq2latex.cli.window", description=__doc__.split("\n")[0])
     sub = p.add_subparsers(dest="command", required=True)
     f = sub.add_parser("finish", help="evaluate a window's run and pack its results for $OUT")
     f.add_argument("--run", type=Path, required=True, help="train.py's output folder")

@@ -212,8 +212,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     t.set_defaults(func=_run_train)
 
 
-if __name__ == "__main__":  # python -m seq2latex.bench_cli train ...
-    parser = argparse.ArgumentParser(prog="python -m seq2latex.bench_cli")
+if __name__ == "__main__":  # python -m seq2latex.cli.bench train ...
+    parser = argparse.ArgumentParser(prog="python -m seq2latex.cli.bench")
     register(parser.add_subparsers(dest="command", required=True))
     ns = parser.parse_args(["bench", *sys.argv[1:]])
     sys.exit(ns.func(ns))

@@ -15,7 +15,7 @@ def model_preprocess_config(model_dir: str | None) -> object:
     """The `PreprocessConfig` of a model directory (default: the shipped model), from its config.json only."""
     from seq2latex.config import ModelConfig, from_dict, preprocess_config
 
-    root = Path(model_dir) if model_dir else Path(__file__).resolve().parent / "weights" / "default"
+    root = Path(model_dir) if model_dir else Path(__file__).resolve().parents[1] / "weights" / "default"
     raw = json.loads((root / "config.json").read_text())
     return preprocess_config(from_dict(ModelConfig, raw["model"]))
 

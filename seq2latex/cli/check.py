@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from api.solve_cli import _IMAGE_SUFFIXES
+from seq2latex.cli.solve import _IMAGE_SUFFIXES
 from seq2latex.solver.config import DEFAULT_TIMEOUT_S
 
 _MARKS = {"equivalent": "ok", "not_equivalent": "WRONG", "unknown": "?"}
@@ -32,9 +32,9 @@ def register(subparsers: Any) -> None:
 
 def _photo_lines(path: Path, model: Path | None) -> list[dict[str, Any]]:
     from api.checking import recognize_photo_lines
-    from api.cli import _recognizer, model_problem
     from api.images import open_image
     from api.settings import Settings
+    from seq2latex.cli.serve import _recognizer, model_problem
     from seq2latex.confirmation import needs_confirmation
 
     problem = model_problem(model)

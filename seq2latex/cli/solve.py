@@ -2,7 +2,7 @@
 over the case table (`--bench`).
 
 It lives in the service layer because it composes the two halves below it: the image checks and
-`Recognizer` of `api.cli`, and `seq2latex.solver`."""
+`Recognizer` of `seq2latex.cli.serve`, and `seq2latex.solver`."""
 
 from __future__ import annotations
 
@@ -83,8 +83,12 @@ def run(args: argparse.Namespace) -> int:
         if latex is not None:
             print("error: give either IMAGE or --latex, not both", file=sys.stderr)
             return 2
-        from api.cli import describe, model_problem, recognize_file  # torch and the model: only for a photo
         from api.errors import ApiError
+        from seq2latex.cli.serve import (  # torch and the model: only for a photo
+            describe,
+            model_problem,
+            recognize_file,
+        )
 
         problem = model_problem(args.model)
         if problem:

@@ -114,8 +114,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run_eval)
 
 
-if __name__ == "__main__":  # python -m seq2latex.eval_cli ... (no other sub-command imported)
-    parser = argparse.ArgumentParser(prog="python -m seq2latex.eval_cli")
+if __name__ == "__main__":  # python -m seq2latex.cli.eval ... (no other sub-command imported)
+    parser = argparse.ArgumentParser(prog="python -m seq2latex.cli.eval")
     register(parser.add_subparsers(dest="command", required=True))
     ns = parser.parse_args(["eval", *sys.argv[1:]])
     sys.exit(ns.func(ns))
