@@ -76,7 +76,7 @@ def _step_counts(trainer: Any, p: float, batch: int = 8) -> tuple[float, int]:
     calls of one step on the largest bucket)."""
     from torch.profiler import ProfilerActivity, profile
 
-    from seq2latex.cli.bench import flops_per_sample
+    from seq2latex.training.bench import flops_per_sample
 
     data = trainer.build_data()
     res, gen = data.resident, torch.Generator().manual_seed(0)

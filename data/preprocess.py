@@ -312,6 +312,20 @@ def _tensor(x: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(x)
 
 
+def looks_clean_image(image: Image.Image | np.ndarray | bytes) -> bool:
+    """`data.photo.looks_clean` of an image, decoded and grey: True where `preprocess` takes the clean
+    path (a render or scan), False where it takes the photo path. `PreprocessError` if undecodable."""
+    return photo.looks_clean(_to_gray(to_pil(image)))
+
+
+def view_image(tensor: torch.Tensor, dark_on_light: bool = True) -> Image.Image:
+    """A model input (1, H, W), ink = 1, as an 8-bit PIL image (dark ink on white unless told otherwise)."""
+    arr = tensor[0].clamp(0, 1).numpy()  # (H, W)
+    if dark_on_light:
+        arr = 1.0 - arr
+    return Image.fromarray((arr * 255.0 + 0.5).astype(np.uint8), "L")
+
+
 def preprocess(
     image: Image.Image | np.ndarray | bytes,
     cfg: PreprocessConfig = PreprocessConfig(),

@@ -206,6 +206,13 @@ def preprocess_config(cfg: ModelConfig) -> Any:
     )
 
 
+
+def model_preprocess_config(model_dir: str | Path | None = None) -> Any:
+    """The `PreprocessConfig` of a model directory (default: the shipped model), from its config.json only."""
+    root = Path(model_dir) if model_dir else Path(__file__).resolve().parent / "weights" / "default"
+    raw = json.loads((root / "config.json").read_text())
+    return preprocess_config(from_dict(ModelConfig, raw["model"]))
+
 def to_dict(obj: Any) -> dict[str, Any]:
     """A dataclass as a JSON-ready dict."""
     return dataclasses.asdict(obj)

@@ -7,6 +7,7 @@ Latency = wall time per image at batch 1 (preprocess + decode) on the current de
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -195,3 +196,66 @@ def evaluate(
 
 def results_as_dicts(results: Sequence[SampleResult]) -> list[dict[str, Any]]:
     return [asdict(r) for r in results]
+
+
+def load_recognizer(model: str | Path | None, device: str = "cpu", threads: int = 0, **options: Any) -> Any:
+    """The Recognizer of a model directory (None: the shipped model) on `device` (auto: CUDA when there
+    is one) with `threads` CPU threads (0: torch's default); `options` go to `Recognizer.from_pretrained`.
+    Raises FileNotFoundError when the model directory cannot be read."""
+    import torch
+
+    from seq2latex.recognizer import Recognizer
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu" and threads:
+        torch.set_num_threads(threads)
+    return Recognizer.from_pretrained(model, device=device, **options)
+
+
+def evaluation_report(
+    recognizer: Any,
+    data: str | Path,
+    *,
+    limit: int = 0,
+    source: str | None = None,
+    split: str | None = None,
+    beam: int = 1,
+    rescore: bool = True,
+    augment: float = 0.0,
+    seed: int = 0,
+    paper: str = "plain",
+) -> tuple[dict[str, Any], list[SampleResult]]:
+    """`seq2latex eval`'s report (the metrics, the model, how it was read) and the per-sample results of
+    `recognizer` on `data`: its first `limit` samples (0: all), of one `source`, of a `split`'s
+    expressions only, or (`augment` > 0) their photo-like copy (`augment_samples`)."""
+    names = None
+    if split:
+        from data.splits import load_split
+
+        names = load_split(split)
+    samples = iter_eval_samples(data, limit=limit, source=source, names=names)
+    if augment > 0:
+        samples = augment_samples(samples, augment, seed, paper=paper)
+    metrics, results = evaluate(recognizer, samples, beam=beam, rescore=rescore)
+    report: dict[str, Any] = dict(metrics)
+    report["model"] = f"{recognizer.card.get('name', '?')} {recognizer.card.get('version', '')}".strip()
+    report["beam"] = beam
+    report["split"] = split
+    report["bidirectional_rescoring"] = bool(recognizer.config.bidirectional and beam > 1 and rescore)
+    report["augment"] = {"strength": augment, "seed": seed, "paper": paper} if augment > 0 else None
+    return report, results
+
+
+def predictions_path(json_path: Path) -> Path:
+    """The per-sample predictions file written beside the metrics JSON."""
+    return json_path.with_name(json_path.stem + ".predictions.jsonl")
+
+
+def write_evaluation(out: Path, text: str, results: Sequence[SampleResult]) -> None:
+    """The report's JSON `text` in `out`, and the per-sample results beside it (`predictions_path`)."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    with predictions_path(out).open("w") as f:
+        for row in results_as_dicts(results):
+            f.write(json.dumps(row) + "\n")

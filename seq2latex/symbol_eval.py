@@ -4,11 +4,15 @@ Each crop is the traceGroup rendered to an image (`SymbolDataset.render`, what t
 `Recognizer.symbol_views` -> `Recognizer.symbol_scores`: the same preprocessing and test-time views
 `POST /symbol` applies to an uploaded image (`api.pipeline.classify_sync`), batched. Metrics: top-1 / top-5 accuracy, per-class
 accuracy with counts, the most confused pairs, ECE of the top-1 probability, NLL. Rates are percentages.
+
+The work of `seq2latex eval-symbols` (`symbol_report`) and `seq2latex calibrate-symbols`
+(`fit_symbol_temperature`, `write_calibration`; the temperature itself: `seq2latex.calibration`).
 """
 
 from __future__ import annotations
 
 import logging
+import shutil
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -20,9 +24,18 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 
 from data.records import Record, iter_inkml_records
+from data.splits import partition
 from data.symbols import SymbolDataset, normalize_label
-from seq2latex.calibration import ECE_BINS, ece_of_logits, nll
-from seq2latex.recognizer import Recognizer
+from seq2latex.calibration import (
+    CALIBRATION_KEY,
+    ECE_BINS,
+    ece_of_logits,
+    fit_temperature,
+    nll,
+    weights_sha256,
+)
+from seq2latex.checkpoint import load_card, save_card
+from seq2latex.recognizer import Recognizer, symbol_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -162,3 +175,86 @@ def confusion_image(scores: SymbolScores, classes: Sequence[str], temperature: f
         ImageDraw.Draw(label).text((2, 0), name, fill=(0, 0, 0), font=font)
         im.paste(label.rotate(90, expand=True), (LABEL_PX + i * CELL_PX, TITLE_PX))
     return im
+
+
+def model_name(recognizer: Recognizer) -> str:
+    """`name version` of the model's card."""
+    return f"{recognizer.card.get('name', '?')} {recognizer.card.get('version', '')}".strip()
+
+
+def symbol_report(
+    recognizer: Recognizer, data: str | Path, limit: int = 0, temperature: float | None = None
+) -> tuple[dict[str, Any], SymbolScores, float]:
+    """`seq2latex eval-symbols`: the metrics of the first `limit` (0 = all) traceGroup crops under `data`
+    at `temperature` (None: the model card's), with the model, views and the card's calibration; the
+    scores, and the temperature used. Raises ValueError when `data` holds no traceGroups."""
+    records = read_inkml(data)
+    if not any(r.symbols for r in records):
+        raise ValueError(f"no InkML traceGroups under {data}")
+    scores = score_symbols(recognizer, records, limit=limit)
+    temperature = recognizer.symbol_temperature if temperature is None else temperature
+    report: dict[str, Any] = {
+        "model": model_name(recognizer),
+        "data": str(data),
+        "views": recognizer.symbol_views_per_image,
+    }
+    report |= symbol_metrics(scores, recognizer.classes, temperature)
+    report["calibration"] = recognizer.card.get("symbol_calibration")
+    return report, scores, temperature
+
+
+def train_folder(root: Path) -> Path:
+    """`<root>/inkml/train`, `<root>/train`, or `root` itself (the folder holding the source folders)."""
+    for cand in (root / "inkml" / "train", root / "train"):
+        if cand.is_dir():
+            return cand
+    return root
+
+
+def fit_symbol_temperature(
+    recognizer: Recognizer,
+    files: Sequence[Path],
+    names: frozenset[str],
+    split: str,
+    weights_dir: Path,
+    limit: int = 0,
+    command: str = "",
+) -> dict[str, Any]:
+    """`seq2latex calibrate-symbols`: the card's `symbol_calibration` entry (see `seq2latex.calibration`)
+    fitted on the first `limit` (0 = all) crops of the `split` expressions (`names`) in the InkML `files`,
+    for the weights in `weights_dir`. Raises ValueError when they hold no crop of the model's classes."""
+    records = [r for f in files for r in read_inkml(f)]
+    _, held = partition(records, names)
+    scores = score_symbols(recognizer, held, limit=limit)
+    if scores.labels.numel() == 0:
+        raise ValueError("the validation split has no crops of this model's classes")
+    logits, labels = scores.logits, scores.labels
+    t = fit_temperature(logits, labels)
+    return {
+        "temperature": round(t, 4),
+        "split": split,
+        "expressions": len(held),
+        "n": int(labels.numel()),
+        "bins": ECE_BINS,
+        "ece_before": round(100 * ece_of_logits(logits, labels, 1.0), 2),
+        "ece_after": round(100 * ece_of_logits(logits, labels, t), 2),
+        "nll_before": round(nll(logits, labels, 1.0), 4),
+        "nll_after": round(nll(logits, labels, t), 4),
+        "top1": round(100 * float((logits.argmax(-1) == labels).float().mean()), 2),
+        "views": recognizer.symbol_views_per_image,
+        "weights_sha256": weights_sha256(weights_dir),
+        "command": command,
+    }
+
+
+def write_calibration(root: Path, out_root: Path, entry: dict[str, Any]) -> Path:
+    """The model directory `root` copied to `out_root` (unless the same), with `entry` as the card's
+    `symbol_calibration` of the weights that classify symbols (its `symbols/` model when it ships one)
+    -> that directory."""
+    if out_root.resolve() != root.resolve():
+        shutil.copytree(root, out_root, dirs_exist_ok=True)
+    out_dir = symbol_model_dir(out_root)
+    card = load_card(out_dir)
+    card[CALIBRATION_KEY] = entry
+    save_card(out_dir, card)
+    return out_dir

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from seq2latex.checkpoint import load_model_dir
-from seq2latex.cli.window import MAX_FILE_MIB, MAX_FILES, check_out, unpack
+from seq2latex.training.window import MAX_FILE_MIB, MAX_FILES, check_out, unpack
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = """

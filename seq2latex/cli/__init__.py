@@ -6,6 +6,10 @@ import argparse
 import importlib
 import sys
 
+# The docstring above is `seq2latex --help`'s description. This folder is the whole command line: one
+# thin module per command (or group of commands): its options, a call into the library
+# (tokenizer, data, seq2latex, api), printing; nothing outside the folder imports it (tests/test_layers.py).
+# `python -m seq2latex.cli.window` (the GPU windows' commands) lives here too, outside the registry.
 # Each module exposes `register(subparsers)`, which adds its sub-command(s) and sets `func` on the
 # parser. Only the module of the command given is imported (`seq2latex solve 'x^2=1'` loads neither
 # torch nor the model); without a known command (`--help`, a typo) all of them are.
@@ -41,4 +45,3 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser(argv[0] if argv else None).parse_args(argv)
     return int(args.func(args) or 0)
-

@@ -1,5 +1,6 @@
 """`seq2latex check FILE|-`: check a pupil's working, one step a line: a text file (or stdin) of LaTeX lines,
-or a photo of the lines (read with the service's model, checks and beam)."""
+or a photo of the lines (read with the service's model, checks and beam: `api.local`); the checking is
+`seq2latex.solver.check`."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from seq2latex.cli.solve import _IMAGE_SUFFIXES
+from api.local import IMAGE_SUFFIXES, recognize_photo_lines_file
 from seq2latex.solver.config import DEFAULT_TIMEOUT_S
 
 _MARKS = {"equivalent": "ok", "not_equivalent": "WRONG", "unknown": "?"}
@@ -30,38 +31,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _photo_lines(path: Path, model: Path | None) -> list[dict[str, Any]]:
-    from api.checking import recognize_photo_lines
-    from api.images import open_image
-    from api.settings import Settings
-    from seq2latex.cli.serve import _recognizer, model_problem
-    from seq2latex.confirmation import needs_confirmation
-
-    problem = model_problem(model)
-    if problem:
-        raise OSError(problem)
-    settings = Settings()
-    recognizer = _recognizer(model)
-    recs = recognize_photo_lines(
-        recognizer, open_image(path.read_bytes(), settings.max_pixels), settings.default_beam
-    )
-    out = []
-    for rec in recs:
-        below = (
-            settings.confirm_below
-            if settings.confirm_below is not None
-            else recognizer.confirm_below(rec.beam)
-        )
-        out.append(
-            {
-                "latex": rec.latex,
-                "confidence": rec.confidence,
-                "needs_confirmation": needs_confirmation(rec.confidence, below),
-            }
-        )
-    return out
-
-
 def run(args: argparse.Namespace) -> int:
     from seq2latex.solver.check import CheckInputError, check_working
     from seq2latex.solver.config import SolverConfig
@@ -71,8 +40,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.source == "-":
             text = sys.stdin.read()
-        elif path.suffix.lower() in _IMAGE_SUFFIXES:
-            readings = _photo_lines(path, args.model)
+        elif path.suffix.lower() in IMAGE_SUFFIXES:
+            readings = recognize_photo_lines_file(path, args.model)
             text = "\n".join(r["latex"] for r in readings)
         else:
             text = path.read_text(encoding="utf-8")

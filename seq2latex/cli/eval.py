@@ -1,4 +1,5 @@
-"""`seq2latex eval`: ExpRate / <=1 / <=2 / token accuracy / latency of a model directory on a split."""
+"""`seq2latex eval`: ExpRate / <=1 / <=2 / token accuracy / latency of a model directory on a split (the
+work: `seq2latex.evaluation`)."""
 
 from __future__ import annotations
 
@@ -9,33 +10,21 @@ from pathlib import Path
 from typing import Any
 
 
-def predictions_path(json_path: Path) -> Path:
-    """The per-sample predictions file written beside the metrics JSON."""
-    return json_path.with_name(json_path.stem + ".predictions.jsonl")
-
-
 def open_recognizer(args: argparse.Namespace, **options: Any) -> Any:
-    """The Recognizer of `--model` on `--device` (auto: CUDA when there is one) with `--threads` CPU
-    threads, for the CLI commands; None (the error printed) when the model directory cannot be read.
-    `options` go to `Recognizer.from_pretrained`."""
-    import torch
+    """The Recognizer of `--model` on `--device` with `--threads` CPU threads, for the commands; None
+    (the error printed) when the model directory cannot be read. `options` go to
+    `Recognizer.from_pretrained`."""
+    from seq2latex.evaluation import load_recognizer
 
-    from seq2latex.recognizer import Recognizer
-
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cpu" and args.threads:
-        torch.set_num_threads(args.threads)
     try:
-        return Recognizer.from_pretrained(args.model, device=device, **options)
+        return load_recognizer(args.model, args.device, args.threads, **options)
     except FileNotFoundError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return None
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from seq2latex.evaluation import augment_samples, evaluate, iter_eval_samples, results_as_dicts
+    from seq2latex.evaluation import evaluation_report, write_evaluation
 
     if args.augment < 0:
         print("error: --augment must be >= 0", file=sys.stderr)
@@ -43,34 +32,22 @@ def run_eval(args: argparse.Namespace) -> int:
     recognizer = open_recognizer(args)
     if recognizer is None:
         return 2
-    names = None
-    if args.split:
-        from data.splits import load_split
-
-        names = load_split(args.split)
-    samples = iter_eval_samples(args.data, limit=args.limit, source=args.source, names=names)
-    if args.augment > 0:
-        samples = augment_samples(samples, args.augment, args.seed, paper=args.paper)
-    metrics, results = evaluate(recognizer, samples, beam=args.beam, rescore=not args.no_rescore)
-    report: dict[str, object] = dict(metrics)
-    report["model"] = f"{recognizer.card.get('name', '?')} {recognizer.card.get('version', '')}".strip()
-    report["beam"] = args.beam
-    report["split"] = args.split
-    report["bidirectional_rescoring"] = bool(
-        recognizer.config.bidirectional and args.beam > 1 and not args.no_rescore
-    )
-    report["augment"] = (
-        {"strength": args.augment, "seed": args.seed, "paper": args.paper} if args.augment > 0 else None
+    report, results = evaluation_report(
+        recognizer,
+        args.data,
+        limit=args.limit,
+        source=args.source,
+        split=args.split,
+        beam=args.beam,
+        rescore=not args.no_rescore,
+        augment=args.augment,
+        seed=args.seed,
+        paper=args.paper,
     )
     text = json.dumps(report, indent=2)
     print(text)
     if args.json:
-        out = Path(args.json)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(text + "\n")
-        with predictions_path(out).open("w") as f:
-            for row in results_as_dicts(results):
-                f.write(json.dumps(row) + "\n")
+        write_evaluation(Path(args.json), text, results)
     return 0
 
 

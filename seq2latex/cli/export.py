@@ -12,6 +12,8 @@ and weights kind are filled in. No optimizer or training state is written.
 encoder, decoder step with a KV cache, symbol classifier; fp16 weights, fp32 compute), the ones that
 `SEQ2LATEX_RUNTIME=onnx` serves with. With `--model DIR` and no `--out` it exports DIR in place; with
 `--out` it exports the directory just written. Needs the `onnx` extra (`pip install 'seq2latex[onnx]'`).
+
+The work: `seq2latex.export` and `seq2latex.onnx_export`.
 """
 
 from __future__ import annotations
@@ -20,54 +22,6 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-
-def export(
-    out: Path,
-    checkpoint: Path | None = None,
-    model_dir: Path | None = None,
-    weights: str = "ema",
-    card: dict[str, Any] | None = None,
-    fp16: bool = True,
-) -> dict[str, Any]:
-    from data.symbols import CROHME_SYMBOL_CLASSES
-    from seq2latex.checkpoint import load_card, load_model_dir, load_training_checkpoint, save_model_dir
-    from seq2latex.config import ModelConfig, from_dict
-    from seq2latex.model import Seq2Latex
-    from tokenizer import LatexTokenizer
-
-    card = dict(card or {})
-    if (checkpoint is None) == (model_dir is None):
-        raise ValueError("give exactly one of a checkpoint or a model directory")
-    if checkpoint is not None:
-        state = load_training_checkpoint(checkpoint)
-        model = Seq2Latex(from_dict(ModelConfig, state["model_config"]))
-        if weights == "ema":
-            if state.get("ema") is None:
-                raise ValueError(
-                    f"{checkpoint} has no EMA weights (train.ema_decay was 0); use --weights raw"
-                )
-            own = model.state_dict()
-            own.update(state["model"])
-            own.update(state["ema"])
-            model.load_state_dict(own)
-        elif weights == "raw":
-            model.load_state_dict(state["model"])
-        else:
-            raise ValueError(f"weights must be ema or raw, not {weights!r}")
-        tokenizer, classes = LatexTokenizer.load(), list(CROHME_SYMBOL_CLASSES)
-        card.setdefault("step", int(state["step"]))
-        card.setdefault("train_cpu_minutes", round(float(state.get("cpu_s", 0.0)) / 60.0, 2))
-        card["weights"] = "EMA of the weights" if weights == "ema" else "raw weights"
-    else:
-        assert model_dir is not None
-        model, tokenizer, _, classes = load_model_dir(model_dir)
-        base = load_card(model_dir)
-        card = {**base, **card}
-    card["parameters"] = sum(p.numel() for p in model.parameters())
-    save_model_dir(out, model, tokenizer, classes, card, fp16=fp16)
-    return card
 
 
 def _run_onnx(model_dir: Path) -> int:
@@ -101,6 +55,8 @@ def _run(args: argparse.Namespace) -> int:
         card["name"] = args.name
     if args.version:
         card["version"] = args.version
+    from seq2latex.export import export
+
     try:
         written = export(args.out, args.checkpoint, args.model, args.weights, card)
     except (ValueError, FileNotFoundError) as exc:

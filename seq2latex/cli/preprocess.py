@@ -1,7 +1,8 @@
 """`seq2latex preprocess IMAGE --out view.png`: write what the model reads from an image (its input).
 
 Prints JSON (shape, which path of `data.preprocess` the image took, blank); exit 0, 3 when no writing was
-found (the view is then empty), 2 for an unreadable image or model directory."""
+found (the view is then empty), 2 for an unreadable image or model directory. The work: `data.preprocess`
+(the input, the path, `view_image`) and `seq2latex.config.model_preprocess_config`."""
 
 from __future__ import annotations
 
@@ -11,29 +12,9 @@ import sys
 from pathlib import Path
 
 
-def model_preprocess_config(model_dir: str | None) -> object:
-    """The `PreprocessConfig` of a model directory (default: the shipped model), from its config.json only."""
-    from seq2latex.config import ModelConfig, from_dict, preprocess_config
-
-    root = Path(model_dir) if model_dir else Path(__file__).resolve().parents[1] / "weights" / "default"
-    raw = json.loads((root / "config.json").read_text())
-    return preprocess_config(from_dict(ModelConfig, raw["model"]))
-
-
-def view_image(tensor: object, dark_on_light: bool = True) -> object:
-    """A model input (1, H, W), ink = 1, as an 8-bit PIL image (dark ink on white unless told otherwise)."""
-    import numpy as np
-    from PIL import Image
-
-    arr = tensor[0].clamp(0, 1).numpy()  # (H, W)
-    if dark_on_light:
-        arr = 1.0 - arr
-    return Image.fromarray((arr * 255.0 + 0.5).astype(np.uint8), "L")
-
-
 def run_preprocess(args: argparse.Namespace) -> int:
-    from data.photo import looks_clean
-    from data.preprocess import PreprocessError, _to_gray, preprocess, to_pil
+    from data.preprocess import PreprocessError, looks_clean_image, preprocess, view_image
+    from seq2latex.config import model_preprocess_config
 
     try:
         cfg = model_preprocess_config(args.model)
@@ -47,7 +28,7 @@ def run_preprocess(args: argparse.Namespace) -> int:
         return 2
     try:
         tensor = preprocess(data, cfg)
-        clean = looks_clean(_to_gray(to_pil(data)))
+        clean = looks_clean_image(data)
     except PreprocessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -1,8 +1,8 @@
 """`seq2latex solve`: recognise a photo and solve it, solve typed LaTeX (`--latex`), or time the solver
 over the case table (`--bench`).
 
-It lives in the service layer because it composes the two halves below it: the image checks and
-`Recognizer` of `seq2latex.cli.serve`, and `seq2latex.solver`."""
+The work: the image checks and `Recognizer` of the service (`api.local`, which imports torch and the model
+only when a photo is read: `seq2latex solve 'x^2=1'` loads neither) and `seq2latex.solver`."""
 
 from __future__ import annotations
 
@@ -12,27 +12,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from api.local import IMAGE_SUFFIXES, describe, model_problem, recognize_file
 from seq2latex.solver.cases import DEFAULT_CASES
 from seq2latex.solver.config import DEFAULT_TIMEOUT_S
-
-_IMAGE_SUFFIXES = {
-    ".png",
-    ".jpg",
-    ".jpeg",
-    ".webp",
-    ".bmp",
-    ".gif",
-    ".tif",
-    ".tiff",
-    ".heic",
-    ".heif",
-    ".avif",
-}
 
 
 def looks_like_latex(arg: Path) -> bool:
     """An argument that is no file and reads as maths (`x^2=1`, `\\frac{1}{2}`), not as a photo's name."""
-    if arg.exists() or arg.suffix.lower() in _IMAGE_SUFFIXES:
+    if arg.exists() or arg.suffix.lower() in IMAGE_SUFFIXES:
         return False
     text = str(arg)
     return any(ch in text for ch in "=^\\<>+{}") or text.replace(" ", "").isdigit()
@@ -84,18 +71,13 @@ def run(args: argparse.Namespace) -> int:
             print("error: give either IMAGE or --latex, not both", file=sys.stderr)
             return 2
         from api.errors import ApiError
-        from seq2latex.cli.serve import (  # torch and the model: only for a photo
-            describe,
-            model_problem,
-            recognize_file,
-        )
 
         problem = model_problem(args.model)
         if problem:
             print(f"error: {problem}", file=sys.stderr)
             return 2
         try:
-            reading = recognize_file(args.image, args.model)  # the service's checks, model and beam
+            reading = recognize_file(args.image, args.model)  # the service's checks, model and beam (torch)
         except (ApiError, OSError) as exc:
             print(f"error: {exc.message if isinstance(exc, ApiError) else exc}", file=sys.stderr)
             return 2

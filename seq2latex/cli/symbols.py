@@ -1,14 +1,13 @@
-"""`seq2latex eval-symbols` and `seq2latex calibrate-symbols`: the symbol classifier on CROHME traceGroups."""
+"""`seq2latex eval-symbols` and `seq2latex calibrate-symbols`: the symbol classifier on CROHME traceGroups
+(the work: `seq2latex.symbol_eval`, `seq2latex.calibration`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 from seq2latex.recognizer import Recognizer
 
@@ -27,10 +26,6 @@ def _load(args: argparse.Namespace) -> Recognizer | None:
     return recognizer
 
 
-def _model_name(recognizer: Recognizer) -> str:
-    return f"{recognizer.card.get('name', '?')} {recognizer.card.get('version', '')}".strip()
-
-
 def _write(path: str | None, text: str) -> None:
     if path:
         out = Path(path)
@@ -39,7 +34,7 @@ def _write(path: str | None, text: str) -> None:
 
 
 def run_eval_symbols(args: argparse.Namespace) -> int:
-    from seq2latex.symbol_eval import confusion_image, read_inkml, score_symbols, symbol_metrics
+    from seq2latex.symbol_eval import confusion_image, symbol_report
 
     if not Path(args.data).exists():
         print(f"error: {args.data} does not exist", file=sys.stderr)
@@ -51,19 +46,11 @@ def run_eval_symbols(args: argparse.Namespace) -> int:
     if recognizer is None:
         return 2
     start = time.perf_counter()
-    records = read_inkml(args.data)
-    if not any(r.symbols for r in records):
-        print(f"error: no InkML traceGroups under {args.data}", file=sys.stderr)
+    try:
+        report, scores, temperature = symbol_report(recognizer, args.data, args.limit, args.temperature)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    scores = score_symbols(recognizer, records, limit=args.limit)
-    temperature = recognizer.symbol_temperature if args.temperature is None else args.temperature
-    report: dict[str, Any] = {
-        "model": _model_name(recognizer),
-        "data": str(args.data),
-        "views": recognizer.symbol_views_per_image,
-    }
-    report |= symbol_metrics(scores, recognizer.classes, temperature)
-    report["calibration"] = recognizer.card.get("symbol_calibration")
     report["seconds"] = round(time.perf_counter() - start, 1)
     text = json.dumps(report, indent=2, ensure_ascii=False)
     print(text)
@@ -75,27 +62,11 @@ def run_eval_symbols(args: argparse.Namespace) -> int:
     return 0
 
 
-def _train_folder(root: Path) -> Path:
-    """`<root>/inkml/train`, `<root>/train`, or `root` itself (the folder holding the source folders)."""
-    for cand in (root / "inkml" / "train", root / "train"):
-        if cand.is_dir():
-            return cand
-    return root
-
-
 def run_calibrate_symbols(args: argparse.Namespace) -> int:
-    from data.splits import load_split, partition
-    from seq2latex.calibration import (
-        CALIBRATION_KEY,
-        ECE_BINS,
-        ece_of_logits,
-        fit_temperature,
-        nll,
-        weights_sha256,
-    )
-    from seq2latex.checkpoint import load_card, save_card
+    from data.splits import load_split
+    from seq2latex.calibration import CALIBRATION_KEY
     from seq2latex.recognizer import DEFAULT_MODEL_DIR, symbol_model_dir
-    from seq2latex.symbol_eval import read_inkml, score_symbols
+    from seq2latex.symbol_eval import fit_symbol_temperature, model_name, train_folder, write_calibration
 
     root = Path(args.data)
     if not root.is_dir():
@@ -106,7 +77,7 @@ def run_calibrate_symbols(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    train = _train_folder(root)
+    train = train_folder(root)
     files = sorted(p for p in train.rglob("*.inkml") if p.stem in names)
     if not files:
         print(f"error: none of the {len(names)} {args.split} expressions found under {train}", file=sys.stderr)
@@ -115,41 +86,18 @@ def run_calibrate_symbols(args: argparse.Namespace) -> int:
     if recognizer is None:
         return 2
     start = time.perf_counter()
-    records = [r for f in files for r in read_inkml(f)]
-    _, held = partition(records, names)
-    scores = score_symbols(recognizer, held, limit=args.limit)
-    if scores.labels.numel() == 0:
-        print("error: the validation split has no crops of this model's classes", file=sys.stderr)
+    model_root = Path(args.model) if args.model else DEFAULT_MODEL_DIR
+    command = "seq2latex calibrate-symbols --data <crohme> --split " + args.split
+    command += " --single-view" if args.single_view else ""
+    try:  # the temperature belongs to the weights that classify symbols
+        entry = fit_symbol_temperature(
+            recognizer, files, names, args.split, symbol_model_dir(model_root), args.limit, command
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
-    logits, labels = scores.logits, scores.labels
-    t = fit_temperature(logits, labels)
-    root = Path(args.model) if args.model else DEFAULT_MODEL_DIR
-    model_dir = symbol_model_dir(root)  # the temperature belongs to the weights that classify symbols
-    entry = {
-        "temperature": round(t, 4),
-        "split": args.split,
-        "expressions": len(held),
-        "n": int(labels.numel()),
-        "bins": ECE_BINS,
-        "ece_before": round(100 * ece_of_logits(logits, labels, 1.0), 2),
-        "ece_after": round(100 * ece_of_logits(logits, labels, t), 2),
-        "nll_before": round(nll(logits, labels, 1.0), 4),
-        "nll_after": round(nll(logits, labels, t), 4),
-        "top1": round(100 * float((logits.argmax(-1) == labels).float().mean()), 2),
-        "views": recognizer.symbol_views_per_image,
-        "weights_sha256": weights_sha256(model_dir),
-        "command": "seq2latex calibrate-symbols --data <crohme> --split "
-        + args.split
-        + (" --single-view" if args.single_view else ""),
-    }
-    out_root = Path(args.out) if args.out else root
-    if out_root.resolve() != root.resolve():
-        shutil.copytree(root, out_root, dirs_exist_ok=True)
-    out_dir = symbol_model_dir(out_root)
-    card = load_card(out_dir)
-    card[CALIBRATION_KEY] = entry
-    save_card(out_dir, card)
-    report = {"model": _model_name(recognizer), "out": str(out_dir), CALIBRATION_KEY: entry}
+    out_dir = write_calibration(model_root, Path(args.out) if args.out else model_root, entry)
+    report = {"model": model_name(recognizer), "out": str(out_dir), CALIBRATION_KEY: entry}
     report["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(report, indent=2))
     return 0

@@ -1,18 +1,14 @@
-"""`seq2latex tokenize`: print the normal form of LaTeX, or check a caption file / InkML folder.
-
-It lives in `data` because checking a dataset means reading its formats (InkML, caption.txt); the
-checks themselves are `tokenizer.check`."""
+"""`seq2latex tokenize`: print the normal form of LaTeX, or check a caption file / InkML folder (the
+checks: `tokenizer.check`, read from the dataset's formats by `data.caption_check`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
-from data.inkml import InkmlError, read_inkml
-from tokenizer.check import caption_lines, check
+from data.caption_check import check_path
 from tokenizer.latex_tokenizer import LatexTokenizer
 from tokenizer.normalize import NormalizationError
 
@@ -45,21 +41,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"seq2latex tokenize: cannot normalise: {exc}", file=sys.stderr)
         return 1
     return 0
-
-
-def inkml_truths(folder: Path) -> Iterator[tuple[str, str | Exception]]:
-    """(name, truth LaTeX) of every InkML file under a folder; a broken file yields its error instead."""
-    for path in sorted(folder.rglob("*.inkml")):
-        name = str(path.relative_to(folder))
-        try:
-            yield name, read_inkml(path).truth
-        except InkmlError as exc:
-            yield name, exc
-
-
-def check_path(path: Path, tok: LatexTokenizer) -> dict:
-    """The `--check` report of a caption file (or a folder holding one) or of a folder of InkML files."""
-    if path.is_dir() and (path / "caption.txt").is_file():
-        path = path / "caption.txt"
-    items = caption_lines(path) if path.is_file() else inkml_truths(path)
-    return check(items, tok, path)

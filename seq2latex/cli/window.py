@@ -23,16 +23,7 @@ import json
 import sys
 from pathlib import Path
 
-from seq2latex.training.window import (
-    MAX_FILE_MIB,
-    MAX_FILES,
-    PART_MIB,
-    check_out,
-    finish,
-    unpack,
-)
-
-__all__ = ["MAX_FILES", "MAX_FILE_MIB", "check_out", "finish", "main", "unpack"]
+from seq2latex.training.window import PART_MIB, check_out, finish, unpack
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -141,7 +141,7 @@ def pack_model(run: Path, out: Path, part_mib: float = PART_MIB) -> list[Path]:
     """`run`'s best/ as OUT/model-fp16.tar and its last EMA weights in fp32 as OUT/ema-fp32.tar.partN
     -> the parts."""
     from seq2latex.checkpoint import load_card, load_model_dir, save_model_dir
-    from seq2latex.cli.export import export
+    from seq2latex.export import export
 
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:

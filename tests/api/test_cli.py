@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from api.local import recognize_image_latex
 from seq2latex.cli import build_parser, main
-from seq2latex.cli.serve import recognize_image_latex
 
 
 def test_commands_are_registered() -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from data.inspect import source_stats
 from data.records import (
     Record,
     discover_sources,
@@ -20,7 +21,6 @@ from data.records import (
     read_all,
     read_source,
 )
-from seq2latex.cli.data import source_stats
 
 
 @pytest.fixture(scope="module")

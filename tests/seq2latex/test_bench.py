@@ -42,3 +42,11 @@ def test_bench_train_prints_json(fixtures_dir: Path, tmp_path: Path, capsys) -> 
     assert report["resident_speedup"] == pytest.approx(
         report["paths"]["resident"]["samples_per_s"] / report["paths"]["loader"]["samples_per_s"], abs=0.01
     )
+
+
+def test_the_command_offers_the_paths_the_bench_times() -> None:
+    """`seq2latex bench train --paths` lists them without importing the trainer (torch) for `--help`."""
+    from seq2latex.cli import bench as command
+    from seq2latex.training.bench import PATHS
+
+    assert command.PATHS == PATHS
