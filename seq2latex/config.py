@@ -162,6 +162,12 @@ class TrainConfig:
     symbol_weight: float = 0.0
     symbol_every: int = 1
     symbol_batch_size: int = 32
+    # The resident path's symbol task: crops packed once (`seq2latex synth symbols`, data.symbol_crops) kept
+    # on the device and varied there (data.resident_symbols); "" renders the traceGroups of symbol_sources
+    # once instead. `symbol_val_crops` validates the symbol head ("" = the holdout crops of symbol_val_source,
+    # or none where crops were given and that source is absent).
+    symbol_crops: str = ""
+    symbol_val_crops: str = ""
     limit_val_symbols: int = 3000  # validation crops of the symbol head in multi-task training
     # Keep the encoder's weights as they are (--init a model): with stage "symbols" only the symbol head
     # learns, so the model reads formulas exactly as before while its head is retrained.

@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from data.symbol_crops import crops_from_bank
+from data.symbols import CROHME_SYMBOL_CLASSES
 from data.synth.glyphs import build_bank
 from seq2latex.checkpoint import load_model_dir
 from seq2latex.training.study import Arm, ArmSpec, StudySettings, run_arms
@@ -46,15 +48,24 @@ STREAM = """
   synth_refresh: 1.0
   synth_refresh_every: 2
   synth_bank: {bank}
+  symbol_weight: 1.0
+  symbol_every: 2
+  symbol_batch_size: 8
+  symbol_crops: {crops}
+  symbol_val_crops: {crops}
 """
 PART_MIB = 0.2
 pytestmark = pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="two arms need two CPU cores")
 
 
 def _setup(tmp_path: Path, fixtures_dir: Path) -> tuple[Path, Path, Path]:
-    bank = build_bank(fixtures_dir / "crohme" / "inkml" / "train", split="all").save(tmp_path / "glyphs.npz")
+    glyphs = build_bank(fixtures_dir / "crohme" / "inkml" / "train", split="all")
+    bank = glyphs.save(tmp_path / "glyphs.npz")
+    crops = crops_from_bank(glyphs, list(CROHME_SYMBOL_CLASSES), 64, per_class=2).save(
+        tmp_path / "symbols.npz"
+    )
     (tmp_path / "tiny.yaml").write_text(TINY)
-    (tmp_path / "tiny_stream.yaml").write_text(TINY + STREAM.format(bank=bank))
+    (tmp_path / "tiny_stream.yaml").write_text(TINY + STREAM.format(bank=bank, crops=crops))
     holdout = tmp_path / "val.txt"
     holdout.write_text("70_Frank\n90_Frank\nMfrDB0206\n")
     return tmp_path / "tiny.yaml", tmp_path / "tiny_stream.yaml", holdout
@@ -97,6 +108,7 @@ def test_study_window_dry_run_on_the_cpu(fixtures_dir: Path, tmp_path: Path) -> 
     assert all(p.stat().st_size <= MAX_FILE_MIB * 2**20 for p in out.iterdir())
     log = (out / "run.log").read_text()
     assert "[stream] smoke:" in log and "[plain] smoke:" in log  # each arm's own smoke check, prefixed
+    assert "[stream] symbol task (resident):" in log  # the symbol task from the packed crops, on the device
 
     study = json.loads((out / "study.json").read_text())
     assert study["device"] == "cpu" and study["arms"] == 2

@@ -299,8 +299,9 @@ def test_command_line_overrides_the_config_file(tiny: Path) -> None:
     assert plain[1].schedule_cpu_minutes == 0.0 and plain[1].lr == 0.001
 
 
+@pytest.mark.parametrize("path", ["loader", "resident"])  # the GPU window's path keeps the task on the device
 def test_multitask_symbol_head_trains_with_the_expression_model(
-    fixtures_dir: Path, tiny: Path, tmp_path: Path
+    fixtures_dir: Path, tiny: Path, tmp_path: Path, path: str
 ) -> None:
     from seq2latex.config import load_yaml_configs
 
@@ -310,6 +311,8 @@ def test_multitask_symbol_head_trains_with_the_expression_model(
     text = tiny.read_text().replace('  holdout: ""\n', "")
     text = text.replace('  val_source: "offline/2014"', '  val_source: "offline/train"\n  symbol_weight: 1.0')
     text = text.replace('  symbol_val_source: "inkml/test2014"', '  symbol_val_source: "inkml/train"')
+    if path == "resident":
+        text += "  data_path: resident\n  preprocess_workers: 1\n"
     tiny.write_text(text + "  symbol_batch_size: 8\n  symbol_every: 2\n")
     assert load_yaml_configs(tiny)[1].symbol_weight == 1.0
     _run(fixtures_dir / "crohme", out, tiny, "--max-steps", "4", "--holdout", str(split), "--seed", "3")
@@ -385,3 +388,33 @@ def test_compile_flag_trains_and_validates(fixtures_dir: Path, tiny: Path, tmp_p
     assert sorted(_losses(tmp_path / "c")) == [1, 2, 3]
     model, *_ = load_model_dir(tmp_path / "c" / "best")  # saved without compile's wrapper names
     assert all(not k.startswith("_orig_mod") and "._orig_mod" not in k for k in model.state_dict())
+
+
+def test_the_resident_symbol_task_trains_from_packed_crops(
+    fixtures_dir: Path, tiny: Path, tmp_path: Path
+) -> None:
+    """A GPU window carries the symbol crops packed (no InkML there): train and validate the head from them."""
+    from data.records import discover_sources, read_source
+    from data.symbol_crops import crops_from_dataset
+    from data.symbols import CROHME_SYMBOL_CLASSES, SymbolDataset
+    from seq2latex.config import load_yaml_configs
+
+    model_cfg = load_yaml_configs(tiny)[0]
+    classes = list(CROHME_SYMBOL_CLASSES)  # the classes train.py builds a model with
+    source = {s.name: s for s in discover_sources(fixtures_dir / "crohme")}["inkml/train"]
+    records = read_source(source).records
+    crops = crops_from_dataset(SymbolDataset(records, classes, model_cfg.symbol_size))
+    train_file, val_file = crops.save(tmp_path / "train.npz"), crops.save(tmp_path / "val.npz")
+    text = tiny.read_text().replace(
+        '  symbol_sources: ["inkml/train"]', '  symbol_sources: ["inkml/nowhere"]'
+    )
+    text = text.replace('  symbol_val_source: "inkml/test2014"', '  symbol_val_source: "inkml/nowhere"')
+    text += "  data_path: resident\n  preprocess_workers: 1\n  symbol_weight: 1.0\n  symbol_batch_size: 8\n"
+    text += f"  symbol_crops: {train_file}\n  symbol_val_crops: {val_file}\n  val_every: 4\n"
+    tiny.write_text(text)
+    out = tmp_path / "packed"
+    _run(fixtures_dir / "crohme", out, tiny, "--max-steps", "4")
+    with (out / "log.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert all(r["sym_loss"] != "" for r in rows)
+    assert rows[-1]["val_sym"] != "" and 0.0 <= float(rows[-1]["val_sym"]) <= 100.0

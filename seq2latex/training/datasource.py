@@ -97,6 +97,7 @@ class TrainingData:
         self.pos = pos
         self.symbols = cfg.stage == "symbols"
         self.resident: Any = None  # data.resident.ResidentData on the resident path
+        self.resident_symbols: Any = None  # data.resident_symbols.ResidentSymbols: its symbol task
         self.augment_gen: torch.Generator | None = None
         self.device_augment: Any = None
         self.symbol_batches: Iterator[tuple[torch.Tensor, torch.Tensor]] | None = None  # multi-task
@@ -144,7 +145,9 @@ class TrainingData:
             )
             # the loader's bucket order (the resident path plans its own: no second preprocessing pass)
             widths = [0] * len(self.train_set) if self.resident is not None else self.train_set.sort_keys()
-            if cfg.symbol_weight > 0:
+            if cfg.symbol_weight > 0 and self.resident is not None:
+                self._build_resident_symbol_task(root)
+            elif cfg.symbol_weight > 0:
                 self._build_symbol_task(root, augment_cfg)
             collate_fn = partial(collate, pad_id=self.tokenizer.pad_id)
             with_epoch = True
@@ -279,8 +282,10 @@ class TrainingData:
         from data.resident import ResidentData, ResidentSampler, default_workers
 
         cfg = self.cfg
-        if self.symbols or cfg.symbol_weight > 0:
-            raise ValueError("data_path 'resident' trains expressions only (no symbol stage or symbol task)")
+        if self.symbols:
+            raise ValueError(
+                "data_path 'resident' trains expressions (and the symbol task), not the symbol stage"
+            )
         t0 = time.monotonic()
         self.resident = ResidentData.build(
             records,
@@ -346,6 +351,45 @@ class TrainingData:
                 epoch += 1
 
         self.symbol_batches = stream()
+
+    def _build_resident_symbol_task(self, root: Path) -> None:
+        """The symbol task of the resident path: crops rendered once (packed, or from symbol_sources) kept on
+        the device and drawn there (`data.resident_symbols`); the validation crops as in `_build_symbol_task`."""
+        from data.resident_symbols import ResidentSymbols
+        from data.symbol_crops import SymbolCrops, crops_from_dataset
+        from data.symbols import SymbolDataset
+
+        cfg = self.cfg
+        size, pen = self.model_cfg.symbol_size, self.model_cfg.symbol_pen
+        val_recs: list[Any] = []
+        if cfg.symbol_crops:
+            train = SymbolCrops.load(cfg.symbol_crops).for_classes(self.classes)
+        else:
+            train_recs, val_recs = self._split_records(root, cfg.symbol_sources, cfg.symbol_val_source)
+            train = crops_from_dataset(SymbolDataset(train_recs, self.classes, size, None, cfg.seed, pen))
+        if cfg.symbol_val_crops:
+            val = SymbolCrops.load(cfg.symbol_val_crops).for_classes(self.classes)
+            n_val = min(len(val), cfg.limit_val_symbols) if cfg.limit_val_symbols else len(val)
+            stride = max(1, len(val) // max(n_val, 1))
+            self.val_symbols = [
+                (torch.from_numpy(val.images[i]).float() / 255.0, int(val.labels[i]))
+                for i in range(0, len(val), stride)
+            ][:n_val]
+        elif val_recs:
+            sym_val = SymbolDataset(val_recs, self.classes, size, None, cfg.seed, pen)
+            n_val = min(len(sym_val), cfg.limit_val_symbols) if cfg.limit_val_symbols else len(sym_val)
+            stride = max(1, len(sym_val) // max(n_val, 1))
+            self.val_symbols = [sym_val[i] for i in range(0, len(sym_val), stride)][:n_val]
+        self.resident_symbols = ResidentSymbols(train, self.device)
+        self.symbol_batches = self.resident_symbols.batches(
+            cfg.symbol_batch_size, cfg.seed * 7919 + self.dist.rank
+        )
+        if self.dist.main:
+            print(
+                f"symbol task (resident): {len(train)} training crops on {self.device}, "
+                f"{len(self.val_symbols)} validation crops",
+                flush=True,
+            )
 
     def _split_records(self, root: Path, train_sources: list[str], val_source: str) -> tuple[list, list]:
         """(training records, validation records): the held-out split's names leave the training
