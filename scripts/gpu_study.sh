@@ -10,18 +10,23 @@
 # The files it needs (made here once; see docs/gpu.md):
 #   python -m data.pack ../shared/crohme runs/gpu_data/crohme_offline.zip --add school_val=runs/synth/school_val
 #   python -m data.synth bank ../shared/crohme/inkml/train runs/gpu_data/glyphs_train.npz
+#   python -m data.synth symbols runs/gpu_data/glyphs_train.npz runs/gpu_data/symbols_train.npz --workers 2
+#   python -m data.synth bank ../shared/crohme/inkml/train runs/synth/glyphs_heldout.pkl --split heldout
+#   python -m data.synth symbols runs/synth/glyphs_heldout.pkl runs/gpu_data/symbols_val.npz --per-class 40
 #   bash scripts/gpu_study.sh          (on the GPU machine, with runs/gpu_data carried along)
 #
 # Time: the whole call stays within WINDOW_S seconds (default 570). Training gets what is left after
 # START_S (imports, data, the initial synthetic set) and RESERVE_S (every arm's evaluation, packing).
 # Overrides (environment): SPEC (configs/windows/recipes1.yaml), DATA (runs/gpu_data/crohme_offline.zip),
-# DEVICE (cuda), PYTHON (python3), WINDOW_S (570), START_S (75), RESERVE_S (120), TRAIN_MIN (training
+# NEEDS (the files the arms' configs read: the glyph bank and the symbol crops), DEVICE (cuda), PYTHON
+# (python3), WINDOW_S (570), START_S (75), RESERVE_S (120), TRAIN_MIN (training
 # minutes; default from the three above), EVAL_S (time box per evaluated set, 15), PART_MIB (15),
 # ARM_SET (train overrides for every arm, KEY=VALUE separated by spaces: a dry run's smaller data).
 # The CPU dry run (tests/test_gpu_study.py) runs this same script with DEVICE=cpu and two tiny arms.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPEC=${SPEC:-configs/windows/recipes1.yaml}
+NEEDS=${NEEDS-runs/gpu_data/glyphs_train.npz runs/gpu_data/symbols_train.npz runs/gpu_data/symbols_val.npz}
 START_S=${START_S:-75}
 RESERVE_S=${RESERVE_S:-120}
 EVAL_S=${EVAL_S:-15}

@@ -87,6 +87,7 @@ def test_study_window_dry_run_on_the_cpu(fixtures_dir: Path, tmp_path: Path) -> 
         "DEVICE": "cpu",
         "SPEC": str(spec),
         "DATA": str(fixtures_dir / "crohme"),
+        "NEEDS": "",  # the tiny arms' bank and crops are in tmp_path
         "PYTHON": sys.executable,
         "TRAIN_MIN": "0.1",
         "EVAL_S": "20",
@@ -168,3 +169,14 @@ def test_a_failing_arm_is_reported_and_the_other_goes_on(fixtures_dir: Path, tmp
     assert arms[1].status == "ok" and arms[1].rc == 0
     assert (tmp_path / "b" / "best").is_dir() and (tmp_path / "b" / "summary.json").is_file()
     assert not (tmp_path / "a" / "best").exists()
+
+
+def test_a_window_without_the_files_its_arms_read_stops_at_once(fixtures_dir: Path, tmp_path: Path) -> None:
+    env = {**os.environ, "DEVICE": "cpu", "DATA": str(fixtures_dir / "crohme"), "PYTHON": sys.executable,
+           "NEEDS": str(tmp_path / "symbols_train.npz")}  # fmt: skip
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "gpu_study.sh"), str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=60, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 2
+    assert "missing" in proc.stdout and "symbols_train.npz" in proc.stdout and "docs/gpu.md" in proc.stdout

@@ -178,6 +178,13 @@ def main(argv: list[str] | None = None) -> int:
         default="train",
         help="train: crohme_val writers left out; heldout: only crohme_val writers",
     )
+    c = sub.add_parser("symbols", help="pack single-symbol crops of a bank's glyphs (the GPU's symbol task)")
+    c.add_argument("bank", type=Path, help="a bank (python -m data.synth bank)")
+    c.add_argument("out", type=Path, help="the .npz to write (data.symbol_crops.SymbolCrops)")
+    c.add_argument("--per-class", type=int, default=300, help="at most this many crops of a class (0 = all)")
+    c.add_argument("--size", type=int, default=64, help="crop side (the model's symbol_size)")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--workers", type=int, default=1, help="rendering processes")
     g = sub.add_parser("build", help="write N synthetic expressions as an offline source folder")
     g.add_argument("bank", type=Path, help="a bank pickle (python -m data.synth bank)")
     g.add_argument("out", type=Path, help="folder to write (caption.txt, img/, meta.jsonl)")
@@ -212,6 +219,18 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 0
     bank = load_bank(args.bank)
+    if args.cmd == "symbols":
+        from data.symbol_crops import crops_from_bank
+        from data.symbols import CROHME_SYMBOL_CLASSES
+
+        crops = crops_from_bank(
+            bank, list(CROHME_SYMBOL_CLASSES), args.size, args.per_class, args.seed, args.workers
+        )
+        crops.save(args.out)
+        size_mib = args.out.stat().st_size / 2**20
+        print(f"{args.out}: {len(crops)} crops of {len(set(crops.labels.tolist()))} classes, {size_mib:.1f} MiB, "
+              f"{time.monotonic() - t0:.1f} s")  # fmt: skip
+        return 0
     expr = ExpressionConfig(school_fraction=1.0) if args.school_only else ExpressionConfig()
     cfg = SynthConfig(n=args.n, seed=args.seed, prefix=args.prefix, expressions=expr)
     if args.captions is not None:

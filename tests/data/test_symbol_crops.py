@@ -80,3 +80,14 @@ def test_device_batches_draw_and_vary_the_crops(dataset: SymbolDataset) -> None:
     assert float(ratio.min()) > 0.4 and float(ratio.max()) < 2.0
     with pytest.raises(ValueError):
         ResidentSymbols(crops.for_classes(["not-a-class"]), torch.device("cpu"))
+
+
+def test_the_command_packs_a_banks_crops(tmp_path: Path) -> None:
+    from data.synth.build import main
+
+    bank = build_bank(INKML / "inkml" / "train", split="all").save(tmp_path / "glyphs.npz")
+    out = tmp_path / "symbols.npz"
+    assert main(["symbols", str(bank), str(out), "--per-class", "2", "--seed", "3"]) == 0
+    crops = SymbolCrops.load(out)
+    assert crops.classes == CLASSES and crops.images.shape[1:] == (1, 64, 64)
+    assert np.bincount(crops.labels).max() == 2
