@@ -1,5 +1,5 @@
 // seq2latex demo page: draw or upload -> POST /solve; edit the LaTeX -> POST /solve {latex};
-// Symbol mode: one drawn symbol -> POST /symbol, its top-5 as bars.
+// Symbol mode: one drawn symbol -> POST /symbol, its top-5 as bars. "Check my working": check.js.
 // No external scripts; formulas arrive as (server-sanitised) MathML, which browsers render natively: the
 // reading, its alternatives (a pupil picks a formula, not a LaTeX string), the answer and the steps.
 "use strict";
@@ -566,9 +566,9 @@ function setupTabs() {
         $(t.dataset.panel).hidden = !active;
       }
       if (tab.id === "tab-draw") window.dispatchEvent(new Event("resize"));
-      const symbolMode = tab.id === "tab-symbol";
-      if (symbolMode) forgetFormula();
-      $("result-card").hidden = symbolMode; // Symbol mode has its own results, under its pad
+      const ownResults = tab.id === "tab-symbol" || tab.id === "tab-check";
+      if (ownResults) forgetFormula();
+      $("result-card").hidden = ownResults; // Symbol and Check modes have their own results, under their input
     });
   }
 }
