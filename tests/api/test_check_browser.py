@@ -34,6 +34,8 @@ def test_typed_working_shows_the_wrong_step_and_why(browser: Any, live_server: s
     expect(page.locator("#tab-check")).to_have_text("Check my working")
     page.click("#tab-check")
     expect(page.locator("#result-card")).to_be_hidden()  # the mode has its own results
+    area, panel = page.locator("#check-text").bounding_box(), page.locator("#panel-check").bounding_box()
+    assert area and panel and area["width"] > 0.9 * panel["width"], (area, panel)  # room for a line of working
     page.fill("#check-text", ISSUE_EXAMPLE)
     page.click("#check-btn")
     lines = page.locator("#check-lines li.check-line")
