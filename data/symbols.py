@@ -152,7 +152,7 @@ SYMBOL_MARGIN_FRACTION = 0.1
 def crop_to_ink(image: Image.Image | np.ndarray | bytes) -> Image.Image:
     """One symbol image -> grayscale, dark ink on its paper, cut to the ink with a margin of
     SYMBOL_MARGIN_FRACTION of its longer side (at least 2 px) in the paper's median shade; an image
-    without ink comes back whole."""
+    without ink comes back whole. The ink is the smaller part of the image with its paper added."""
     from PIL import ImageOps
 
     from data.preprocess import INK_LEVEL, ink_map, to_gray
@@ -169,6 +169,8 @@ def crop_to_ink(image: Image.Image | np.ndarray | bytes) -> Image.Image:
     mask = ink > INK_LEVEL
     if not mask.any() or mask.all():
         return gray
+    if mask.mean() > 0.5:  # the paper added is 3/4 of the image: "ink" over half of it is the paper
+        ink, mask = 1.0 - ink, ~mask  # (a long thin "-" can make the polarity guess fail)
     g = np.asarray(gray, dtype=np.float32)
     if float(g[mask].mean()) > float(g[~mask].mean()):  # light ink on dark paper: make it dark on light
         gray = ImageOps.invert(gray)

@@ -71,3 +71,22 @@ def test_the_library_classifies_symbols_as_the_api_does(shipped_client: TestClie
         mine = library.classify_symbol(data)
         assert [label for label, _ in mine] == [p["label"] for p in api]
         assert [p for _, p in mine] == pytest.approx([p["probability"] for p in api], abs=1e-5)
+
+
+@shipped
+def test_a_long_thin_minus_is_cut_to_its_ink_not_read_as_a_blot() -> None:
+    """A "-" rendered as eval-symbols renders CROHME traceGroups (a long thin stroke in a square): the
+    paper added around it once made the ink map take the paper for the ink, and the cut came back
+    inverted (read "."; 57 of CROHME 2014's 910 minus signs). Now it is cut flat around the stroke."""
+    from data.render import render_symbol
+    from data.symbols import crop_to_ink
+
+    reader = Recognizer.from_pretrained().symbol_reader
+    for length in (17.0, 40.0, 120.0):  # every point on one row, as the tablet wrote 20_em_29's "-"
+        stroke = np.stack([np.linspace(354.0, 354.0 + length, 30), np.full(30, 106.0)], axis=1)
+        image = render_symbol([stroke], size=2 * reader.config.symbol_size)
+        cut = np.asarray(crop_to_ink(image))
+        assert cut.shape[1] > 3 * cut.shape[0], cut.shape  # flat, around the stroke
+        assert (cut < 128).mean() < 0.3  # dark ink on light paper, not the other way round
+        top = reader.classify_symbol(image)[0]
+        assert top[0] == "-", top
