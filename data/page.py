@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -47,8 +48,34 @@ MIN_FILL = 0.9
 # edge spreads over many pixels).
 MIN_EDGE_STEP = 0.03
 MIN_SHARPNESS = 0.5
+# ... and a step all along it: at least MIN_SUPPORT of the points sampled along each edge have a sharp step
+# of at least half the edge's (a region that leaks past the sheet's corner onto a lit desk has edges that
+# are a sheet's edge only in part).
+MIN_SUPPORT = 0.5
+# Of the candidates that pass, the one with the largest cover x min(1, support / FULL_SUPPORT)^4, x FRAME_SIDE
+# when only two of its edges lie inside the frame (a region leaking along the frame's border onto a lit desk
+# looks so).
+FULL_SUPPORT = 0.9
+FRAME_SIDE = 0.5
+# A quadrilateral between straight steps is listed in `SheetSearch.candidates` at this level; each of its sides
+# along the frame's border multiplies its score by HOUGH_FRAME_SIDE.
+HOUGH_LEVEL = -2.0
+HOUGH_FRAME_SIDE = 0.85
+# Such a quadrilateral passes with at least three sides in view and a support of at least this.
+HOUGH_MIN_SUPPORT = 0.75
 EDGE_NEAR = 2.0
 EDGE_FAR = 6.0
+# The corners found on the small copy are refined on a copy REFINE_SIDE px long (closed with a
+# REFINE_CLOSE window): each edge inside the frame is moved to where the step across it is steepest, within
+# REFINE_REACH small-copy px, at REFINE_POINTS points along it, and a line fitted to those (points further than
+# REFINE_OUTLIER px from the first fit, a pen across the edge, are left out of the second); the corners are the
+# refined lines' crossings. An edge with fewer than REFINE_MIN_POINTS of its points on a step keeps its place.
+REFINE_SIDE = 640
+REFINE_CLOSE = 3
+REFINE_REACH = 2.5
+REFINE_POINTS = 40
+REFINE_OUTLIER = 1.5
+REFINE_MIN_POINTS = 0.4
 # A frame without a sheet whose bright end (90th percentile of the closed copy) is darker than this holds
 # no paper (a dark frame, a desk).
 NO_PAPER_LEVEL = 0.5
@@ -56,6 +83,21 @@ NO_PAPER_LEVEL = 0.5
 # table's edge is ~0.05-0.1) are candidates too: the ENCLOSED_REGIONS largest.
 EDGE_HIGHPASS = 0.015
 ENCLOSED_REGIONS = 3
+# Straight steps (a Hough transform of the closed copy's gradient): pixels whose gradient is at least
+# HOUGH_MIN_GRADIENT and in its top (100 - HOUGH_PERCENTILE) %, voting over HOUGH_ANGLES directions (+-
+# HOUGH_SPREAD bins of their own); the HOUGH_LINES strongest (at least HOUGH_MIN_VOTES of the strongest, a
+# the pixels within HOUGH_NEAR px of a line found, their
+# gradient along its normal, vote no more for the next); quadrilaterals whose sides turn by a quarter
+# turn +- HOUGH_SKEW radians; the HOUGH_QUADS with the most votes are tried.
+HOUGH_MIN_GRADIENT = 0.01
+HOUGH_PERCENTILE = 85
+HOUGH_ANGLES = 180
+HOUGH_SPREAD = 5
+HOUGH_LINES = 12
+HOUGH_MIN_VOTES = 0.15
+HOUGH_NEAR = 1.5
+HOUGH_SKEW = 0.45
+HOUGH_QUADS = 8
 # Brightness levels tried: Otsu's, and below the paper's level in these steps.
 LEVEL_STEPS = (0.04, 0.08, 0.12, 0.16, 0.22, 0.3)
 # The quadrilateral is moved this fraction of the sheet's size inwards before it is rectified.
@@ -260,7 +302,7 @@ def _edges(img: np.ndarray, quad: np.ndarray) -> tuple[float, float, int]:
     c = quad.mean(axis=0)
     offsets = np.arange(-EDGE_FAR, EDGE_FAR + 0.01, 0.5)  # across the edge, inside (-) to outside (+)
     near = round(2 * EDGE_NEAR)  # samples 0.5 px apart spanning EDGE_NEAR px
-    steps, sharps = [], []
+    steps, sharps, supports = [], [], []
     for i in range(4):
         a, b = quad[i], quad[(i + 1) % 4]
         pts = a + (b - a) * np.linspace(0.1, 0.9, 24)[:, None]  # (24, 2)
@@ -274,14 +316,17 @@ def _edges(img: np.ndarray, quad: np.ndarray) -> tuple[float, float, int]:
         if np.dot((a + b) / 2 - c, n) < 0:
             n = -n  # outwards
         grid = pts[:, None, :] + offsets[None, :, None] * n  # (P, K, 2)
-        profile = np.median(_sample(img, grid.reshape(-1, 2)).reshape(len(pts), -1), axis=0)  # (K,)
+        each = _sample(img, grid.reshape(-1, 2)).reshape(len(pts), -1)  # (P, K)
+        profile = np.median(each, axis=0)  # (K,)
         step = float(profile[:3].mean() - profile[-3:].mean())
         jump = float((profile[:-near] - profile[near:]).max())
         steps.append(step)
         sharps.append(jump / step if step > 1e-6 else 0.0)
+        local = (each[:, :-near] - each[:, near:]).max(axis=1)  # (P,)
+        supports.append(float((local >= max(0.5 * step, 0.02)).mean()))
     if not steps:
-        return 0.0, 0.0, 0
-    return min(steps), min(sharps), len(steps)
+        return 0.0, 0.0, 0, 0.0
+    return min(steps), min(sharps), len(steps), min(supports)
 
 
 def _flatten(img: np.ndarray) -> np.ndarray:
@@ -320,6 +365,207 @@ def _regions(closed: np.ndarray) -> Iterator[tuple[float, np.ndarray]]:
         yield -1.0, region
 
 
+def _region_quads(closed: np.ndarray) -> Iterator[tuple[float, np.ndarray, float]]:
+    """(level, quadrilateral, fill) of each candidate region (`_regions`) of a plausible size: its convex
+    hull reduced to four corners, and the fraction of that quadrilateral the region fills."""
+    sh, sw = closed.shape
+    counts_seen: list[int] = []
+    for level, region in _regions(closed):
+        count = int(region.sum())
+        if count < MIN_SHEET * sh * sw or count > ALL_PAPER * sh * sw:
+            continue  # too small, or the whole frame
+        if counts_seen and min(abs(count - c) for c in counts_seen) < 0.005 * count:
+            continue  # the same region as at a level tried already
+        counts_seen.append(count)
+        rows = np.flatnonzero(region.any(axis=1))
+        first = region[rows].argmax(axis=1)
+        last = sw - 1 - region[rows, ::-1].argmax(axis=1)
+        ys = np.r_[rows, rows].astype(np.float64)
+        xs = np.r_[first, last].astype(np.float64)
+        quad = _quad(_hull(np.c_[xs, ys]))
+        if quad is None:
+            continue
+        quad = order_corners(quad)
+        area = _area(quad) + 0.5 * float(np.sum(np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)))
+        yield level, quad, count / max(area, 1.0)
+
+
+def _hough_lines(closed: np.ndarray) -> list[tuple[float, float, np.ndarray]]:
+    """The strongest straight steps of the closed copy: (normal angle, distance from the origin, where along it
+    its pixels lie), the
+    normal pointing from the bright side to the dark side (a sheet's edges point outwards). Each pixel with a
+    steep enough gradient votes, by its steepness, for the lines through it within HOUGH_SPREAD bins of its
+    gradient's direction."""
+    k3 = np.ones(3, dtype=np.float32) / 3  # a 3 x 3 mean first: the closing leaves its edges in steps
+    smooth = np.apply_along_axis(np.convolve, 0, np.pad(closed, 1, mode="edge"), k3, "valid")
+    smooth = np.apply_along_axis(np.convolve, 1, smooth, k3, "valid")
+    gy, gx = np.gradient(smooth)
+    mag = np.hypot(gx, gy)
+    h, w = closed.shape
+    strong = mag >= max(HOUGH_MIN_GRADIENT, float(np.percentile(mag, HOUGH_PERCENTILE)))
+    ys, xs = np.nonzero(strong)
+    if len(ys) == 0:
+        return []
+    weight = mag[ys, xs]
+    ang = np.arctan2(-gy[ys, xs], -gx[ys, xs])  # bright -> dark
+    nb = HOUGH_ANGLES
+    diag = int(math.ceil(math.hypot(h, w)))
+    width = 2 * diag + 1
+    centre_bin = np.round(ang / (2 * math.pi) * nb).astype(np.int64)
+    spread = np.arange(-HOUGH_SPREAD, HOUGH_SPREAD + 1)
+    k = (centre_bin[:, None] + spread[None, :]) % nb  # (N, S)
+    theta = k * (2 * math.pi / nb)
+    rho = np.round(xs[:, None] * np.cos(theta) + ys[:, None] * np.sin(theta)).astype(np.int64) + diag
+    cells = (k * width + rho).ravel()
+    votes_each = np.broadcast_to(weight[:, None], k.shape).ravel()
+    live = np.ones(len(ys), dtype=bool)
+    lines: list[tuple[float, float, np.ndarray]] = []
+    first = 0.0
+    for _ in range(HOUGH_LINES):
+        alive = np.repeat(live, len(spread))
+        acc = np.bincount(cells[alive], votes_each[alive], minlength=nb * width)
+        best = int(np.argmax(acc))
+        votes = float(acc[best])
+        if votes <= 0 or votes < HOUGH_MIN_VOTES * first:
+            break
+        first = first or votes
+        t, r = (best // width) * 2 * math.pi / nb, float(best % width - diag)
+        # the pixels on this line (close to it, their gradient along its normal) vote no more
+        near = np.abs(xs * math.cos(t) + ys * math.sin(t) - r) <= HOUGH_NEAR
+        turned = (
+            np.abs((ang - t + math.pi) % (2 * math.pi) - math.pi) <= (HOUGH_SPREAD + 1) * 2 * math.pi / nb
+        )
+        on = near & turned
+        # where along the line its pixels lie (px from the foot of the normal, along the line's direction)
+        lines.append((t, r, np.unique(np.round(-xs[on] * math.sin(t) + ys[on] * math.cos(t)))))
+        live &= ~on
+    return lines
+
+
+def _hough_quads(closed: np.ndarray) -> Iterator[tuple[float, np.ndarray, float]]:
+    """Quadrilaterals bounded by four of the strongest straight steps (`_hough_lines`; the frame's own borders
+    may stand in for sides out of view), their outward normals about a quarter turn apart in turn, of a
+    plausible size: the HOUGH_QUADS whose sides are steps along most of their length, as (HOUGH_LEVEL, quad,
+    1.0)."""
+    h, w = closed.shape
+    lines = _hough_lines(closed)
+    frame = np.zeros(0)
+    pool = lines + [
+        (math.pi, 0.0, frame),
+        (0.0, w - 1.0, frame),
+        (1.5 * math.pi, 0.0, frame),
+        (0.5 * math.pi, h - 1.0, frame),
+    ]
+    found = []
+    for combo in itertools.combinations(range(len(pool)), 4):
+        if sum(i >= len(lines) for i in combo) > 2:
+            continue
+        chosen = sorted((pool[i] for i in combo), key=lambda t: t[0])
+        angles = np.array([t[0] for t in chosen])
+        turns = np.diff(np.r_[angles, angles[0] + 2 * math.pi])
+        if np.any(np.abs(turns - math.pi / 2) > HOUGH_SKEW):
+            continue
+        quad = []
+        for i in range(4):
+            (t1, r1, _), (t2, r2, _) = chosen[i - 1], chosen[i]
+            a = np.array([[math.cos(t1), math.sin(t1)], [math.cos(t2), math.sin(t2)]])
+            quad.append(np.linalg.solve(a, np.array([r1, r2])))  # corner i: where side i-1 meets side i
+        quad = np.array(quad)
+        if np.any(quad < -0.5 * np.array([w, h])) or np.any(quad > 1.5 * np.array([w, h])):
+            continue
+        clipped = np.clip(quad, 0, [w - 1, h - 1])
+        cover = _area(clipped) / (h * w)
+        if not MIN_SHEET <= cover <= ALL_PAPER:
+            continue
+        # each side's share of its length (inside the frame) that its line's pixels cover
+        shares = []
+        for i, (t, _, along) in enumerate(chosen):
+            if along is frame:
+                continue
+            ends = [
+                float(-p[0] * math.sin(t) + p[1] * math.cos(t)) for p in (clipped[i], clipped[(i + 1) % 4])
+            ]
+            lo, hi = min(ends), max(ends)
+            if hi - lo < 2:
+                shares.append(0.0)
+                continue
+            shares.append(float(((along >= lo) & (along <= hi)).sum()) / (hi - lo + 1))
+        if len(shares) < 2:
+            continue
+        found.append((min(shares), cover, order_corners(clipped)))
+    found.sort(key=lambda t: (-round(t[0], 1), -t[1]))
+    for _, _, quad in found[:HOUGH_QUADS]:
+        yield HOUGH_LEVEL, quad, 1.0
+
+
+def _line_through(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(a point on, unit direction of) the total-least-squares line through points (N, 2)."""
+    c = points.mean(axis=0)
+    _, _, vt = np.linalg.svd(points - c, full_matrices=False)
+    return c, vt[0]
+
+
+def _cross_lines(p: np.ndarray, d: np.ndarray, q: np.ndarray, e: np.ndarray) -> np.ndarray | None:
+    """Where the lines p + t d and q + u e cross; None when (nearly) parallel."""
+    det = d[0] * (-e[1]) - d[1] * (-e[0])
+    if abs(det) < 1e-6:
+        return None
+    t = ((q[0] - p[0]) * (-e[1]) - (q[1] - p[1]) * (-e[0])) / det
+    return p + t * d
+
+
+def refine_corners(gray: Image.Image, corners: np.ndarray, reach: float) -> np.ndarray:
+    """Corners (4, 2) in `gray`'s pixels moved onto the sheet's edges (see REFINE_SIDE); `reach`: how far (in
+    `gray`'s pixels) an edge may be off."""
+    w, h = gray.size
+    g = min(1.0, REFINE_SIDE / max(w, h))
+    im = gray.resize((max(8, round(w * g)), max(8, round(h * g))), Image.Resampling.BOX) if g < 1 else gray
+    arr = np.asarray(im, dtype=np.float32) / 255.0
+    arr = _filter(_filter(arr, REFINE_CLOSE, np.maximum), REFINE_CLOSE, np.minimum)
+    rh, rw = arr.shape
+    quad = (corners + 0.5) * g - 0.5
+    c = quad.mean(axis=0)
+    r = reach * g
+    offsets = np.arange(-r, r + 0.01, 0.5)  # across the edge, inside (-) to outside (+)
+    lines = []
+    for i in range(4):
+        a, b = quad[i], quad[(i + 1) % 4]
+        d = (b - a) / max(float(np.hypot(*(b - a))), 1e-9)
+        lines.append((a, d))
+        pts = a + (b - a) * np.linspace(0.08, 0.92, REFINE_POINTS)[:, None]  # (P, 2)
+        n = np.array([d[1], -d[0]])
+        if np.dot((a + b) / 2 - c, n) < 0:
+            n = -n  # outwards
+        m = r + 2
+        keep = (pts[:, 0] > m) & (pts[:, 0] < rw - 1 - m) & (pts[:, 1] > m) & (pts[:, 1] < rh - 1 - m)
+        if keep.mean() < 0.5:  # along the frame's border
+            continue
+        pts = pts[keep]
+        grid = pts[:, None, :] + offsets[None, :, None] * n  # (P, K, 2)
+        prof = _sample(arr, grid.reshape(-1, 2)).reshape(len(pts), -1)  # (P, K)
+        jump = prof[:, :-2] - prof[:, 2:]  # inside minus outside over 1 px, (P, K - 2)
+        k = jump.argmax(axis=1)
+        best = jump[np.arange(len(pts)), k]
+        good = best >= max(MIN_EDGE_STEP, 0.5 * float(np.median(best)))
+        if good.sum() < REFINE_MIN_POINTS * REFINE_POINTS:
+            continue
+        on = pts[good] + (offsets[k[good]] + 0.5)[:, None] * n  # the steepest point, (G, 2)
+        p0, d0 = _line_through(on)
+        resid = np.abs((on - p0) @ np.array([-d0[1], d0[0]]))
+        close = resid <= REFINE_OUTLIER
+        if close.sum() < REFINE_MIN_POINTS * REFINE_POINTS:
+            continue
+        lines[i] = _line_through(on[close])
+    out = []
+    for i in range(4):
+        p = _cross_lines(*lines[i - 1], *lines[i])  # corner i is where edge i-1 meets edge i
+        if p is None or np.hypot(*(p - quad[i])) > 2 * r:
+            return corners
+        out.append(p)
+    # a corner out of view stays on the frame's border (the warp has no pixels beyond it)
+    return np.clip((np.array(out) + 0.5) / g - 0.5, 0, [w - 1, h - 1])
+
+
 def find_sheet(gray: Image.Image) -> SheetSearch:
     """The sheet in a grey photo (see the module's docstring); corners in `gray`'s pixels."""
     w, h = gray.size
@@ -331,54 +577,49 @@ def find_sheet(gray: Image.Image) -> SheetSearch:
     closed = _filter(_filter(arr, CLOSE_WINDOW, np.maximum), CLOSE_WINDOW, np.minimum)
     top = float(np.percentile(closed, 90))
     sh, sw = closed.shape
-    best: tuple[float, np.ndarray] | None = None
+    best: tuple[float, float, np.ndarray] | None = None
     tried: list[dict] = []
-    counts_seen: list[int] = []
-    for level, region in _regions(closed):
-        count = int(region.sum())
-        if count < MIN_SHEET * sh * sw:
-            continue
-        if count > ALL_PAPER * sh * sw:
-            continue  # the whole frame
-        rows = np.flatnonzero(region.any(axis=1))
-        first = region[rows].argmax(axis=1)
-        last = sw - 1 - region[rows, ::-1].argmax(axis=1)
-        ys = np.r_[rows, rows].astype(np.float64)
-        xs = np.r_[first, last].astype(np.float64)
-        if counts_seen and min(abs(count - c) for c in counts_seen) < 0.005 * count:
-            continue  # the same region as at a level tried already
-        counts_seen.append(count)
-        quad = _quad(_hull(np.c_[xs, ys]))
-        if quad is None:
-            continue
-        quad = order_corners(quad)
-        area = _area(quad) + 0.5 * float(np.sum(np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)))
-        fill = count / max(area, 1.0)
-        cover = area / (sh * sw)
-        step, sharp, measured = _edges(closed, quad)
-        tried.append(
-            {
-                "level": level,
-                "cover": round(cover, 3),
-                "fill": round(fill, 3),
-                "step": round(step, 3),
-                "sharp": round(sharp, 2),
-                "edges": measured,
-            }
-        )
-        ok = (
-            cover >= MIN_SHEET
-            and cover <= ALL_PAPER
-            and fill >= MIN_FILL
-            and measured >= 2
-            and step >= MIN_EDGE_STEP
-            and sharp >= MIN_SHARPNESS
-        )
-        if ok and (best is None or cover > best[0]):
-            best = (cover, quad)
+    for candidates in (_region_quads(closed), _hough_quads(closed)):  # straight steps: only without a region
+        for level, quad, fill in candidates:
+            area = _area(quad) + 0.5 * float(np.sum(np.linalg.norm(quad - np.roll(quad, -1, axis=0), axis=1)))
+            cover = area / (sh * sw)
+            step, sharp, measured, support = _edges(closed, quad)
+            tried.append(
+                {
+                    "level": level,
+                    "cover": round(cover, 3),
+                    "fill": round(fill, 3),
+                    "step": round(step, 3),
+                    "sharp": round(sharp, 2),
+                    "edges": measured,
+                    "support": round(support, 2),
+                    "quad": np.round((quad + 0.5) / f - 0.5).astype(int).tolist(),
+                }
+            )
+            ok = (
+                cover >= MIN_SHEET
+                and cover <= ALL_PAPER
+                and fill >= MIN_FILL
+                and measured >= 2
+                and step >= MIN_EDGE_STEP
+                and sharp >= MIN_SHARPNESS
+                and support >= MIN_SUPPORT
+            )
+            if level == HOUGH_LEVEL:  # no region vouches for it: most of its sides in view, steps all along
+                ok = ok and measured >= 3 and support >= HOUGH_MIN_SUPPORT
+            # the largest region whose edges are a sheet's all along; one with two sides along the frame's
+            # border (two edges measured) is less sure, and so is each side that stands in for a straight step
+            score = cover * min(1.0, support / FULL_SUPPORT) ** 4 * (FRAME_SIDE if measured < 3 else 1.0)
+            if level == HOUGH_LEVEL:
+                score *= HOUGH_FRAME_SIDE ** (4 - measured)
+            if ok and (best is None or score > best[0]):
+                best = (score, cover, quad)
+        if best is not None:
+            break
     if best is not None:
-        cover, quad = best
+        _, cover, quad = best
         corners = (quad + 0.5) / f - 0.5  # small pixel centres -> gray pixels
+        corners = refine_corners(gray, corners, REFINE_REACH / f)
         return SheetSearch("sheet", corners, round(cover, 4), top, tried)
     kind = "paper" if top >= NO_PAPER_LEVEL else "none"
     return SheetSearch(kind, None, 0.0, top, tried)

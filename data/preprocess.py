@@ -376,6 +376,36 @@ def preprocess_array(
     return place_ink_array(ink, cfg)
 
 
+@dataclass(frozen=True)
+class PageLines:
+    """The lines of writing that `preprocess` finds in an image, without reading them (`find_lines`)."""
+
+    count: int  # lines of writing; `preprocess(image, line=k)` reads line k (1 = the top one) of these
+    boxes: list[
+        list[list[float]]
+    ]  # each line's corners [[x, y] x 4] as fractions of the image, top to bottom
+    default: int | None  # the line read when none is asked for (1 = the top one); None without writing
+    sheet: list[list[float]] | None  # the sheet's corners (fractions) when a sheet was found on a desk
+    reason: str | None  # "no_paper" (a frame without paper), "blank" (no writing found), else None
+
+
+def find_lines(
+    image: Image.Image | np.ndarray | bytes, cfg: PreprocessConfig = PreprocessConfig()
+) -> PageLines:
+    """The lines of writing of an image, as `preprocess` splits them (`data.page.split_lines` on the photo path),
+    without recognizing anything: their number, boxes and the default one. A clean image (a scan, a
+    screenshot, a CROHME render) takes the clean path, which reads the image whole: one line, its box the
+    writing's (none listed). `PreprocessError` if undecodable."""
+    info: dict = {}
+    out = preprocess_array(image, cfg, info=info)
+    blank = float(out.max(initial=0.0)) == 0.0
+    reason = info.get("reason") or ("blank" if blank else None)
+    boxes = [] if blank else list(info.get("line_boxes") or ([info["writing"]] if "writing" in info else []))
+    count = len(boxes) if boxes or blank else 1
+    default = None if blank else int(info.get("line", 1))
+    return PageLines(count, boxes, default, info.get("sheet"), reason)
+
+
 def preprocess_page_array(
     gray: Image.Image,
     cfg: PreprocessConfig = PreprocessConfig(),
