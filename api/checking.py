@@ -59,10 +59,13 @@ def input_error(exc: CheckInputError) -> ApiError:
 
 def recognize_photo_lines(recognizer: Recognizer, im: Image.Image, beam: int) -> list[Recognition]:
     """Every line of writing of a photo, top to bottom (the photo path's lines, `line` = 1, 2, ...); a clean
-    image or a photo with one line gives one. Runs in a worker thread."""
-    first = recognize_sync(recognizer, im, beam, line=1)
-    found = len(first.page.get("lines") or []) if first.page is not None else 0
-    found = max(found, 1)
+    image or a photo with one line gives one. A line the splitter found that holds no writing once the page
+    is cleaned (a shadow's or a grid's remnant) is left out. Runs in a worker thread."""
+    heaviest = recognize_sync(recognizer, im, beam)  # the default reading; `page` lists every line
+    page = heaviest.page or {}
+    found = len(page.get("lines") or [])
+    if found < 2:
+        return [heaviest]
     if found > MAX_CHECK_LINES:
         raise ApiError(
             422,
@@ -70,7 +73,24 @@ def recognize_photo_lines(recognizer: Recognizer, im: Image.Image, beam: int) ->
             f"{found} lines of writing found; at most {MAX_CHECK_LINES} can be checked at once",
             nl=f"{found} regels handschrift gevonden; hoogstens {MAX_CHECK_LINES} kunnen tegelijk",
         )
-    return [first] + [recognize_sync(recognizer, im, beam, line=k) for k in range(2, found + 1)]
+    out = []
+    for k in range(1, found + 1):
+        if k == page.get("line"):
+            out.append(heaviest)
+            continue
+        try:
+            out.append(recognize_sync(recognizer, im, beam, line=k))
+        except ApiError as exc:
+            if exc.code != "blank_image":
+                raise
+    return out
+
+
+def line_box(rec: Recognition) -> list[list[float]] | None:
+    """The box of the line a recognition read (four corners, fractions of the photo), or None."""
+    page = rec.page or {}
+    lines, k = page.get("lines") or [], page.get("line")
+    return lines[k - 1] if isinstance(k, int) and 1 <= k <= len(lines) else None
 
 
 def recognize_ink_lines(recognizer: Recognizer, strokes: Strokes, beam: int) -> list[Recognition]:

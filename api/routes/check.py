@@ -7,7 +7,7 @@ import time
 from fastapi import APIRouter, Request
 
 from api.check_inputs import read_check_input
-from api.checking import check_lines, input_error, read_lines, too_few_lines
+from api.checking import check_lines, input_error, line_box, read_lines, too_few_lines
 from api.deps import ApiKey, LimiterDep, RecognizerDep, SettingsDep, SolveExecutorDep
 from api.mathml import latex_to_mathml
 from api.routes.common import alternatives, confirm_below, elapsed_ms, model_info
@@ -66,15 +66,14 @@ async def check(
         timings["recognize"] = elapsed_ms(t_read)
         if len(recs) < 2:
             raise too_few_lines(len(recs))
-        boxes = (recs[0].page or {}).get("lines") or [None] * len(recs)
         threshold = confirm_below(recognizer, settings, inp.beam)
         lines = [
             CheckLine(
                 latex=r.latex, latex_typed=compact(r.latex), source=source, confidence=r.confidence,
                 needs_confirmation=needs_confirmation(r.confidence, threshold), readable=True, error=None,
-                alternatives=alternatives(r), box=box, mathml=latex_to_mathml(r.latex),
+                alternatives=alternatives(r), box=line_box(r), mathml=latex_to_mathml(r.latex),
             )
-            for r, box in zip(recs, boxes, strict=False)
+            for r in recs
         ]  # fmt: skip
     t_check = time.perf_counter()
     result = await check_lines(executor, [line.latex for line in lines], inp.lang, settings.request_timeout_s)

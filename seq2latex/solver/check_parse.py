@@ -18,11 +18,12 @@ MAX_DISJUNCTS = 8  # "x = 1 or x = 2 or ..." parts of one line
 _OR = re.compile(
     r"\\vee(?![a-zA-Z])|\\lor(?![a-zA-Z])|\u2228"
     r"|\\(?:text|mathrm|textrm|mbox)\s*\{\s*(?:or|of|OR|OF)\s*\}"
-    r"|(?<![a-zA-Z\\])(?:or|of)(?![a-zA-Z])"
+    r"|(?<![a-zA-Z\\])o\s*[rf](?![a-zA-Z])"  # "or", "of", and a reading's spaced tokens "o f"
 )
 _AND = re.compile(
     r"\\wedge(?![a-zA-Z])|\\land(?![a-zA-Z])|\u2227"
-    r"|\\(?:text|mathrm|textrm|mbox)\s*\{\s*(?:and|en)\s*\}|(?<![a-zA-Z\\])(?:and|en)(?![a-zA-Z])"
+    r"|\\(?:text|mathrm|textrm|mbox)\s*\{\s*(?:and|en)\s*\}"
+    r"|(?<![a-zA-Z\\])(?:a\s*n\s*d|e\s*n)(?![a-zA-Z])"
 )
 _SPACING = re.compile(r"\\(?:quad|qquad|,|;|:|!)|~")
 

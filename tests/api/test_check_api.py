@@ -157,3 +157,4 @@ def test_the_openapi_describes_check(client: TestClient) -> None:
     )
     assert "first_wrong_line" in spec["components"]["schemas"]["CheckResponse"]["properties"]
     assert "from" in spec["components"]["schemas"]["CheckStep"]["properties"]
+

@@ -254,3 +254,17 @@ def test_find_lines_on_a_clean_image_and_on_a_frame_without_paper() -> None:
     desk = _desk("dark", (1600, 1200), np.random.default_rng(3))
     none = pre.find_lines(_jpeg(Image.fromarray((desk * 255).astype(np.uint8))))
     assert none.count == 0 and none.reason == "no_paper" and none.default is None
+
+
+def test_lines_of_working_a_symbol_apart_stay_apart_and_a_fraction_stays_whole() -> None:
+    from data.page import split_lines
+
+    marks = np.zeros((200, 300), dtype=bool)
+    for top in (20, 60, 100):  # three lines 28 px high, 12 px apart (a pupil's working, a symbol apart)
+        marks[top : top + 28, 20:260:6] = True
+    assert [line.box[0] for line in split_lines(marks)] == [20, 60, 100]
+    frac = np.zeros((120, 200), dtype=bool)
+    frac[10:38, 40:160:6] = True  # numerator
+    frac[44:47, 30:170] = True  # the bar
+    frac[53:81, 40:160:6] = True  # denominator
+    assert len(split_lines(frac)) == 1

@@ -80,7 +80,15 @@ def test_a_wrong_step_is_explained_specifically(
 
 @pytest.mark.parametrize(
     "answer",
-    ["x=2 \\vee x=3", "x = 2 of x = 3", "x=2 \\text{ or } x=3", "x=2, x=3", "x=2 \\lor x=3", "x=3 ; x=2"],
+    [
+        "x=2 \\vee x=3",
+        "x = 2 of x = 3",
+        "x=2 \\text{ or } x=3",
+        "x=2, x=3",
+        "x=2 \\lor x=3",
+        "x=3 ; x=2",
+        "x = 2 o f x = 3",  # the model's reading of a handwritten "of": two letter tokens
+    ],
 )
 def test_a_final_line_of_solutions_is_a_solution_set(answer: str) -> None:
     result = check_working(["x^2-5x+6=0", answer], "nl" if " of " in answer else "en")
