@@ -14,7 +14,7 @@ from starlette.requests import Request
 from api.errors import ApiError
 from api.images import decode_base64_image
 from api.ink import Strokes, parse_inkml, parse_strokes
-from api.inputs import parse_beam, parse_lang, read_body, read_input
+from api.inputs import parse_beam, parse_lang, read_body, read_input, too_large
 from api.limits import JSON_OVERHEAD_BYTES
 from api.settings import Settings
 
@@ -82,13 +82,7 @@ async def read_check_input(request: Request, settings: Settings) -> CheckInput:
         )
     image = decode_base64_image(parsed.image) if parsed.image is not None else None
     if image is not None and len(image) > settings.max_upload_bytes:
-        mb = settings.max_upload_bytes / (1024 * 1024)
-        raise ApiError(
-            413,
-            "payload_too_large",
-            f"the upload is larger than the limit of {mb:g} MB",
-            nl=f"het bestand is groter dan de grens van {mb:g} MB",
-        )
+        raise too_large(settings)
     strokes = None
     if parsed.strokes is not None:
         strokes = parse_strokes(parsed.strokes)

@@ -32,6 +32,15 @@ def too_few_lines(found: int) -> ApiError:
     )
 
 
+def too_many_lines(found: int) -> ApiError:
+    return ApiError(
+        422,
+        "too_many_lines",
+        f"{found} lines of writing found; at most {MAX_CHECK_LINES} can be checked at once",
+        nl=f"{found} regels handschrift gevonden; hoogstens {MAX_CHECK_LINES} kunnen tegelijk",
+    )
+
+
 def input_error(exc: CheckInputError) -> ApiError:
     """The 422 for lines that cannot be checked, in English and Dutch."""
     n = None if exc.index is None else exc.index + 1
@@ -67,12 +76,7 @@ def recognize_photo_lines(recognizer: Recognizer, im: Image.Image, beam: int) ->
     if found < 2:
         return [heaviest]
     if found > MAX_CHECK_LINES:
-        raise ApiError(
-            422,
-            "too_many_lines",
-            f"{found} lines of writing found; at most {MAX_CHECK_LINES} can be checked at once",
-            nl=f"{found} regels handschrift gevonden; hoogstens {MAX_CHECK_LINES} kunnen tegelijk",
-        )
+        raise too_many_lines(found)
     out = []
     for k in range(1, found + 1):
         if k == page.get("line"):
@@ -97,12 +101,7 @@ def recognize_ink_lines(recognizer: Recognizer, strokes: Strokes, beam: int) -> 
     """Each line of the ink (`api.ink.split_ink_lines`) drawn and read on its own. Runs in a worker thread."""
     lines = split_ink_lines(strokes)
     if len(lines) > MAX_CHECK_LINES:
-        raise ApiError(
-            422,
-            "too_many_lines",
-            f"{len(lines)} lines of writing found; at most {MAX_CHECK_LINES} can be checked at once",
-            nl=f"{len(lines)} regels handschrift gevonden; hoogstens {MAX_CHECK_LINES} kunnen tegelijk",
-        )
+        raise too_many_lines(len(lines))
     return [recognize_ink_sync(recognizer, line, beam) for line in lines]
 
 

@@ -52,7 +52,8 @@ class _JsonBody(BaseModel):
     line: Any = None
 
 
-def _too_large(settings: Settings) -> ApiError:
+def too_large(settings: Settings) -> ApiError:
+    """The 413 for an upload above `settings.max_upload_bytes`."""
     mb = settings.max_upload_bytes / (1024 * 1024)
     return ApiError(
         413,
@@ -66,13 +67,13 @@ async def read_body(request: Request, limit: int, settings: Settings) -> bytes:
     """The raw body, refusing (413) as soon as it is known to exceed `limit` bytes."""
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
-        raise _too_large(settings)
+        raise too_large(settings)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(settings)
+            raise too_large(settings)
         chunks.append(chunk)
     return b"".join(chunks)
 
@@ -283,7 +284,7 @@ async def read_input(request: Request, settings: Settings, allow_latex: bool) ->
             nl="stuur multipart/form-data met een 'file', JSON met 'image' of 'latex', of een image/*-body",
         )
     if image is not None and len(image) > settings.max_upload_bytes:
-        raise _too_large(settings)
+        raise too_large(settings)
     lang = parse_lang(fields.get("lang") if fields.get("lang") is not None else query.get("lang"))
     request.state.lang = lang  # the language of the errors from here on (api.errors.request_lang)
     beam = parse_beam(
