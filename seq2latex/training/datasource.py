@@ -47,6 +47,13 @@ class Position:
     consumed: int = 0
 
 
+def spread(n: int, limit: int) -> list[int]:
+    """At most `limit` indices of `n` items (0 = all), spread evenly over them: a deterministic subset."""
+    keep = min(n, limit) if limit else n
+    stride = max(1, n // max(keep, 1))
+    return list(range(0, n, stride))[:keep]
+
+
 def read_sources(root: Path, names: list[str]) -> dict[str, list[Any]]:
     """Records of each named source (e.g. 'offline/train', 'inkml/train', '.') under `root`; every
     source is discovered and read once, however often it is named."""
@@ -124,9 +131,7 @@ class TrainingData:
             collate_fn: Any = None
             with_epoch = False
             val_set = SymbolDataset(val_records, self.classes, size, None, cfg.seed, pen)
-            n_val = min(len(val_set), cfg.limit_val) if cfg.limit_val else len(val_set)
-            stride = max(1, len(val_set) // max(n_val, 1))  # spread over the split, deterministic
-            self.val_symbols = [val_set[i] for i in range(0, len(val_set), stride)][:n_val]
+            self.val_symbols = [val_set[i] for i in spread(len(val_set), cfg.limit_val)]
         else:
             pre = preprocess_config(self.model_cfg)
             records, val_records = self._split_records(root, cfg.train_sources, cfg.val_source)
@@ -329,9 +334,7 @@ class TrainingData:
         size, pen = self.model_cfg.symbol_size, self.model_cfg.symbol_pen
         sym_train = SymbolDataset(train_recs, self.classes, size, augment_cfg, cfg.seed, pen)
         sym_val = SymbolDataset(val_recs, self.classes, size, None, cfg.seed, pen)
-        n_val = min(len(sym_val), cfg.limit_val_symbols) if cfg.limit_val_symbols else len(sym_val)
-        stride = max(1, len(sym_val) // max(n_val, 1))  # spread over the split, deterministic
-        self.val_symbols = [sym_val[i] for i in range(0, len(sym_val), stride)][:n_val]
+        self.val_symbols = [sym_val[i] for i in spread(len(sym_val), cfg.limit_val_symbols)]
         if self.dist.main:
             print(
                 f"symbol task: {len(sym_train)} training crops, {len(self.val_symbols)} validation crops",
@@ -369,17 +372,13 @@ class TrainingData:
             train = crops_from_dataset(SymbolDataset(train_recs, self.classes, size, None, cfg.seed, pen))
         if cfg.symbol_val_crops:
             val = SymbolCrops.load(cfg.symbol_val_crops).for_classes(self.classes)
-            n_val = min(len(val), cfg.limit_val_symbols) if cfg.limit_val_symbols else len(val)
-            stride = max(1, len(val) // max(n_val, 1))
             self.val_symbols = [
                 (torch.from_numpy(val.images[i]).float() / 255.0, int(val.labels[i]))
-                for i in range(0, len(val), stride)
-            ][:n_val]
+                for i in spread(len(val), cfg.limit_val_symbols)
+            ]
         elif val_recs:
             sym_val = SymbolDataset(val_recs, self.classes, size, None, cfg.seed, pen)
-            n_val = min(len(sym_val), cfg.limit_val_symbols) if cfg.limit_val_symbols else len(sym_val)
-            stride = max(1, len(sym_val) // max(n_val, 1))
-            self.val_symbols = [sym_val[i] for i in range(0, len(sym_val), stride)][:n_val]
+            self.val_symbols = [sym_val[i] for i in spread(len(sym_val), cfg.limit_val_symbols)]
         self.resident_symbols = ResidentSymbols(train, self.device)
         self.symbol_batches = self.resident_symbols.batches(
             cfg.symbol_batch_size, cfg.seed * 7919 + self.dist.rank
