@@ -16,10 +16,6 @@
   thick dark objects (a pen lying across, punched holes, a shadow's core: anything wider than
   THICK_FRACTION of the sheet's short side) and pieces of ink that run into that band (a pen lying across
   the sheet's edge).
-- `split_lines`: the writing's lines, top to bottom, from the row profile of the ink: bands of inked
-  rows, where a thin band (a fraction bar, a limit's subscript, a dot) joins its neighbours and bands
-  closer than LINE_GAP x the smaller one's height are one line (numerator and denominator, exponents and
-  limits stay with their line).
 """
 
 from __future__ import annotations
@@ -115,20 +111,10 @@ HOLE_ZONE = 0.12  # a thick piece this close to the edge (fraction of the short 
 # On a sheet (its light and lines taken off) writing needs less contrast than `data.photo`'s: a fine pen on
 # a whole page is a few pixels wide.
 MIN_STROKE_CONTRAST = 0.1
-# Lines of writing: rows with ink on this many cells are inked; a band thinner than THIN x its taller
-# neighbour joins it when the gap is below THIN_GAP x that neighbour's height; bands whose gap is below
-# LINE_GAP x the smaller one's height are one line (0.3: a pupil's lines of working written about a symbol
-# apart stay apart; 0.5 joined them, with the same reading of single formulas on crohme_val photos).
-LINE_CELL = 4
-THIN = 0.2
-THIN_GAP = 0.5
-LINE_GAP = 0.3
 # Ink this dark (0..1) is what may run into the edge band as one piece (fainter marks do not join pieces).
 EDGE_PIECE_LEVEL = 0.3
-# On a sheet, ink in a connected piece taller than this fraction of the sheet's height is no writing.
-MAX_LINE_HEIGHT = 0.2
-# A line whose marks are fainter than this fraction of the darkest line's is no writing (a remnant).
-MIN_LINE_DARKNESS = 0.6
+# Pieces of ink (objects on the sheet, pieces running into the edge band) are found on cells this many px wide.
+PIECE_CELL = 4
 
 
 @dataclass(frozen=True)
@@ -144,7 +130,7 @@ class SheetSearch:
     candidates: list[dict] = field(default_factory=list)  # the levels tried (for debugging)
 
 
-def _filter(arr: np.ndarray, k: int, op: np.ufunc) -> np.ndarray:
+def extreme_filter(arr: np.ndarray, k: int, op: np.ufunc) -> np.ndarray:
     """Separable k x k minimum / maximum filter (`op` np.minimum / np.maximum), edges padded."""
     r = k // 2
     h, w = arr.shape
@@ -359,10 +345,10 @@ def _regions(closed: np.ndarray) -> Iterator[tuple[float, np.ndarray]]:
     grey = Image.fromarray((np.clip(closed, 0, 1) * 255 + 0.5).astype(np.uint8))
     blur = np.asarray(grey.filter(ImageFilter.BoxBlur(2)), dtype=np.float32) / 255.0
     edges = np.abs(np.asarray(grey, dtype=np.float32) / 255.0 - blur) > EDGE_HIGHPASS
-    lab = labels(~_filter(edges.view(np.uint8), 3, np.maximum).astype(bool))
+    lab = labels(~extreme_filter(edges.view(np.uint8), 3, np.maximum).astype(bool))
     ids, counts = np.unique(lab[lab < lab.size], return_counts=True)
     for i in np.argsort(-counts)[:ENCLOSED_REGIONS]:
-        region = _filter(_filter((lab == ids[i]).view(np.uint8), 5, np.maximum), 5, np.minimum).astype(bool)
+        region = extreme_filter(extreme_filter((lab == ids[i]).view(np.uint8), 5, np.maximum), 5, np.minimum).astype(bool)
         yield -1.0, region
 
 
@@ -522,7 +508,7 @@ def refine_corners(gray: Image.Image, corners: np.ndarray, reach: float) -> np.n
     g = min(1.0, REFINE_SIDE / max(w, h))
     im = gray.resize((max(8, round(w * g)), max(8, round(h * g))), Image.Resampling.BOX) if g < 1 else gray
     arr = np.asarray(im, dtype=np.float32) / 255.0
-    arr = _filter(_filter(arr, REFINE_CLOSE, np.maximum), REFINE_CLOSE, np.minimum)
+    arr = extreme_filter(extreme_filter(arr, REFINE_CLOSE, np.maximum), REFINE_CLOSE, np.minimum)
     rh, rw = arr.shape
     quad = (corners + 0.5) * g - 0.5
     c = quad.mean(axis=0)
@@ -575,7 +561,7 @@ def find_sheet(gray: Image.Image) -> SheetSearch:
     f = SHEET_SIDE / max(w, h)
     small = gray.resize((max(8, round(w * f)), max(8, round(h * f))), Image.Resampling.BOX)
     arr = np.asarray(small, dtype=np.float32) / 255.0  # (h', w')
-    closed = _filter(_filter(arr, CLOSE_WINDOW, np.maximum), CLOSE_WINDOW, np.minimum)
+    closed = extreme_filter(extreme_filter(arr, CLOSE_WINDOW, np.maximum), CLOSE_WINDOW, np.minimum)
     top = float(np.percentile(closed, 90))
     sh, sw = closed.shape
     best: tuple[float, float, np.ndarray] | None = None
@@ -722,14 +708,14 @@ def clean_sheet(ink: np.ndarray, level: float = 0.0) -> np.ndarray:
     out[:, -band:] = 0
     marks = out > max(level, THICK_LEVEL)
     k = max(MIN_THICK, round(THICK_FRACTION * short)) | 1
-    solid = _filter(
-        _filter(marks.view(np.uint8), CLOSE_WINDOW, np.maximum), CLOSE_WINDOW, np.minimum
+    solid = extreme_filter(
+        extreme_filter(marks.view(np.uint8), CLOSE_WINDOW, np.maximum), CLOSE_WINDOW, np.minimum
     )  # a highlight
-    core = _filter(solid, k, np.minimum).astype(bool)  # what is thicker than k
+    core = extreme_filter(solid, k, np.minimum).astype(bool)  # what is thicker than k
     if core.any():
         # a long thick piece is an object (a pen), a compact one near the edge a punched hole; a compact one
         # elsewhere may be dense writing (a filled loop) and stays
-        cell = LINE_CELL
+        cell = PIECE_CELL
         gh, gw = math.ceil(h / cell), math.ceil(w / cell)
         grid = np.zeros((gh * cell, gw * cell), dtype=bool)
         grid[:h, :w] = core
@@ -744,17 +730,17 @@ def clean_sheet(ink: np.ndarray, level: float = 0.0) -> np.ndarray:
                 drop |= np.isin(lab, ids)
         if drop.any():
             gone = np.repeat(np.repeat(drop, cell, 0), cell, 1)[:h, :w] & core
-            out[_filter(gone.view(np.uint8), 2 * k + 1, np.maximum).astype(bool)] = (
+            out[extreme_filter(gone.view(np.uint8), 2 * k + 1, np.maximum).astype(bool)] = (
                 0  # its outline, tip, shadow
             )
     out = remove_rules(out)  # after the thick objects: a pen across a strip would be taken for a line
     # pieces that run into the edge band are not writing either (a pen lying across the sheet's edge)
-    cell = LINE_CELL
+    cell = PIECE_CELL
     gh, gw = math.ceil(h / cell), math.ceil(w / cell)
     grid = np.zeros((gh * cell, gw * cell), dtype=bool)
     grid[:h, :w] = out > max(level, EDGE_PIECE_LEVEL)  # faint remnants of lines would join everything
     occupied = grid.reshape(gh, cell, gw, cell).any(axis=(1, 3))
-    lab = labels(_filter(occupied.view(np.uint8), 3, np.maximum).astype(bool))
+    lab = labels(extreme_filter(occupied.view(np.uint8), 3, np.maximum).astype(bool))
     rim = max(1, math.ceil(band / cell)) + 1
     edge = np.zeros((gh, gw), dtype=bool)
     edge[:rim] = edge[-rim:] = True
@@ -764,71 +750,3 @@ def clean_sheet(ink: np.ndarray, level: float = 0.0) -> np.ndarray:
         drop = np.isin(lab, touching) & occupied
         out[np.repeat(np.repeat(drop, cell, 0), cell, 1)[:h, :w]] = 0
     return out
-
-
-@dataclass(frozen=True)
-class Line:
-    """One line of writing: its box (y0, y1, x0, x1) in the ink map's pixels and its ink mass."""
-
-    box: tuple[int, int, int, int]
-    mass: float
-
-
-def split_lines(marks: np.ndarray, max_height: float | None = None) -> list[Line]:
-    """The lines of writing of an ink mask (H, W), top to bottom (see the module's docstring); with
-    `max_height` (px), ink in connected pieces taller than that is left out first."""
-    h, w = marks.shape
-    cell = LINE_CELL
-    gh, gw = math.ceil(h / cell), math.ceil(w / cell)
-    m = np.zeros((gh * cell, gw * cell), dtype=np.float32)
-    m[:h, :w] = marks
-    mass = m.reshape(gh, cell, gw, cell).sum(axis=(1, 3))  # (gh, gw)
-    occupied = mass >= 2  # a cell with a speck is not ink
-    if max_height is not None:  # no line of writing is this tall: a pen's or a shadow's remnant
-        grown = _filter(occupied.view(np.uint8), 3, np.maximum).astype(bool)  # symbols a cell apart join
-        lab = labels(grown)
-        ids, inverse = np.unique(lab.ravel(), return_inverse=True)
-        rows = np.broadcast_to(np.arange(gh)[:, None], (gh, gw)).ravel()
-        top = np.full(len(ids), gh)
-        bottom = np.zeros(len(ids), dtype=np.int64)
-        np.minimum.at(top, inverse, rows)
-        np.maximum.at(bottom, inverse, rows)
-        tall = (bottom - top + 1) * cell > max_height
-        tall[ids == lab.size] = False  # not a region
-        occupied &= ~tall[inverse].reshape(gh, gw)
-    row_cells = occupied.sum(axis=1)  # (gh,)
-    inked = row_cells >= 1
-    bands: list[list[int]] = []  # [r0, r1) in cells
-    edges = np.diff(np.concatenate([[0], inked.astype(np.int8), [0]]))
-    for r0, r1 in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
-        bands.append([int(r0), int(r1)])
-    if not bands:
-        return []
-    merged = True
-    while merged and len(bands) > 1:
-        merged = False
-        for i in range(len(bands) - 1):
-            a, b = bands[i], bands[i + 1]
-            ha, hb = a[1] - a[0], b[1] - b[0]
-            gap = b[0] - a[1]
-            thin = min(ha, hb) < THIN * max(ha, hb) and gap <= THIN_GAP * max(ha, hb)
-            if thin or gap <= LINE_GAP * min(ha, hb):
-                bands[i] = [a[0], b[1]]
-                del bands[i + 1]
-                merged = True
-                break
-    lines = []
-    for r0, r1 in bands:
-        sub = mass[r0:r1]
-        cols = np.flatnonzero((sub >= 2).any(axis=0))
-        rows = np.flatnonzero((sub >= 2).any(axis=1))
-        if cols.size == 0:
-            continue
-        box = (
-            int((r0 + rows[0]) * cell),
-            int(min(h, (r0 + rows[-1] + 1) * cell)),
-            int(cols[0] * cell),
-            int(min(w, (cols[-1] + 1) * cell)),
-        )
-        lines.append(Line(box, float(sub.sum())))
-    return lines

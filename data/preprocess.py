@@ -17,6 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from data import page, photo
+from data.lines import MAX_LINE_HEIGHT, MIN_LINE_DARKNESS, split_lines
 
 if TYPE_CHECKING:
     import torch
@@ -392,7 +393,7 @@ class PageLines:
 def find_lines(
     image: Image.Image | np.ndarray | bytes, cfg: PreprocessConfig = PreprocessConfig()
 ) -> PageLines:
-    """The lines of writing of an image, as `preprocess` splits them (`data.page.split_lines` on the photo path),
+    """The lines of writing of an image, as `preprocess` splits them (`data.lines.split_lines` on the photo path),
     without recognizing anything: their number, boxes and the default one. A clean image (a scan, a
     screenshot, a CROHME render) takes the clean path, which reads the image whole: one line, its box the
     writing's (none listed). `PreprocessError` if undecodable."""
@@ -477,7 +478,7 @@ def preprocess_photo_array(
     threshold and placement. `info`, when given, receives what was done (angle, line bands, box, the lines
     of writing). `sheet`: `gray` is a rectified sheet (`data.page.rectify`): it is not turned, and its edges,
     thick objects and printed margin are cleared (`data.page.clean_sheet`); `to_frame` maps its pixels to
-    the photo's (fractions of its size). The lines of writing (`data.page.split_lines`) are listed in
+    the photo's (fractions of its size). The lines of writing (`data.lines.split_lines`) are listed in
     `info`; one is read alone (the others cleared) on a sheet or when `line` is given (1 = the top one;
     default the heaviest), else the expression is found as before."""
     if max(gray.size) > PHOTO_WORK_SIDE and not sheet:
@@ -564,10 +565,10 @@ def _pick_line(
     """The lines of writing of an ink map (listed in `info`) and the ink of the one to read: on a sheet or
     when `line` is asked for, the others' ink is cleared; else the ink as it is."""
     sample = ink[::4, ::4] if ink.size > 65536 else ink
-    max_height = page.MAX_LINE_HEIGHT * ink.shape[0] if sheet else None
+    max_height = MAX_LINE_HEIGHT * ink.shape[0] if sheet else None
     level = min(max(_otsu(sample), MIN_INK_CONTRAST), INK_LEVEL)
     marks = ink > level
-    found = page.split_lines(marks, max_height)
+    found = split_lines(marks, max_height)
     # a line is as dark as the 95th percentile of its marks; lines much fainter than the darkest are no writing
     # (a shadow's or a pen's remnant), and of the others the one with the most dark ink is the default
     weighed = []
@@ -578,7 +579,7 @@ def _pick_line(
         dark = float(np.percentile(values, 95)) if values.size else 0.0
         weighed.append((f, dark, int((sub > 0.5 * dark).sum())))
     darkest = max((d for _, d, _ in weighed), default=0.0)
-    weighed = [(f, wt) for f, d, wt in weighed if darkest > 0 and d >= page.MIN_LINE_DARKNESS * darkest]
+    weighed = [(f, wt) for f, d, wt in weighed if darkest > 0 and d >= MIN_LINE_DARKNESS * darkest]
     if not weighed:
         return ink
     found = [f for f, _ in weighed]

@@ -138,30 +138,6 @@ def test_a_whole_page_photo_is_read_like_its_close_up(desk: str, seed: int) -> N
     assert np.abs(box.mean(axis=0) - truth.mean(axis=0)).max() < 30
 
 
-def _two_lines(top: Image.Image, bottom: Image.Image, gap: int) -> np.ndarray:
-    w = max(top.width, bottom.width) + 40
-    canvas = np.zeros((top.height + bottom.height + gap + 40, w), dtype=bool)
-    canvas[20 : 20 + top.height, 20 : 20 + top.width] = np.asarray(top) > 127
-    y = 20 + top.height + gap
-    canvas[y : y + bottom.height, 20 : 20 + bottom.width] = np.asarray(bottom) > 127
-    return canvas
-
-
-def test_line_splitting_keeps_a_fraction_whole() -> None:
-    frac = _ink(FRACTION, height=120)  # cos theta = x / sqrt(x^2 + y^2): three tiers
-    simple = _ink(SIMPLE, height=50)
-    marks = _two_lines(frac, simple, gap=40)
-    lines = page.split_lines(marks)
-    assert len(lines) == 2
-    (y0, y1, _, _), (z0, _, _, _) = lines[0].box, lines[1].box
-    assert y0 <= 20 + 8 and y1 >= 20 + frac.height - 8  # numerator, bar and denominator in one line
-    assert z0 >= 20 + frac.height
-    alone = page.split_lines(np.asarray(frac) > 127)
-    assert len(alone) == 1
-    # lines that touch (no empty row between them) are one line: nothing is cut through
-    assert len(page.split_lines(_two_lines(frac, simple, gap=0))) == 1
-
-
 def test_a_page_with_two_lines_reads_the_line_asked_for() -> None:
     inks = [_ink(FRACTION, height=200), _ink(SIMPLE, height=200)]
     shot = page_photo(
@@ -254,17 +230,3 @@ def test_find_lines_on_a_clean_image_and_on_a_frame_without_paper() -> None:
     desk = _desk("dark", (1600, 1200), np.random.default_rng(3))
     none = pre.find_lines(_jpeg(Image.fromarray((desk * 255).astype(np.uint8))))
     assert none.count == 0 and none.reason == "no_paper" and none.default is None
-
-
-def test_lines_of_working_a_symbol_apart_stay_apart_and_a_fraction_stays_whole() -> None:
-    from data.page import split_lines
-
-    marks = np.zeros((200, 300), dtype=bool)
-    for top in (20, 60, 100):  # three lines 28 px high, 12 px apart (a pupil's working, a symbol apart)
-        marks[top : top + 28, 20:260:6] = True
-    assert [line.box[0] for line in split_lines(marks)] == [20, 60, 100]
-    frac = np.zeros((120, 200), dtype=bool)
-    frac[10:38, 40:160:6] = True  # numerator
-    frac[44:47, 30:170] = True  # the bar
-    frac[53:81, 40:160:6] = True  # denominator
-    assert len(split_lines(frac)) == 1
