@@ -1,6 +1,7 @@
 """Check my working on photos: the kept chains (benchmarks/check_chains.jsonl) of 2-4 lines written by held-out
 CROHME writers (the crohme_val writer groups' glyphs, `data.synth`), one writer a chain, photographed as a pupil
-would (all lines in one pen, left-aligned, one under the other), then read line by line and checked as
+would (`data.photo_render.page_photo`'s "working" layout: all lines in one pen, left-aligned, one under the
+other), then read line by line and checked as
 POST /check does (`api.checking.recognize_photo_lines`,
 `check_working`).
 
@@ -26,25 +27,6 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
-DIGIT_PX = 70  # pixels per digit height in the drawn working (the pen: 5 px)
-
-
-def _working(captions: list[str], bank, writer: str, rng: random.Random, write, render_strokes):  # noqa: ANN001, ANN202
-    """A pupil's working: the lines in one hand and one pen, one under the other, left-aligned (a little
-    jitter), 0.8-1.4 digit heights apart, drawn as one image (`render_strokes`)."""
-    import numpy as np
-
-    strokes, y = [], 0.0
-    for caption in captions:
-        line = write(caption, bank, writer, rng)
-        pts = np.concatenate(line)  # (N, 2)
-        (x0, y0), (_, y1) = pts.min(axis=0), pts.max(axis=0)
-        dx, dy = -x0 + rng.uniform(0.0, 0.4), y - y0
-        strokes += [s + np.array([dx, dy], dtype=np.float32) for s in line]
-        y += (y1 - y0) + rng.uniform(0.8, 1.4)
-    return render_strokes(strokes, height=round(DIGIT_PX * y), pen_width=5.0)
-
-
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bank", default=str(ROOT / "runs" / "synth" / "glyphs_heldout.pkl"))
@@ -61,8 +43,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from api.checking import recognize_photo_lines
     from data.photo_render import DESKS, PageConfig, page_photo
-    from data.render import render_strokes
-    from data.synth.build import choose_writer, load_bank
+    from data.render import RenderConfig
+    from data.synth.build import choose_writer, load_bank, render_offline
     from data.synth.layout import needed_classes, write
     from seq2latex.recognizer import Recognizer
     from seq2latex.solver.check import check_working
@@ -86,14 +68,19 @@ def main(argv: list[str] | None = None) -> int:
         rng = random.Random(f"{args.seed}-{i}")
         need = set().union(*(needed_classes(c) for c in captions))
         writer = choose_writer(rng, bank, bank.writers, need, 8)
-        ink = _working(captions, bank, writer, rng, write, render_strokes)
+        inks = [render_offline(write(c, bank, writer, rng)) for c in captions]  # one hand: one scale
         typed = check_working(captions, chain["lang"])["first_wrong_line"]
         row = {"id": chain["id"], "lines": captions, "expected": chain["first_wrong_line"], "typed": typed}
         for kind in kinds:
             desk = DESKS[i % len(DESKS)]
-            close = kind == "sheet_fills_frame"  # a narrow block of lines: fill a quarter of the frame's width
-            cfg = PageConfig(desk=desk, paper="squared", fill_frame=close, fill_width=0.25, p_pen=0.0)
-            shot = page_photo([ink], np.random.default_rng([args.seed, i]), cfg)
+            cfg = PageConfig(
+                desk=desk,
+                paper="squared",
+                fill_frame=kind == "sheet_fills_frame",
+                p_pen=0.0,
+                pen_width_px=RenderConfig.pen_width,
+            )
+            shot = page_photo(inks, np.random.default_rng([args.seed, i]), cfg)
             buf = io.BytesIO()
             shot.image.save(buf, format="JPEG", quality=85)
             if args.save:

@@ -1,14 +1,17 @@
-"""Lines of working on a page, for "Check my working": photos of 2-4 lines of school-maths steps, each written by
-a held-out CROHME writer (the glyphs of the crohme_val writer groups, `data.synth`), and how often
-`data.preprocess.find_lines` finds the number of lines written.
+"""Lines of working on a page, for "Check my working": the kept chains of school-maths steps
+(benchmarks/check_chains.jsonl, 2-4 lines each), each written by a held-out CROHME writer (the glyphs of the
+crohme_val writer groups, `data.synth`), photographed, and how often `data.preprocess.find_lines` finds the
+number of lines written (nothing is read: no model).
 
-    python benchmarks/page_lines.py --bank runs/synth/glyphs_heldout.pkl [--n 40] [--seed 0]
+    python benchmarks/page_lines.py [--bank runs/synth/glyphs_heldout.pkl] [--seed 0] [--n N]
 
-Each photo: one chain of steps (its first 2-4 lines, one writer for the page), drawn (`render_strokes`, 200 px,
-pen 5) and photographed (`data.photo_render.page_photo`, 1600 x 1200, JPEG q85) twice: the whole sheet on a
-desk (wood, dark, grey and light in turn; plain, ruled or squared paper at random) and the same sheet filling
-the frame. Prints JSON: per view the share of photos whose line count is right and whose every box lies on its
-line (each written line's centre inside one box found, in order), and the photos that missed.
+Each chain is drawn (`data.synth.build.render_offline`: every line at one scale, as one hand writes) and photographed (`data.photo_render.page_photo`,
+1600 x 1200, JPEG q85) four times: as a pupil writes it (layout "working": one pen, left-aligned) and with
+its lines scattered across the sheet (layout "scattered": each line scaled alone, anywhere), each as the whole
+sheet on a desk (wood, dark, grey and light in turn; plain, ruled or squared paper at random) and the same
+sheet filling the frame. Chains the bank cannot write (a class no held-out writer wrote) are left out. Prints
+JSON: per view the share of photos whose line count is right and whose every box lies on its line (each
+written line's centre inside one box found, in order), and the photos that missed.
 """
 
 from __future__ import annotations
@@ -23,20 +26,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-
-# Chains of school-maths steps (the tokenizer's canonical captions), one step a line.
-CHAINS = (
-    ("3 ( x - 2 ) = 9", "3 x - 6 = 9", "3 x = 1 5", "x = 5"),
-    ("2 x + 3 = 7", "2 x = 4", "x = 2"),
-    ("5 x - 4 = 2 x + 8", "3 x - 4 = 8", "3 x = 1 2", "x = 4"),
-    ("\\frac { x } { 2 } + 1 = 4", "\\frac { x } { 2 } = 3", "x = 6"),
-    ("x ^ { 2 } - 9 = 0", "x ^ { 2 } = 9", "x = 3"),
-    ("4 ( x + 1 ) = 2 0", "x + 1 = 5", "x = 4"),
-    ("\\frac { 2 x + 1 } { 3 } = 5", "2 x + 1 = 1 5", "2 x = 1 4", "x = 7"),
-    ("7 - x = 3", "- x = - 4", "x = 4"),
-    ("x ^ { 2 } + 2 x = 0", "x ( x + 2 ) = 0", "x = 0"),
-    ("\\sqrt { x } = 3", "x = 9"),
-)
 
 
 def on_lines(boxes: list, truths: list, size: tuple[int, int]) -> bool:
@@ -56,7 +45,8 @@ def on_lines(boxes: list, truths: list, size: tuple[int, int]) -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--bank", default=str(ROOT / "runs" / "synth" / "glyphs_heldout.pkl"))
-    p.add_argument("--n", type=int, default=40, help="photos per view")
+    p.add_argument("--chains", default=str(ROOT / "benchmarks" / "check_chains.jsonl"))
+    p.add_argument("--n", type=int, default=None, help="at most this many chains")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
 
@@ -64,24 +54,45 @@ def main(argv: list[str] | None = None) -> int:
 
     import data.preprocess as pre
     from data.photo_render import DESKS, PageConfig, page_photo
-    from data.render import render_strokes
-    from data.synth.build import choose_writer, load_bank
+    from data.render import RenderConfig
+    from data.synth.build import choose_writer, load_bank, render_offline
     from data.synth.layout import needed_classes, write
+    from tokenizer import normalize
 
     bank = load_bank(args.bank)
-    views = {"desk_in_view": False, "sheet_fills_frame": True}
-    report: dict = {"bank": args.bank, "n": args.n, "seed": args.seed, "views": {}}
+    classes = bank.classes()
+    chains = [json.loads(line) for line in Path(args.chains).read_text(encoding="utf-8").splitlines() if line]
+    views = {
+        f"{layout}_{name}": (layout, fill)
+        for layout in ("working", "scattered")
+        for name, fill in (("desk_in_view", False), ("sheet_fills_frame", True))
+    }
+    report: dict = {"bank": args.bank, "seed": args.seed, "left_out": 0, "views": {}}
     t0 = time.perf_counter()
-    rows = {name: [] for name in views}
-    for i in range(args.n):
+    rows: dict[str, list] = {name: [] for name in views}
+    done = 0
+    for i, chain in enumerate(chains):
+        try:
+            captions = [normalize(line.replace("{,}", ",")) for line in chain["lines"]]
+        except ValueError:
+            captions = []
+        if not 2 <= len(captions) <= 4 or not all(needed_classes(c) <= classes for c in captions):
+            report["left_out"] += 1
+            continue
+        if args.n is not None and done >= args.n:
+            break
+        done += 1
         rng = random.Random(f"{args.seed}-{i}")
-        chain = CHAINS[i % len(CHAINS)]
-        lines = list(chain[: rng.randint(2, len(chain))]) if len(chain) > 2 else list(chain)
-        need = set().union(*(needed_classes(c) for c in lines))
+        need = set().union(*(needed_classes(c) for c in captions))
         writer = choose_writer(rng, bank, bank.writers, need, 8)
-        inks = [render_strokes(write(c, bank, writer, rng), height=200, pen_width=5.0) for c in lines]
-        for name, fill in views.items():
-            cfg = PageConfig(desk=DESKS[i % len(DESKS)], fill_frame=fill)
+        inks = [render_offline(write(c, bank, writer, rng)) for c in captions]  # one hand: one scale
+        for name, (layout, fill) in views.items():
+            cfg = PageConfig(
+                desk=DESKS[i % len(DESKS)],
+                fill_frame=fill,
+                layout=layout,
+                pen_width_px=RenderConfig.pen_width,
+            )
             shot = page_photo(inks, np.random.default_rng([args.seed, i]), cfg)
             buf = io.BytesIO()
             shot.image.save(buf, format="JPEG", quality=85)
@@ -89,15 +100,16 @@ def main(argv: list[str] | None = None) -> int:
             rows[name].append(
                 {
                     "i": i,
+                    "id": chain["id"],
                     "desk": shot.desk or None,
                     "paper": shot.paper,
-                    "written": len(lines),
+                    "written": len(captions),
                     "found": found.count,
                     "boxes_on_lines": on_lines(found.boxes, shot.lines, shot.image.size),
                     "sheet": found.sheet is not None,
-                    "first": lines[0],
                 }
             )
+    report["chains"] = done
     for name, got in rows.items():
         right = [r for r in got if r["found"] == r["written"]]
         placed = [r for r in right if r["boxes_on_lines"]]

@@ -57,6 +57,11 @@ class PageConfig:
     noise: float = 0.02
     fill_frame: bool = False  # photograph the writing close up: only paper in view, no desk, no pen
     fill_width: float = 0.5  # with fill_frame: the writing's width as a fraction of the frame's
+    # Several lines: "working" is a pupil's working (one pen, and one scale for every line: give the inks
+    # drawn at one scale, e.g. `data.synth.build.render_offline`; the lines left-aligned within a few mm);
+    # "scattered" scales each line to the symbol height alone and puts it anywhere across the sheet. One line
+    # is drawn the same either way.
+    layout: str = "working"
 
 
 @dataclass
@@ -181,18 +186,27 @@ def _sheet_canvas(
     ink_fill = tuple(int(255 * c) for c in ink_rgb)
     strength = rng.uniform(0.8, 1.0)
     left = max(margin_x + 3 * unit, 15 * unit)
-    scaled = []
-    for ink in inks:
-        arr = np.asarray(ink, dtype=np.float32) / 255.0
-        sym = estimate_symbol_height(arr) or 0.5 * ink.height
-        s = symbol / sym
-        s = min(s, cfg.max_writing_width * (sheet_w - left) / ink.width)
+    working = cfg.layout == "working"
+    if cfg.layout not in ("working", "scattered"):
+        raise ValueError(f"unknown layout {cfg.layout!r}")
+    syms = [
+        estimate_symbol_height(np.asarray(ink, dtype=np.float32) / 255.0) or 0.5 * ink.height for ink in inks
+    ]
+    if working and inks:  # one hand, one pen: every line at one scale (the lines' median symbol height)
+        s_all = min(
+            [symbol / float(np.median(syms))]
+            + [cfg.max_writing_width * (sheet_w - left) / i.width for i in inks]
+        )
+    scaled, target = [], None
+    for ink, sym in zip(inks, syms, strict=True):
+        s = s_all if working else min(symbol / sym, cfg.max_writing_width * (sheet_w - left) / ink.width)
         small = ink.resize(
             (max(1, round(ink.width * s)), max(1, round(ink.height * s))), Image.Resampling.BICUBIC
         )
         # a pen draws cfg.pen_mm wide whatever the writing's size: widen strokes that the scaling thinned
         width = cfg.pen_width_px * s
-        target = rng.uniform(*cfg.pen_mm) * unit
+        if target is None or not working:
+            target = rng.uniform(*cfg.pen_mm) * unit
         while width + 1.0 < target:
             small = small.filter(ImageFilter.MaxFilter(3))
             width += 2.0
@@ -200,9 +214,14 @@ def _sheet_canvas(
     gaps = [rng.uniform(*cfg.line_gap) * symbol for _ in scaled[1:]]
     total_h = sum(i.height for i in scaled) + sum(gaps)
     y = rng.uniform(top + spacing, max(top + spacing + 1, sheet_h - 20 * unit - total_h))
+    widest = max((line.width for line in scaled), default=0)
     boxes = []
     for k, line in enumerate(scaled):
-        x = rng.uniform(left, max(left + 1, sheet_w - 10 * unit - line.width))
+        if not working or k == 0:
+            x = rng.uniform(left, max(left + 1, sheet_w - 10 * unit - (widest if working else line.width)))
+            x_first = x
+        else:  # under the line before, a little to the left or right
+            x = max(left, x_first + rng.uniform(-2.0, 2.0) * unit)
         alpha = line.point(lambda v, g=strength: round(v * g))
         im.paste(Image.new("RGB", line.size, ink_fill), (round(x), round(y)), alpha)
         boxes.append(

@@ -17,7 +17,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps, UnidentifiedImageError
 
 from data import page, photo
-from data.lines import MAX_LINE_HEIGHT, MIN_LINE_DARKNESS, split_lines
+from data.lines import MAX_LINE_HEIGHT, line_mask, writing_lines
 
 if TYPE_CHECKING:
     import torch
@@ -393,7 +393,7 @@ class PageLines:
 def find_lines(
     image: Image.Image | np.ndarray | bytes, cfg: PreprocessConfig = PreprocessConfig()
 ) -> PageLines:
-    """The lines of writing of an image, as `preprocess` splits them (`data.lines.split_lines` on the photo path),
+    """The lines of writing of an image, as `preprocess` splits them (`data.lines.writing_lines` on the photo path),
     without recognizing anything: their number, boxes and the default one. A clean image (a scan, a
     screenshot, a CROHME render) takes the clean path, which reads the image whole: one line, its box the
     writing's (none listed). `PreprocessError` if undecodable."""
@@ -563,23 +563,12 @@ def _pick_line(
     to_frame: Callable[[np.ndarray], np.ndarray],
 ) -> np.ndarray:
     """The lines of writing of an ink map (listed in `info`) and the ink of the one to read: on a sheet or
-    when `line` is asked for, the others' ink is cleared; else the ink as it is."""
+    when `line` is asked for, all but that line's ink is cleared (the other lines, and what is no writing:
+    a hole's rim, a pen's outline); else the ink as it is."""
     sample = ink[::4, ::4] if ink.size > 65536 else ink
     max_height = MAX_LINE_HEIGHT * ink.shape[0] if sheet else None
     level = min(max(_otsu(sample), MIN_INK_CONTRAST), INK_LEVEL)
-    marks = ink > level
-    found = split_lines(marks, max_height)
-    # a line is as dark as the 95th percentile of its marks; lines much fainter than the darkest are no writing
-    # (a shadow's or a pen's remnant), and of the others the one with the most dark ink is the default
-    weighed = []
-    for f in found:
-        y0, y1, x0, x1 = f.box
-        sub = ink[y0:y1, x0:x1]
-        values = sub[marks[y0:y1, x0:x1]]
-        dark = float(np.percentile(values, 95)) if values.size else 0.0
-        weighed.append((f, dark, int((sub > 0.5 * dark).sum())))
-    darkest = max((d for _, d, _ in weighed), default=0.0)
-    weighed = [(f, wt) for f, d, wt in weighed if darkest > 0 and d >= MIN_LINE_DARKNESS * darkest]
+    weighed = writing_lines(ink, ink > level, max_height)
     if not weighed:
         return ink
     found = [f for f, _ in weighed]
@@ -592,19 +581,10 @@ def _pick_line(
         pick = line - 1
     if info is not None:
         info["line"] = pick + 1
-        info["line_boxes"] = [_rounded(to_frame(_box_corners(f.box))) for f in found]
-    if len(found) < 2 or not (sheet or line is not None):
+        info["line_boxes"] = [_rounded(to_frame(f.corners())) for f in found]
+    if not (sheet or line is not None):
         return ink
-    y0, y1, x0, x1 = found[pick].box
-    # a margin around the line, up to the middle of the gap to its neighbours
-    above = found[pick - 1].box[1] if pick > 0 else 0
-    below = found[pick + 1].box[0] if pick + 1 < len(found) else ink.shape[0]
-    m = max(2, round(0.25 * (y1 - y0)))
-    top = max(y0 - m, (above + y0) // 2)
-    bottom = min(y1 + m, (y1 + below + 1) // 2)
-    kept = np.zeros_like(ink)
-    kept[top:bottom, max(0, x0 - m) : x1 + m] = ink[top:bottom, max(0, x0 - m) : x1 + m]
-    return kept
+    return np.where(line_mask(found, pick, ink.shape), ink, 0).astype(ink.dtype)
 
 
 def _max3(x: np.ndarray) -> np.ndarray:

@@ -204,12 +204,20 @@ def test_page_photo_draws_what_it_says() -> None:
 # seed [7, 3] for both views, the first seed tried (not chosen to pass)
 @pytest.mark.parametrize("fill_frame", [False, True], ids=["desk", "close-up"])
 def test_find_lines_counts_the_lines_of_a_page_without_reading_them(fill_frame: bool) -> None:
-    lines = [
-        _ink(SIMPLE, height=200),
-        _ink(FRACTION, height=200),
-        _ink(INKML / "test2014" / "RIT_2014_225.inkml"),
-    ]
-    cfg = PageConfig(desk="wood", paper="squared", p_pen=0.0, line_gap=(1.2, 1.6), fill_frame=fill_frame)
+    from data.render import RenderConfig
+    from data.synth.build import render_offline
+
+    # three lines as one hand writes them (one scale, one pen), a fraction among them
+    paths = (SIMPLE, FRACTION, INKML / "test2014" / "RIT_2014_225.inkml")
+    lines = [render_offline(read_inkml(p).strokes) for p in paths]
+    cfg = PageConfig(
+        desk="wood",
+        paper="squared",
+        p_pen=0.0,
+        line_gap=(1.2, 1.6),
+        fill_frame=fill_frame,
+        pen_width_px=RenderConfig.pen_width,
+    )
     shot = page_photo(lines, np.random.default_rng([7, 3]), cfg)
     found = pre.find_lines(_jpeg(shot.image))
     assert found.count == 3 and len(found.boxes) == 3 and found.reason is None, found
