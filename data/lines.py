@@ -39,6 +39,10 @@ SKEW_STEP_DEG = 0.5
 SKEW_GAIN = 1.1
 # On a sheet, ink in a connected piece taller than this fraction of the sheet's height is no writing.
 MAX_LINE_HEIGHT = 0.2
+# Anywhere, a piece over RULE_HEIGHT of the image high and under RULE_WIDTH x its height wide is a printed
+# margin or a page's edge left by the photo path, not writing.
+RULE_HEIGHT = 0.5
+RULE_WIDTH = 0.1
 # A line whose marks are fainter than this fraction of the darkest line's is no writing (a remnant): the
 # lines of one page are written with one pen, but pressed harder or softer.
 MIN_LINE_DARKNESS = 0.4
@@ -92,19 +96,26 @@ def _cells(marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mass, mass >= 2
 
 
-def _without_tall(occupied: np.ndarray, max_cells: float) -> np.ndarray:
+def _without_tall(occupied: np.ndarray, max_cells: float | None) -> np.ndarray:
     """`occupied` (gh, gw) without the connected pieces taller than `max_cells` (a pen's or a shadow's
-    remnant: no line of writing is that tall)."""
+    remnant: no line of writing is that tall) and the tall thin ones (a printed margin, a page's edge: over
+    RULE_HEIGHT of the image high and under RULE_WIDTH x that wide)."""
     gh, gw = occupied.shape
     grown = extreme_filter(occupied.view(np.uint8), 3, np.maximum).astype(bool)  # symbols a cell apart join
     lab = labels(grown)
     ids, inverse = np.unique(lab.ravel(), return_inverse=True)
     rows = np.broadcast_to(np.arange(gh)[:, None], (gh, gw)).ravel()
-    top = np.full(len(ids), gh)
-    bottom = np.zeros(len(ids), dtype=np.int64)
+    cols = np.broadcast_to(np.arange(gw)[None, :], (gh, gw)).ravel()
+    top, left = np.full(len(ids), gh), np.full(len(ids), gw)
+    bottom, right = np.zeros(len(ids), dtype=np.int64), np.zeros(len(ids), dtype=np.int64)
     np.minimum.at(top, inverse, rows)
     np.maximum.at(bottom, inverse, rows)
-    tall = bottom - top + 1 > max_cells
+    np.minimum.at(left, inverse, cols)
+    np.maximum.at(right, inverse, cols)
+    height, width = bottom - top + 1, right - left + 1
+    tall = (height > RULE_HEIGHT * gh) & (width < RULE_WIDTH * height)
+    if max_cells is not None:
+        tall |= height > max_cells
     tall[ids == lab.size] = False  # not a region
     return occupied & ~tall[inverse].reshape(gh, gw)
 
@@ -154,13 +165,13 @@ def _bands(inked: np.ndarray) -> list[list[int]]:
 
 
 def split_lines(marks: np.ndarray, max_height: float | None = None) -> list[Line]:
-    """The lines of writing of an ink mask (H, W), top to bottom (see the module's docstring); with
-    `max_height` (px), ink in connected pieces taller than that is left out first."""
+    """The lines of writing of an ink mask (H, W), top to bottom (see the module's docstring); a printed
+    margin or a page's edge (a tall thin piece) is left out first, and with `max_height` (px) so is ink in
+    connected pieces taller than that."""
     h, w = marks.shape
     cell = LINE_CELL
     mass, occupied = _cells(marks)
-    if max_height is not None:
-        occupied = _without_tall(occupied, max_height / cell)
+    occupied = _without_tall(occupied, None if max_height is None else max_height / cell)
     slope = _slope(occupied)
     # the bands on the pixels (cells would blur a turned line's edges by a cell): the marks in inked cells
     cells = np.repeat(np.repeat(occupied, cell, axis=0), cell, axis=1)[:h, :w]  # (H, W)

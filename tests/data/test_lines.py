@@ -87,6 +87,9 @@ def test_lines_of_a_turned_page_are_split_along_their_slope() -> None:
         y = 80 + round(-0.06 * x)
         only[y : y + 28, x : x + 2] = True
     assert (marks & keep).sum() == only.sum() and not (marks & keep & ~only).any()
+    # a printed margin down the whole page (a close-up of ruled paper) does not join the lines into one
+    marks[:, 2:4] = True
+    assert len(split_lines(marks)) == 3
     # level (the page not turned) the same lines are found with slope 0
     level, _ = _tilted_page(slope=0.0)
     assert [line.slope for line in split_lines(level)] == [0.0, 0.0, 0.0]
