@@ -69,7 +69,8 @@ def input_error(exc: CheckInputError) -> ApiError:
 def recognize_photo_lines(recognizer: Recognizer, im: Image.Image, beam: int) -> list[Recognition]:
     """Every line of writing of a photo, top to bottom (the photo path's lines, `line` = 1, 2, ...); a clean
     image or a photo with one line gives one. A line the splitter found that holds no writing once the page
-    is cleaned (a shadow's or a grid's remnant) is left out. Runs in a worker thread."""
+    is cleaned (a shadow's or a grid's remnant) is left out. The default reading is reused for its line on a
+    sheet found on a desk (there it is that line alone). Runs in a worker thread."""
     heaviest = recognize_sync(recognizer, im, beam)  # the default reading; `page` lists every line
     page = heaviest.page or {}
     found = len(page.get("lines") or [])
@@ -79,7 +80,9 @@ def recognize_photo_lines(recognizer: Recognizer, im: Image.Image, beam: int) ->
         raise too_many_lines(found)
     out = []
     for k in range(1, found + 1):
-        if k == page.get("line"):
+        # on a sheet the default reading is the heaviest line alone; a photo that is all paper reads its
+        # heaviest cluster of ink, which need not be that line: there every line is read as asked
+        if k == page.get("line") and page.get("sheet"):
             out.append(heaviest)
             continue
         try:

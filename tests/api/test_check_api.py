@@ -83,14 +83,19 @@ def _jpeg(im: Image.Image) -> bytes:
     return buf.getvalue()
 
 
-def _page(names: list[str]) -> bytes:
+def _page(names: list[str], fill_frame: bool = False) -> bytes:
     inks = [render_strokes(read_inkml(INKML / name).strokes, 200, 5.0) for name in names]
-    cfg = PageConfig(desk="dark", p_pen=0.0, line_gap=(2.0, 2.5))
+    # close up, the lines a symbol apart: the heaviest cluster of ink reaches across both
+    gap = (0.9, 1.0) if fill_frame else (2.0, 2.5)
+    cfg = PageConfig(desk="dark", p_pen=0.0, line_gap=gap, fill_frame=fill_frame)
     return _jpeg(page_photo(inks, np.random.default_rng([7, 0]), cfg).image)
 
 
-def test_a_photo_of_lines_is_read_line_by_line_and_checked(client: TestClient) -> None:
-    photo = _page(["train/expressmatch/70_Frank.inkml", "test2014/RIT_2014_97.inkml"])
+# on the desk the sheet is found; close up the photo is all paper (its default reading is the heaviest
+# cluster of ink, not a line: each line must still be read alone)
+@pytest.mark.parametrize("fill_frame", [False, True], ids=["desk", "close-up"])
+def test_a_photo_of_lines_is_read_line_by_line_and_checked(client: TestClient, fill_frame: bool) -> None:
+    photo = _page(["train/expressmatch/70_Frank.inkml", "test2014/RIT_2014_97.inkml"], fill_frame)
     resp = client.post("/check", files={"file": ("working.jpg", photo, "image/jpeg")}, data={"lang": "nl"})
     assert resp.status_code == 200, resp.text
     body = resp.json()
