@@ -44,8 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from api.checking import recognize_photo_lines
     from data.photo_render import DESKS, PageConfig, page_photo
     from data.render import RenderConfig
-    from data.synth.build import choose_writer, load_bank, render_offline
-    from data.synth.layout import needed_classes, write
+    from data.synth.build import load_bank, write_working
     from seq2latex.recognizer import Recognizer
     from seq2latex.solver.check import check_working
     from tokenizer import normalize
@@ -53,7 +52,6 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)
     rec = Recognizer.from_pretrained(args.model, device="cpu")
     bank = load_bank(args.bank)
-    classes = bank.classes()
     chains = [json.loads(line) for line in Path(args.chains).read_text(encoding="utf-8").splitlines() if line]
     rows, skipped = [], 0
     kinds = ("sheet_fills_frame", "whole_page")
@@ -62,13 +60,14 @@ def main(argv: list[str] | None = None) -> int:
             captions = [normalize(line.replace("{,}", ",")) for line in chain["lines"]]
         except ValueError:
             captions = []
-        if not 2 <= len(captions) <= 4 or not all(needed_classes(c) <= classes for c in captions):
+        inks = (
+            write_working(captions, bank, random.Random(f"{args.seed}-{i}"))
+            if 2 <= len(captions) <= 4
+            else None
+        )
+        if inks is None:
             skipped += 1
             continue
-        rng = random.Random(f"{args.seed}-{i}")
-        need = set().union(*(needed_classes(c) for c in captions))
-        writer = choose_writer(rng, bank, bank.writers, need, 8)
-        inks = [render_offline(write(c, bank, writer, rng)) for c in captions]  # one hand: one scale
         typed = check_working(captions, chain["lang"])["first_wrong_line"]
         row = {"id": chain["id"], "lines": captions, "expected": chain["first_wrong_line"], "typed": typed}
         for kind in kinds:

@@ -55,12 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     import data.preprocess as pre
     from data.photo_render import DESKS, PageConfig, page_photo
     from data.render import RenderConfig
-    from data.synth.build import choose_writer, load_bank, render_offline
-    from data.synth.layout import needed_classes, write
+    from data.synth.build import load_bank, write_working
     from tokenizer import normalize
 
     bank = load_bank(args.bank)
-    classes = bank.classes()
     chains = [json.loads(line) for line in Path(args.chains).read_text(encoding="utf-8").splitlines() if line]
     views = {
         f"{layout}_{name}": (layout, fill)
@@ -76,16 +74,17 @@ def main(argv: list[str] | None = None) -> int:
             captions = [normalize(line.replace("{,}", ",")) for line in chain["lines"]]
         except ValueError:
             captions = []
-        if not 2 <= len(captions) <= 4 or not all(needed_classes(c) <= classes for c in captions):
+        inks = (
+            write_working(captions, bank, random.Random(f"{args.seed}-{i}"))
+            if 2 <= len(captions) <= 4
+            else None
+        )
+        if inks is None:
             report["left_out"] += 1
             continue
         if args.n is not None and done >= args.n:
             break
         done += 1
-        rng = random.Random(f"{args.seed}-{i}")
-        need = set().union(*(needed_classes(c) for c in captions))
-        writer = choose_writer(rng, bank, bank.writers, need, 8)
-        inks = [render_offline(write(c, bank, writer, rng)) for c in captions]  # one hand: one scale
         for name, (layout, fill) in views.items():
             cfg = PageConfig(
                 desk=DESKS[i % len(DESKS)],

@@ -90,6 +90,19 @@ def choose_writer(
     return max(drawn, key=lambda w: len(needed & bank.glyphs[w].keys()))
 
 
+def write_working(
+    captions: Sequence[str], bank: GlyphBank, rng: random.Random, candidates: int = 8
+) -> list[Image.Image] | None:
+    """A pupil's lines of working in one hand: one writer (of `candidates` drawn, one who wrote the most of
+    the symbols needed), each line drawn at the scale `render_offline` gives every line of one hand (for
+    `data.photo_render.page_photo`'s "working" layout). None when the bank lacks a symbol the lines need."""
+    needs = [needed_classes(c) for c in captions]
+    if not all(need <= bank.classes() for need in needs):
+        return None
+    writer = choose_writer(rng, bank, bank.writers, set().union(*needs), candidates)
+    return [render_offline(write(c, bank, writer, rng)) for c in captions]
+
+
 def synthesize(
     bank: GlyphBank,
     cfg: SynthConfig,

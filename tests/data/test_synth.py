@@ -23,6 +23,7 @@ from data.synth.build import (
     rewrite,
     synthesize,
     write_offline,
+    write_working,
 )
 from data.synth.expressions import (
     FAMILIES,
@@ -331,3 +332,16 @@ def test_gpu_synth_config_is_gpu_yaml_plus_the_synthetic_source() -> None:
     assert not any(is_synthetic(s) for s in base_train.train_sources) and train.val_source == "offline/train"
     changed = {k for k, v in asdict(train).items() if asdict(base_train)[k] != v}
     assert changed == {"train_sources", "synth_ratio"} and model == base_model
+
+
+def test_lines_of_working_are_one_hand_at_one_scale(fixture_bank: GlyphBank) -> None:
+    from data.preprocess import estimate_symbol_height
+
+    lines = ["2 x + 3 = 7", "2 x = 4", "x = 2"]
+    inks = write_working(lines, fixture_bank, random.Random(0))
+    assert inks is not None and len(inks) == 3
+    # one hand: the same digits come out the same size in every line (not each line scaled to a height)
+    sizes = [estimate_symbol_height(np.asarray(ink, dtype=np.float32) / 255.0) for ink in inks]
+    assert max(sizes) / min(sizes) < 1.5, sizes
+    assert inks[0].width > inks[1].width > inks[2].width  # longer lines are wider, at one scale
+    assert write_working(["x = \\alpha \\beta \\gamma \\omega"], fixture_bank, random.Random(0)) is None
