@@ -35,14 +35,14 @@ def hostile_inputs() -> dict[str, str]:
 
 def read_value(text: str) -> Any:
     """A value the solver wrote (LaTeX, or a plain number) back as SymPy, through the solver's own parser."""
-    from seq2latex.solver.engine import _Converter
+    from seq2latex.solver.convert import Converter
     from seq2latex.solver.lexer import tokenize
     from seq2latex.solver.parser import parse
 
     nodes = parse(tokenize(text.replace("{,}", ".")), "en")  # `1{,}5`: the solver's Dutch decimal comma
     if len(nodes) != 1:
         raise ValueError(f"not one value: {text!r}")
-    return _Converter(imag_unit=True).one(nodes[0])
+    return Converter(imag_unit=True).one(nodes[0])
 
 
 def _same_value(a: str, b: str) -> bool:

@@ -17,7 +17,8 @@ import sympy as sp
 
 from seq2latex.solver.check_messages import explain, fmt_value
 from seq2latex.solver.check_parse import CheckLine
-from seq2latex.solver.engine import _INEQ, _Converter, _OutOfTime, _sorted_symbols, _within, set_to_latex
+from seq2latex.solver.convert import INEQ, Converter, OutOfTime, sorted_symbols, within
+from seq2latex.solver.engine import set_to_latex
 from seq2latex.solver.lexer import SolverInputError
 from seq2latex.solver.parser import Node
 
@@ -47,8 +48,8 @@ class _Clock:
 
     def run(self, fn: Any) -> Any:
         try:
-            return _within(self.left(), fn)
-        except _OutOfTime as exc:
+            return within(self.left(), fn)
+        except OutOfTime as exc:
             raise Undecided("time") from exc
 
 
@@ -57,7 +58,7 @@ class _Line:
     """A line in SymPy: `options` is a union of conjunctions of relations (several where "or" or \\pm);
     or an expression `expr`."""
 
-    def __init__(self, line: CheckLine, conv: _Converter) -> None:
+    def __init__(self, line: CheckLine, conv: Converter) -> None:
         self.kind = line.kind
         self.written: str | None = None  # an expression as the pupil wrote it
         self.decimals = any(_has_decimals(n) for conj in line.disjuncts for n in conj) or (
@@ -109,12 +110,12 @@ def _as_written(node: Node) -> str | None:
     """A side as plain text without SymPy's own rewriting (`3(x - 2)` stays, not `3x - 6`)."""
     try:
         with sp.evaluate(False):
-            return fmt_value(_Converter(imag_unit=False).one(node), _LANG[0], decimals=_has_decimals(node))
+            return fmt_value(Converter(imag_unit=False).one(node), _LANG[0], decimals=_has_decimals(node))
     except Exception:  # noqa: BLE001 - only for display; the evaluated form is shown instead
         return None
 
 
-def _conjunctions(nodes: list[Node], conv: _Converter) -> list[list[Rel]]:
+def _conjunctions(nodes: list[Node], conv: Converter) -> list[list[Rel]]:
     """The relations of a conjunction of chains; \\pm on a side gives one conjunction per sign."""
     per_node: list[list[list[Rel]]] = []
     for node in nodes:
@@ -168,7 +169,7 @@ def _conj_holds(conj: list[Rel], point: dict[sp.Symbol, sp.Expr]) -> bool | None
 
 # --- solution sets --------------------------------------------------------------------------------------
 def _relation(op: str, lhs: sp.Expr, rhs: sp.Expr) -> sp.Basic:
-    return sp.Eq(lhs, rhs) if op == "=" else _INEQ[op](lhs, rhs)
+    return sp.Eq(lhs, rhs) if op == "=" else INEQ[op](lhs, rhs)
 
 
 def _solution_set(line: _Line, gens: list[sp.Symbol], clock: _Clock) -> sp.Set:
@@ -372,7 +373,7 @@ def _compare_expressions(a: _Line, b: _Line, lang: str, clock: _Clock) -> dict[s
     d = clock.run(lambda: sp.expand(ea - eb))
     if d == 0 or clock.run(lambda: sp.simplify(sp.cancel(ea - eb))) == 0:
         return {"verdict": "equivalent", "explanation": explain("same_expression", lang)}
-    gens = _sorted_symbols([ea, eb])
+    gens = sorted_symbols([ea, eb])
     tries = [dict(zip(gens, vals, strict=True)) for vals in itertools.product(_SAMPLES, repeat=len(gens))]
     for point in tries[:64]:
         clock.left()
@@ -452,7 +453,7 @@ def _rounded_values(
 
 
 def _compare_relations(a: _Line, b: _Line, lang: str, clock: _Clock) -> dict[str, Any]:
-    gens = _sorted_symbols(list(a.symbols() | b.symbols()))
+    gens = sorted_symbols(list(a.symbols() | b.symbols()))
     sa, sb = _try_set(a, gens, clock), _try_set(b, gens, clock)
     if sa is not None and sb is not None and _same(sa, sb, clock):
         return {"verdict": "equivalent", "explanation": explain("same_solutions", lang)}
@@ -500,7 +501,7 @@ def compare(before: CheckLine, after: CheckLine, lang: str, seconds: float) -> d
     _LANG[0] = lang if lang in ("en", "nl") else "en"
     if before.kind == "error" or after.kind == "error":
         return {"verdict": "unknown", "explanation": explain("unreadable", lang)}
-    conv = _Converter(imag_unit=False)
+    conv = Converter(imag_unit=False)
     try:
         a, b = _Line(before, conv), _Line(after, conv)
         if a.kind == "expression" and b.kind == "expression":

@@ -4,184 +4,23 @@ from __future__ import annotations
 
 import itertools
 import math
-import signal
-import threading
-from collections.abc import Callable
-from typing import Any
 
 import sympy as sp
 
 from seq2latex.solver.answer_form import FRACTIONS, AnswerForm, is_surd, latex_of, wrote_decimals
 from seq2latex.solver.config import MAX_BRANCHES
+from seq2latex.solver.convert import INEQ, Converter, OutOfTime, pref_key, sorted_symbols, within
 from seq2latex.solver.lexer import SolverInputError
 from seq2latex.solver.messages import message
 from seq2latex.solver.parser import Node
 from seq2latex.solver.result import empty_result
 
-_PREFERRED = ["x", "y", "z", "t", "u", "v", "w", "s", "r", "q", "p", "n", "m", "k", "h", "g", "f", "d"]
 _NUMERIC_GRID = sorted({round(-10 + i * 0.05, 4) for i in range(401)} | {float(i) for i in range(-100, 101)})
 _TOL = 1e-9
 TIDY_S = 0.2  # per solution value, for simplify to find a shorter form
 SOLVE_FALLBACK_S = 0.8  # share of the time limit for sympy.solve before the numerical root search
 MAX_FORMULA_CHARS = 120  # a solution formula longer than this (as LaTeX) is no answer a student can use
 MAX_EXPAND_DEGREE = 60  # above this, polynomial equations go to solveset (inversion) instead of expansion
-_FUNCS: dict[str, Any] = {
-    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan, "cot": sp.cot, "sec": sp.sec, "csc": sp.csc,
-    "arcsin": sp.asin, "arccos": sp.acos, "arctan": sp.atan, "sinh": sp.sinh, "cosh": sp.cosh,
-    "tanh": sp.tanh, "ln": sp.log, "exp": sp.exp, "arcsinh": sp.asinh,
-}  # fmt: skip
-_INEQ = {"<": sp.Lt, ">": sp.Gt, "<=": sp.Le, ">=": sp.Ge, "!=": sp.Ne}
-
-
-class _Converter:
-    """Node -> list of SymPy expressions (several when \\pm gives branches)."""
-
-    def __init__(self, imag_unit: bool) -> None:
-        self.symbols: dict[str, sp.Symbol] = {}
-        self.bound: dict[str, sp.Symbol] = {}
-        self.denominators: list[sp.Expr] = []
-        self.imag_unit = imag_unit
-
-    def symbol(self, name: str) -> sp.Expr:
-        if name in self.bound:
-            return self.bound[name]
-        if name == "e":
-            return sp.E
-        if name == "i" and self.imag_unit:
-            return sp.I
-        if name not in self.symbols:
-            self.symbols[name] = sp.Symbol(name, real=True)
-        return self.symbols[name]
-
-    def one(self, node: Node) -> sp.Expr:
-        values = self.conv(node)
-        if len(values) != 1:
-            raise SolverInputError("unsupported", "\\pm inside this construction")
-        return values[0]
-
-    def conv(self, node: Node) -> list[sp.Expr]:
-        op = node.op
-        if op == "num":
-            return [sp.Rational(node.text) if "." in node.text else sp.Integer(node.text)]
-        if op == "sym":
-            return [self.symbol(node.text)]
-        if op == "const":
-            return [sp.pi if node.text == "pi" else sp.oo]
-        if op == "group":
-            return self.conv(node.args[0])
-        if op in ("int", "sum", "prod", "lim", "diff"):
-            return [self.operator(node)]
-        branches = [self.conv(a) for a in node.args]
-        combos = list(itertools.product(*branches))
-        if op == "pm":
-            out = [a + b for a, b in combos] + [a - b for a, b in combos]
-            if len(out) > MAX_BRANCHES:
-                raise SolverInputError("unsupported", "too many \\pm")
-            return list(dict.fromkeys(out))
-        return [self.apply(op, node, list(c)) for c in combos]
-
-    def apply(self, op: str, node: Node, a: list[sp.Expr]) -> sp.Expr:
-        if op == "neg":
-            return -a[0]
-        if op == "add":
-            return a[0] + a[1]
-        if op == "mul":
-            return a[0] * a[1]
-        if op == "div":
-            if a[1].free_symbols:
-                self.denominators.append(a[1])
-            elif a[1] == 0:
-                raise SolverInputError("div_zero")
-            return a[0] / a[1]
-        if op == "pow":
-            return a[0] ** a[1]
-        if op == "abs":
-            return sp.Abs(a[0])
-        if op == "fact":
-            return sp.factorial(a[0])
-        if op == "deg":
-            return a[0] * sp.pi / 180
-        if op == "root":
-            if len(a) == 1:
-                return sp.sqrt(a[0])
-            if not a[0].free_symbols and a[1].is_Integer and a[1] % 2 == 1:
-                return sp.real_root(a[0], a[1])
-            return sp.root(a[0], a[1])
-        if op == "fn":
-            name = node.text
-            if name in ("log", "lg"):
-                base = a[1] if len(a) > 1 else sp.Integer(10)
-                return sp.log(a[0], base)
-            return _FUNCS[name](a[0])
-        raise SolverInputError("unsupported", op)
-
-    def operator(self, node: Node) -> sp.Expr:
-        op = node.op
-        if op == "diff":
-            body = node.args[0]
-            if node.text:
-                name, order = node.text.split()
-                var = self._bind(name)
-                try:
-                    return sp.Derivative(self.one(body), var, int(order))
-                finally:
-                    self.bound.pop(name, None)
-            expr = self.one(body)
-            free = sorted(expr.free_symbols, key=_pref_key)
-            return sp.Derivative(expr, free[0]) if free else sp.Integer(0)
-        var_node = node.args[1]
-        name = var_node.text if var_node.op == "sym" else ""
-        if op == "int":
-            if not name:
-                expr = self.one(node.args[0])
-                free = sorted(expr.free_symbols, key=_pref_key)
-                var = free[0] if free else sp.Symbol("x", real=True)
-                return sp.Integral(expr, var)
-            var = self._bind(name)
-            try:
-                body = self.one(node.args[0])
-                if len(node.args) == 2:
-                    return sp.Integral(body, var)
-                lo, hi = self.one(node.args[2]), self.one(node.args[3])
-                return sp.Integral(body, (var, lo, hi))
-            finally:
-                self.bound.pop(name, None)
-        if op == "lim":
-            point = self.one(node.args[2])
-            var = self._bind(name)
-            try:
-                body = self.one(node.args[0])
-            finally:
-                self.bound.pop(name, None)
-            direction = node.text if point.is_finite else "+"
-            return sp.Limit(body, var, point, direction)
-        lo, hi = self.one(node.args[2]), self.one(node.args[3])
-        self.bound[name] = sp.Symbol(name, integer=True)
-        try:
-            body = self.one(node.args[0])
-            cls = sp.Sum if op == "sum" else sp.Product
-            return cls(body, (self.bound[name], lo, hi))
-        finally:
-            self.bound.pop(name, None)
-
-    def _bind(self, name: str) -> sp.Symbol:
-        sym = self.symbols.get(name) or sp.Symbol(name, real=True)
-        self.symbols.setdefault(name, sym)
-        self.bound[name] = sym
-        return sym
-
-
-def _pref_key(s: sp.Symbol) -> tuple[int, str]:
-    name = str(s)
-    base = name.split("_")[0]
-    return (_PREFERRED.index(base) if base in _PREFERRED else len(_PREFERRED), name)
-
-
-def _sorted_symbols(exprs: list[sp.Expr]) -> list[sp.Symbol]:
-    free: set[sp.Symbol] = set()
-    for e in exprs:
-        free |= e.free_symbols
-    return sorted(free, key=_pref_key)
 
 
 # --- formatting -------------------------------------------------------------------------------
@@ -241,7 +80,9 @@ def _approx_entries(x: sp.Symbol, values: list[sp.Expr]) -> list[dict[str, str]]
 
 def _usable(v: sp.Expr) -> bool:
     """A formula a student can use: exact, real-looking (no i of Cardano's casus) and not huge."""
-    return not (_no_closed_form(v) or v.has(sp.I) or v.atoms(sp.Float) or len(sp.latex(v)) > MAX_FORMULA_CHARS)
+    return not (
+        _no_closed_form(v) or v.has(sp.I) or v.atoms(sp.Float) or len(sp.latex(v)) > MAX_FORMULA_CHARS
+    )
 
 
 def set_to_latex(x: sp.Symbol, s: sp.Set, form: AnswerForm = FRACTIONS) -> str:
@@ -292,8 +133,8 @@ def _tidy(v: sp.Expr) -> sp.Expr:
     if not den.is_Rational and is_surd(den) and is_surd(sp.fraction(v)[0]):
         return sp.radsimp(v)  # 3 / (1 + √2) -> 3√2 - 3: no root left in the denominator, as at school
     try:
-        w = _within(TIDY_S, lambda: sp.simplify(v))
-    except _OutOfTime:
+        w = within(TIDY_S, lambda: sp.simplify(v))
+    except OutOfTime:
         return v
     return w if sp.count_ops(w) < sp.count_ops(v) else v
 
@@ -371,27 +212,6 @@ def _poly_real_roots(e: sp.Expr, x: sp.Symbol) -> sp.Set | None:
     return sp.FiniteSet(*[r for r in roots if r not in bad])
 
 
-class _OutOfTime(Exception):
-    """An optional step ran past its share of the time limit."""
-
-
-def _within(seconds: float, fn: Callable[[], Any]) -> Any:
-    """fn() interrupted by SIGALRM after `seconds` (main thread of a POSIX worker; else unlimited)."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
-        return fn()
-
-    def _alarm(signum: int, frame: Any) -> None:
-        raise _OutOfTime
-
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        return fn()
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
 def _numeric_roots(e: sp.Expr, x: sp.Symbol) -> list[sp.Expr]:
     """Real roots found on a grid by sign changes, refined by bisection (approximate)."""
     import mpmath
@@ -448,8 +268,8 @@ def _real_solve(e: sp.Expr, x: sp.Symbol, sides: list[sp.Expr], dens: list[sp.Ex
             )
     if isinstance(s, sp.ConditionSet) or (s.has(sp.ConditionSet)):
         try:
-            cands = _within(SOLVE_FALLBACK_S, lambda: sp.solve(e, x))
-        except (NotImplementedError, ValueError, TypeError, _OutOfTime):
+            cands = within(SOLVE_FALLBACK_S, lambda: sp.solve(e, x))
+        except (NotImplementedError, ValueError, TypeError, OutOfTime):
             cands = []
         cands = [c for c in cands if _is_real_number(c)]
         if cands:
@@ -467,7 +287,7 @@ def _real_solve(e: sp.Expr, x: sp.Symbol, sides: list[sp.Expr], dens: list[sp.Ex
 
 def _solve_equation(
     statements: list[tuple[list[sp.Expr], list[sp.Expr]]],
-    conv: _Converter,
+    conv: Converter,
     lang: str,
     form: AnswerForm = FRACTIONS,
 ) -> dict:
@@ -475,9 +295,9 @@ def _solve_equation(
     exprs = [_doit(e) for branches, _ in statements for e in branches]
     sides = [_doit(s) for _, ss in statements for s in ss]
     res = empty_result("equation")
-    syms = _sorted_symbols(sides + [d for d in conv.denominators])
+    syms = sorted_symbols(sides + [d for d in conv.denominators])
     if not syms:  # `0x = 5`: the unknown cancelled while building the expression
-        syms = sorted((s for n, s in conv.symbols.items() if n not in conv.bound), key=_pref_key)
+        syms = sorted((s for n, s in conv.symbols.items() if n not in conv.bound), key=pref_key)
     res["variables"] = [str(s) for s in syms]
     if not syms:
         ok = all(_is_zero(e) for e in exprs)
@@ -547,8 +367,8 @@ def _solve_for(res: dict, exprs: list[sp.Expr], x: sp.Symbol, params: list[sp.Sy
     unsolved = False
     for e in exprs:
         try:
-            found = _within(SOLVE_FALLBACK_S, lambda e=e: sp.solve(e, x))
-        except (NotImplementedError, ValueError, TypeError, _OutOfTime):
+            found = within(SOLVE_FALLBACK_S, lambda e=e: sp.solve(e, x))
+        except (NotImplementedError, ValueError, TypeError, OutOfTime):
             found, unsolved = [], True
         if not found and not unsolved:
             unsolved = not _proved_empty(e, x)
@@ -572,8 +392,8 @@ def _proved_empty(e: sp.Expr, x: sp.Symbol) -> bool:
     if not sp.expand(e).has(x):
         return bool(sp.expand(e).is_nonzero)
     try:
-        s = _within(SOLVE_FALLBACK_S, lambda: sp.solveset(e, x, sp.S.Reals))
-    except (NotImplementedError, ValueError, TypeError, _OutOfTime):
+        s = within(SOLVE_FALLBACK_S, lambda: sp.solveset(e, x, sp.S.Reals))
+    except (NotImplementedError, ValueError, TypeError, OutOfTime):
         return False
     return s is sp.S.EmptySet
 
@@ -633,7 +453,7 @@ def _solve_inequality(
     """rels: one list of branch relations per relation of the input (intersected)."""
     res = empty_result("inequality")
     flat = [r for group in rels for r in group]
-    syms = _sorted_symbols(sides)
+    syms = sorted_symbols(sides)
     res["variables"] = [str(s) for s in syms]
     if not syms:
         ok = all(bool(r) if isinstance(r, sp.logic.boolalg.BooleanAtom) else bool(_truth(r)) for r in flat)
@@ -672,7 +492,7 @@ def _truth(r: sp.Basic) -> bool:
 def _solve_system(branch_sets: list[list[sp.Expr]], lang: str, form: AnswerForm = FRACTIONS) -> dict:
     res = empty_result("system")
     all_exprs = [_doit(e) for eqs in branch_sets for e in eqs]
-    syms = _sorted_symbols(all_exprs)
+    syms = sorted_symbols(all_exprs)
     res["variables"] = [str(s) for s in syms]
     sols: list[dict[sp.Symbol, sp.Expr]] = []
     for eqs in branch_sets:
@@ -703,7 +523,7 @@ def _solve_system(branch_sets: list[list[sp.Expr]], lang: str, form: AnswerForm 
     ]
     parts = [
         " \\wedge ".join(
-            _eq_latex(k, v, form) for k, v in sorted(sol.items(), key=lambda kv: _pref_key(kv[0]))
+            _eq_latex(k, v, form) for k, v in sorted(sol.items(), key=lambda kv: pref_key(kv[0]))
         )
         for sol in sols
     ]
@@ -737,7 +557,7 @@ def _evaluate(node: Node, values: list[sp.Expr], lang: str, form: AnswerForm = F
     results: list[sp.Expr] = []
     key = "value"
     for raw in values:
-        syms_in = sorted(raw.free_symbols, key=_pref_key)
+        syms_in = sorted(raw.free_symbols, key=pref_key)
         res["variables"] = [str(s) for s in syms_in]
         try:
             v = _doit(raw)
@@ -805,7 +625,8 @@ def _classify(nodes: list[Node]) -> str:
         return "expression"
     if any(n.op != "chain" or n.text == "trailing=" for n in nodes):
         raise SolverInputError(
-            "decimal_comma", "a comma separates equations (for a decimal comma use lang 'nl', or write a point)"
+            "decimal_comma",
+            "a comma separates equations (for a decimal comma use lang 'nl', or write a point)",
         )
     eq = [o == "=" for o in ops]
     if all(eq):
@@ -845,15 +666,15 @@ def _mentions(node: Node, name: str) -> bool:
 
 def _solve_mixed(nodes: list[Node], lang: str, form: AnswerForm = FRACTIONS) -> dict:
     """Equations and inequalities in one unknown (`x^2 = 4, x > 0`): intersect their solution sets."""
-    conv = _Converter(imag_unit=False)
+    conv = Converter(imag_unit=False)
     rels: list[sp.Basic] = []
     sides: list[sp.Expr] = []
     for n in nodes:
         parts = [conv.one(a) for a in n.args]
         sides.extend(parts)
         for op, a, b in zip(n.text.split(), parts, parts[1:], strict=False):
-            rels.append(sp.Eq(_doit(a), _doit(b)) if op == "=" else _INEQ[op](_doit(a), _doit(b)))
-    syms = _sorted_symbols(sides)
+            rels.append(sp.Eq(_doit(a), _doit(b)) if op == "=" else INEQ[op](_doit(a), _doit(b)))
+    syms = sorted_symbols(sides)
     if len(syms) != 1:
         raise SolverInputError("mixed")
     x = syms[0]
@@ -891,7 +712,7 @@ def run(nodes: list[Node], lang: str) -> dict:
         if exc.code != "mixed":
             raise
         return _solve_mixed(nodes, lang, form)
-    conv = _Converter(imag_unit=(kind == "expression"))
+    conv = Converter(imag_unit=(kind == "expression"))
     if kind == "expression":
         node = nodes[0].args[0] if nodes[0].op == "chain" else nodes[0]
         return _evaluate(node, conv.conv(node), lang, form)
@@ -902,7 +723,7 @@ def run(nodes: list[Node], lang: str) -> dict:
             sides = [[_doit(v) for v in conv.conv(a)] for a in n.args]
             all_sides.extend(v for side in sides for v in side)
             for op, a, b in zip(n.text.split(), sides, sides[1:], strict=False):
-                rels.append([_INEQ[op](p, q) for p in a for q in b])
+                rels.append([INEQ[op](p, q) for p in a for q in b])
         return _solve_inequality(rels, all_sides + conv.denominators, lang, form)
     pairs: list[tuple[list[sp.Expr], list[sp.Expr]]] = []
     for n in nodes:

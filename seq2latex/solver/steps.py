@@ -24,30 +24,18 @@ from typing import Any
 
 import sympy as sp
 
-from seq2latex.solver.answer_form import decimal_digits, is_surd, wrote_decimals
-from seq2latex.solver.engine import _INEQ, _Converter, _OutOfTime, _sorted_symbols, _within
+from seq2latex.solver import step_format as sf
+from seq2latex.solver.answer_form import is_surd, wrote_decimals
+from seq2latex.solver.convert import INEQ, Converter, OutOfTime, sorted_symbols, within
 from seq2latex.solver.lexer import SolverInputError, tokenize
 from seq2latex.solver.parser import Node, parse
+from seq2latex.solver.step_format import NoSteps, Terms
 from seq2latex.solver.step_messages import step_text
 
 STEPS_TIME_S = 1.0  # most time for working out and checking the steps, after the answer itself
 MIN_STEPS_S = 0.05  # less time left than this: no steps
 MAX_FACTORS = 4  # linear factors of a product equal to 0 solved the short way
-_REL_LATEX = {"=": "=", "<": "<", ">": ">", "<=": "\\leq", ">=": "\\geq"}
-_REL_TEXT = {"<": "<", ">": ">", "<=": "≤", ">=": "≥"}
 _FLIP = {"<": ">", ">": "<", "<=": ">=", ">=": "<="}
-
-# (coefficient, exponents of the unknowns), unsimplified; a coefficient is rational, or a surd (a sum of
-# rational multiples of square roots of whole numbers: `\\sqrt{2}x = 4`) in a linear equation in one unknown
-Terms = list[tuple[sp.Expr, tuple[int, ...]]]
-
-
-class NoSteps(Exception):
-    """This input gets no steps; `key` names the reason in the step messages."""
-
-    def __init__(self, key: str = "reason_unsupported") -> None:
-        super().__init__(key)
-        self.key = key
 
 
 @dataclass
@@ -60,216 +48,10 @@ class Step:
         return {"latex": self.latex, "explanation": self.explanation, "aside": self.aside}
 
 
-# --- numbers and terms as LaTeX / text ------------------------------------------------------------
-class _Fmt:
-    def __init__(self, lang: str, decimal: bool) -> None:
-        self.lang = lang
-        self.decimal = decimal
-
-    def _decimal(self, q: sp.Rational) -> str | None:
-        return decimal_digits(q) if self.decimal else None
-
-    def num(self, q: sp.Expr) -> str:
-        """LaTeX of a rational: integer, decimal (`0{,}5` in Dutch) or `\\frac{p}{q}`; of a surd: SymPy's."""
-        if not q.is_Rational:
-            return _surd_latex(q)
-        q = sp.Rational(q)
-        sign = "-" if q < 0 else ""
-        if q.is_Integer:
-            return str(int(q))
-        dec = self._decimal(q)
-        if dec is not None:
-            return sign + (dec.replace(".", "{,}") if self.lang == "nl" else dec)
-        return f"{sign}\\frac{{{abs(int(q.p))}}}{{{int(q.q)}}}"
-
-    def text(self, q: sp.Expr) -> str:
-        """Plain text of a rational for an explanation: −3, 1/2, 0,5 (nl); of a surd: 2√3, √2/2."""
-        if not q.is_Rational:
-            return self._surd_text(q)
-        q = sp.Rational(q)
-        sign = "−" if q < 0 else ""
-        if q.is_Integer:
-            return sign + str(abs(int(q)))
-        dec = self._decimal(q)
-        if dec is not None:
-            return sign + (dec.replace(".", ",") if self.lang == "nl" else dec)
-        return f"{sign}{abs(int(q.p))}/{int(q.q)}"
-
-    def _surd_text(self, q: sp.Expr) -> str:
-        out = ""
-        for i, t in enumerate(_surd_terms(q)):
-            r, rest = t.as_coeff_Mul()
-            roots = "".join(f"√{int(f.base)}" for f in sp.Mul.make_args(rest) if f.is_Pow)
-            if r.is_Integer:
-                body = ("" if abs(r) == 1 and roots else self.text(abs(r))) + roots
-            else:
-                body = ("" if abs(r.p) == 1 and roots else str(abs(r.p))) + roots + f"/{r.q}"
-            sign = ("−" if i == 0 else " − ") if r < 0 else ("" if i == 0 else " + ")
-            out += sign + body
-        return out
-
-    def paren(self, q: sp.Rational) -> str:
-        s = self.num(q)
-        return f"({s})" if q < 0 else s
-
-
-def _surd_terms(q: sp.Expr) -> list[sp.Expr]:
-    """The terms of a surd, a positive one first (`\\sqrt{2} - 1` rather than `-1 + \\sqrt{2}`)."""
-    return sorted(sp.Add.make_args(q), key=lambda t: bool(t.could_extract_minus_sign()))
-
-
-def _surd_latex(q: sp.Expr) -> str:
-    """`2 \\sqrt{2}`, `\\frac{\\sqrt{2}}{2}`, `1 + \\sqrt{2}`, `\\sqrt{2} - 1`."""
-    out = ""
-    for i, t in enumerate(_surd_terms(q)):
-        if i == 0:
-            out = sp.latex(t)
-        else:
-            out += f" - {sp.latex(-t)}" if t.could_extract_minus_sign() else f" + {sp.latex(t)}"
-    return out
-
-
-def _mono(exps: tuple[int, ...], names: list[str], text: bool = False) -> str:
-    parts = []
-    for e, n in zip(exps, names, strict=True):
-        if e == 1:
-            parts.append(n)
-        elif e > 1:
-            parts.append(f"{n}²" if text and e == 2 else f"{n}^{e}" if text else f"{n}^{{{e}}}")
-    return " ".join(parts) if not text else "".join(parts)
-
-
-def _side(terms: Terms, names: list[str], fmt: _Fmt, text: bool = False) -> str:
-    """`2x^{2} - 3x + \\frac{1}{2}`; the terms are printed as given (not combined); no terms: 0."""
-    if not terms:
-        return "0"
-    out = ""
-    for i, (c, exps) in enumerate(terms):
-        mono = _mono(exps, names, text)
-        mag = abs(c)
-        shown = fmt.text(mag) if text else fmt.num(mag)
-        if isinstance(mag, sp.Add) and (mono or i > 0):
-            shown = f"({shown})"  # (1 + √2)x
-        body = mono if (mag == 1 and mono) else shown + mono
-        if i == 0:
-            out = ("−" if text else "-") + body if c < 0 else body
-        else:
-            out += (" − " if text else " - ") + body if c < 0 else " + " + body
-    return out
-
-
-def _rel(lhs: str, op: str, rhs: str) -> str:
-    return f"{lhs} {_REL_LATEX[op]} {rhs}"
-
-
-def _cases(rows: list[str]) -> str:
-    return "\\begin{cases} " + " \\\\ ".join(rows) + " \\end{cases}"
-
-
-def _combine(terms: Terms) -> Terms:
-    """Like terms added, highest degree first, zeros dropped."""
-    acc: dict[tuple[int, ...], sp.Rational] = {}
-    for c, e in terms:
-        acc[e] = acc.get(e, sp.Integer(0)) + c
-    return [
-        (c, e) for e, c in sorted(acc.items(), key=lambda kv: (-sum(kv[0]), [-x for x in kv[0]])) if c != 0
-    ]
-
-
-def _scale(terms: Terms, k: sp.Rational) -> Terms:
-    return [(c * k, e) for c, e in terms]
-
-
-def _neg(terms: Terms) -> Terms:
-    return _scale(terms, sp.Integer(-1))
-
-
-def _coef(terms: Terms, exps: tuple[int, ...]) -> sp.Rational:
-    return sum((c for c, e in terms if e == exps), sp.Integer(0))
-
-
-def _value_latex(v: sp.Expr, fmt: _Fmt) -> str:
-    """`2 - \\sqrt{3}` (the rational part first), or the single fraction when that is shorter."""
-    if v.is_Rational:
-        return fmt.num(v)
-    r, rest = v.as_coeff_Add()
-    if r != 0:
-        tail = f" - {sp.latex(-rest)}" if rest.could_extract_minus_sign() else f" + {sp.latex(rest)}"
-        split = fmt.num(r) + tail
-    else:
-        split = sp.latex(v)
-    together = sp.latex(sp.together(v))
-    return together if len(together) < len(split) else split
-
-
-# --- the input tree as LaTeX ----------------------------------------------------------------------
-def _node_latex(node: Node, fmt: _Fmt) -> str:
-    op, a = node.op, node.args
-    if op == "num":
-        text = node.text
-        return text.replace(".", "{,}") if fmt.lang == "nl" else text
-    if op == "sym":
-        return sp.latex(sp.Symbol(node.text))
-    if op == "const" and node.text == "pi":
-        return "\\pi"
-    if op == "group":
-        return "(" + _node_latex(a[0], fmt) + ")"
-    if op == "neg":
-        inner = _node_latex(a[0], fmt)
-        return "-" + (f"({inner})" if a[0].op in ("neg", "add") else inner)
-    if op == "add":
-        left = _node_latex(a[0], fmt)
-        if a[1].op == "neg":
-            inner = a[1].args[0]
-            right = _node_latex(inner, fmt)
-            return f"{left} - " + (f"({right})" if inner.op in ("neg", "add") else right)
-        return f"{left} + {_node_latex(a[1], fmt)}"
-    if op == "mul":
-        left, right = _node_latex(a[0], fmt), _node_latex(a[1], fmt)
-        if a[0].op in ("add", "neg") and not left.startswith("-"):
-            left = f"({left})"
-        if a[1].op in ("add", "neg"):
-            right = f"({right})"
-        if right[:1].isdigit() or (a[0].op == "num" and right.startswith("\\frac")):
-            return f"{left} \\cdot {right}"
-        sep = " " if left[-1:].isalpha() and right[:1].isalpha() else ""
-        return left + sep + right
-    if op == "div":
-        return f"\\frac{{{_inner(a[0], fmt)}}}{{{_inner(a[1], fmt)}}}"
-    if op == "pow":
-        base = _node_latex(a[0], fmt)
-        if a[0].op not in ("sym", "group") and not (a[0].op == "num" and "." not in a[0].text):
-            base = f"({base})"
-        return f"{base}^{{{_inner(a[1], fmt)}}}"
-    if op == "root" and len(a) == 1:
-        return f"\\sqrt{{{_inner(a[0], fmt)}}}"
-    raise NoSteps()
-
-
-def _inner(node: Node, fmt: _Fmt) -> str:
-    while node.op == "group":
-        node = node.args[0]
-    return _node_latex(node, fmt)
-
-
-def _has(node: Node, op: str, text: str | None = None) -> bool:
-    if node.op == op and (text is None or text in node.text):
-        return True
-    return any(_has(a, op, text) for a in node.args)
-
-
-def _top_terms(node: Node) -> list[Node]:
-    while node.op == "group" and node.args[0].op != "add":
-        node = node.args[0]
-    if node.op == "add":
-        return _top_terms(node.args[0]) + [node.args[1]]
-    return [node]
-
-
 # --- reading the input into terms -----------------------------------------------------------------
 class _Reader:
     def __init__(self) -> None:
-        self.conv = _Converter(imag_unit=False)
+        self.conv = Converter(imag_unit=False)
 
     def expr(self, node: Node) -> sp.Expr:
         try:
@@ -281,7 +63,7 @@ class _Reader:
         """The side's top-level terms, each expanded on its own (`3(x - 2) + 4` -> 3x, -6, 4); with `surds`
         coefficients may be surds (`\\sqrt{2}x`), else only rationals."""
         out: Terms = []
-        for t in _top_terms(node):
+        for t in sf.top_terms(node):
             e = self.expr(t)
             if self.conv.denominators or e.free_symbols - set(gens):
                 raise NoSteps()
@@ -308,7 +90,7 @@ def _truth_set(rels: list[tuple[str, sp.Expr, sp.Expr]], gens: list[sp.Symbol]) 
         x = gens[0]
         s: sp.Set = sp.S.Reals
         for op, lhs, rhs in rels:
-            rel = sp.Eq(lhs, rhs) if op == "=" else _INEQ[op](lhs, rhs)
+            rel = sp.Eq(lhs, rhs) if op == "=" else INEQ[op](lhs, rhs)
             if isinstance(rel, sp.logic.boolalg.BooleanAtom):
                 part = sp.S.Reals if bool(rel) else sp.S.EmptySet
             else:
@@ -398,7 +180,7 @@ def verify(steps: list[Step], start: sp.Set, gens: list[sp.Symbol]) -> None:
 
 # --- building the steps ---------------------------------------------------------------------------
 class _Builder:
-    def __init__(self, lang: str, fmt: _Fmt) -> None:
+    def __init__(self, lang: str, fmt: sf.Fmt) -> None:
         self.lang = lang
         self.fmt = fmt
         self.steps: list[Step] = []
@@ -429,24 +211,24 @@ def _linear_tail(
     fmt = b.fmt
     one = (1,)
     zero = (0,)
-    moved_l = [t for t in lhs if sum(t[1]) > 0] + _neg([t for t in rhs if sum(t[1]) > 0])
-    moved_r = [t for t in rhs if sum(t[1]) == 0] + _neg([t for t in lhs if sum(t[1]) == 0])
+    moved_l = [t for t in lhs if sum(t[1]) > 0] + sf.neg([t for t in rhs if sum(t[1]) > 0])
+    moved_r = [t for t in rhs if sum(t[1]) == 0] + sf.neg([t for t in lhs if sum(t[1]) == 0])
     x = names[0]
     if moved_l != lhs or moved_r != rhs:
-        b.add(wrap(_rel(_side(moved_l, names, fmt), op, _side(moved_r, names, fmt))), "move", x=x)
-    comb_l, comb_r = _combine(moved_l), _combine(moved_r)
-    b.add(wrap(_rel(_side(comb_l, names, fmt), op, _side(comb_r, names, fmt))), "combine")
-    a = _coef(comb_l, one)
-    k = _coef(comb_r, zero)
+        b.add(wrap(sf.rel(sf.side(moved_l, names, fmt), op, sf.side(moved_r, names, fmt))), "move", x=x)
+    comb_l, comb_r = sf.combine(moved_l), sf.combine(moved_r)
+    b.add(wrap(sf.rel(sf.side(comb_l, names, fmt), op, sf.side(comb_r, names, fmt))), "combine")
+    a = sf.coef(comb_l, one)
+    k = sf.coef(comb_r, zero)
     if a == 0:
-        holds = bool(sp.Eq(0, k) if op == "=" else _INEQ[op](0, k))
+        holds = bool(sp.Eq(0, k) if op == "=" else INEQ[op](0, k))
         b.note("always" if holds else "never")
         return None
     if not a.is_Rational:
         return a, _divide_by_surd(b, a, k, op, x)
     value = k / a
     new_op = _FLIP[op] if (a < 0 and op != "=") else op
-    result = wrap(_rel(x, new_op, fmt.num(value)))
+    result = wrap(sf.rel(x, new_op, fmt.num(value)))
     if a == 1:
         return a, value
     if op == "=":
@@ -455,9 +237,9 @@ def _linear_tail(
         else:
             b.add(result, "divide", n=fmt.text(a))
     elif a < 0:
-        b.add(result, "divide_flip", n=fmt.text(a), op=_REL_TEXT[op], new=_REL_TEXT[new_op])
+        b.add(result, "divide_flip", n=fmt.text(a), op=sf.REL_TEXT[op], new=sf.REL_TEXT[new_op])
     else:
-        b.add(result, "divide_keep", n=fmt.text(a), op=_REL_TEXT[op])
+        b.add(result, "divide_keep", n=fmt.text(a), op=sf.REL_TEXT[op])
     return a, value
 
 
@@ -469,12 +251,12 @@ def _divide_by_surd(b: _Builder, a: sp.Expr, k: sp.Expr, op: str, x: str) -> sp.
     if op == "=":
         key, fields = "divide", {}
     elif a < 0:
-        key, fields = "divide_flip", {"op": _REL_TEXT[op], "new": _REL_TEXT[new_op]}
+        key, fields = "divide_flip", {"op": sf.REL_TEXT[op], "new": sf.REL_TEXT[new_op]}
     else:
-        key, fields = "divide_keep", {"op": _REL_TEXT[op]}
+        key, fields = "divide_keep", {"op": sf.REL_TEXT[op]}
     value = sp.radsimp(k / a)
     if k == 0:
-        b.add(_rel(x, new_op, "0"), key, n=fmt.text(a), **fields)
+        b.add(sf.rel(x, new_op, "0"), key, n=fmt.text(a), **fields)
         return value
 
     def frac(num: sp.Expr, den: sp.Expr) -> str:  # the sign in front: -\frac{4}{\sqrt{2}}
@@ -483,7 +265,7 @@ def _divide_by_surd(b: _Builder, a: sp.Expr, k: sp.Expr, op: str, x: str) -> sp.
             return sign + fmt.num(abs(num))
         return f"{sign}\\frac{{{fmt.num(abs(num))}}}{{{fmt.num(abs(den))}}}"
 
-    b.add(_rel(x, new_op, frac(k, a)), key, n=fmt.text(a), **fields)
+    b.add(sf.rel(x, new_op, frac(k, a)), key, n=fmt.text(a), **fields)
     terms = sp.Add.make_args(a)
     if len(terms) == 1:
         m = sp.Mul(*[f for f in sp.Mul.make_args(a) if f.is_Pow])  # 2√3: multiply by √3
@@ -495,8 +277,8 @@ def _divide_by_surd(b: _Builder, a: sp.Expr, k: sp.Expr, op: str, x: str) -> sp.
     num, den = sp.expand(k * m), sp.expand(a * m)
     if not den.is_Rational or den == 0:
         raise NoSteps()
-    b.add(_rel(x, new_op, frac(num, den)), "rationalise", m=fmt.text(m))
-    b.add(_rel(x, new_op, fmt.num(value) if is_surd(value) else _value_latex(value, fmt)), "simplify")
+    b.add(sf.rel(x, new_op, frac(num, den)), "rationalise", m=fmt.text(m))
+    b.add(sf.rel(x, new_op, fmt.num(value) if is_surd(value) else sf.value_latex(value, fmt)), "simplify")
     return value
 
 
@@ -521,11 +303,11 @@ def _prepare_sides(
     if not all(c.is_Rational for c, _ in lhs + rhs) and any(sum(e) > 1 for _, e in lhs + rhs):
         raise NoSteps()  # surds only in linear equations and inequalities
     lcd = _lcd(lhs + rhs)
-    if lcd > 1 and _has(node, "div"):
-        lhs, rhs = _scale(lhs, sp.Integer(lcd)), _scale(rhs, sp.Integer(lcd))
-        b.add(_rel(_side(lhs, names, fmt), op, _side(rhs, names, fmt)), "lcd", n=lcd)
+    if lcd > 1 and sf.has(node, "div"):
+        lhs, rhs = sf.scale(lhs, sp.Integer(lcd)), sf.scale(rhs, sp.Integer(lcd))
+        b.add(sf.rel(sf.side(lhs, names, fmt), op, sf.side(rhs, names, fmt)), "lcd", n=lcd)
     elif "(" in b.steps[-1].latex:
-        b.add(_rel(_side(lhs, names, fmt), op, _side(rhs, names, fmt)), "expand")
+        b.add(sf.rel(sf.side(lhs, names, fmt), op, sf.side(rhs, names, fmt)), "expand")
     return lhs, rhs
 
 
@@ -563,7 +345,7 @@ def _zero_product(b: _Builder, node: Node, reader: _Reader, x: sp.Symbol, xl: st
     if not 2 <= len(var_factors) <= MAX_FACTORS:
         return False
     fmt = b.fmt
-    b.add(" \\vee ".join(f"{_inner(f, fmt)} = 0" for f, _ in var_factors), "zero_product")
+    b.add(" \\vee ".join(f"{sf.ungrouped_latex(f, fmt)} = 0" for f, _ in var_factors), "zero_product")
     roots = []
     for _, p in var_factors:
         c1, c0 = p.all_coeffs()
@@ -583,32 +365,32 @@ def _is_zero_node(node: Node) -> bool:
 def _quadratic(b: _Builder, lhs: Terms, rhs: Terms, names: list[str]) -> None:
     fmt = b.fmt
     x = names[0]
-    p = _combine(lhs + _neg(rhs))
-    a2, a1, a0 = (_coef(p, (d,)) for d in (2, 1, 0))
+    p = sf.combine(lhs + sf.neg(rhs))
+    a2, a1, a0 = (sf.coef(p, (d,)) for d in (2, 1, 0))
     if a1 == 0:  # a x^2 = c, the short way
-        moved_l = [t for t in lhs if t[1][0] == 2] + _neg([t for t in rhs if t[1][0] == 2])
-        moved_r = [t for t in rhs if t[1][0] == 0] + _neg([t for t in lhs if t[1][0] == 0])
+        moved_l = [t for t in lhs if t[1][0] == 2] + sf.neg([t for t in rhs if t[1][0] == 2])
+        moved_r = [t for t in rhs if t[1][0] == 0] + sf.neg([t for t in lhs if t[1][0] == 0])
         if moved_l != lhs or moved_r != rhs:
-            b.add(_rel(_side(moved_l, names, fmt), "=", _side(moved_r, names, fmt)), "move_square", x=x)
-        comb_l, comb_r = _combine(moved_l), _combine(moved_r)
-        b.add(_rel(_side(comb_l, names, fmt), "=", _side(comb_r, names, fmt)), "combine")
-        a, k = _coef(comb_l, (2,)), _coef(comb_r, (0,))
+            b.add(sf.rel(sf.side(moved_l, names, fmt), "=", sf.side(moved_r, names, fmt)), "move_square", x=x)
+        comb_l, comb_r = sf.combine(moved_l), sf.combine(moved_r)
+        b.add(sf.rel(sf.side(comb_l, names, fmt), "=", sf.side(comb_r, names, fmt)), "combine")
+        a, k = sf.coef(comb_l, (2,)), sf.coef(comb_r, (0,))
         q = k / a
         if a != 1:
-            b.add(_rel(f"{x}^{{2}}", "=", fmt.num(q)), "divide", n=fmt.text(a))
+            b.add(sf.rel(f"{x}^{{2}}", "=", fmt.num(q)), "divide", n=fmt.text(a))
         if q < 0:
             b.note("square_negative")
         elif q == 0:
             b.add(f"{x} = 0", "square_zero", x=x)
         else:
             r = sp.sqrt(q)
-            b.add(f"{x} = {_value_latex(r, fmt)} \\vee {x} = {_value_latex(-r, fmt)}", "square_root", x=x)
+            b.add(f"{x} = {sf.value_latex(r, fmt)} \\vee {x} = {sf.value_latex(-r, fmt)}", "square_root", x=x)
         return
     std = [(a2, (2,)), (a1, (1,)), (a0, (0,))]
     std = [t for t in std if t[0] != 0]
-    b.add(_rel(_side(std, names, fmt), "=", "0"), "standard_form")
+    b.add(sf.rel(sf.side(std, names, fmt), "=", "0"), "standard_form")
     if a0 == 0:  # a x^2 + b x = 0: x outside brackets
-        inner = _side([(a2, (1,)), (a1, (0,))], names, fmt)
+        inner = sf.side([(a2, (1,)), (a1, (0,))], names, fmt)
         b.add(f"{x}({inner}) = 0", "factor_out", x=x)
         b.add(f"{x} = 0 \\vee {inner} = 0", "zero_product")
         b.add(f"{x} = 0 \\vee {x} = {fmt.num(-a1 / a2)}", "solve_each")
@@ -628,13 +410,16 @@ def _product_sum(b: _Builder, a2: sp.Rational, p: sp.Rational, q: sp.Rational, n
     if a2 != 1:
         monic = [(sp.Integer(1), (2,)), (p, (1,)), (q, (0,))]
         b.add(
-            _rel(_side([t for t in monic if t[0] != 0], names, fmt), "=", "0"), "monic", n=fmt.text(a2), x=x
+            sf.rel(sf.side([t for t in monic if t[0] != 0], names, fmt), "=", "0"),
+            "monic",
+            n=fmt.text(a2),
+            x=x,
         )
     disc = p**2 - 4 * q
     r1, r2 = sorted([(-p - sp.sqrt(disc)) / 2, (-p + sp.sqrt(disc)) / 2])
     s1, s2 = -r1, -r2  # x^2 + p x + q = (x + s1)(x + s2); the smaller solution first
-    f1 = _side([(sp.Integer(1), (1,)), (s1, (0,))], names, fmt)
-    f2 = _side([(sp.Integer(1), (1,)), (s2, (0,))], names, fmt)
+    f1 = sf.side([(sp.Integer(1), (1,)), (s1, (0,))], names, fmt)
+    f2 = sf.side([(sp.Integer(1), (1,)), (s2, (0,))], names, fmt)
     if s1 == s2:
         b.add(f"({f1})^{{2}} = 0", "product_sum_double", r=fmt.text(s1), q=fmt.text(q), p=fmt.text(p))
         b.add(f"{f1} = 0", "square_base_zero")
@@ -674,7 +459,7 @@ def _abc(
         [sp.radsimp((-bb - sp.sqrt(disc)) / (2 * a)), sp.radsimp((-bb + sp.sqrt(disc)) / (2 * a))],
         key=lambda v: float(v),
     )
-    b.add(" \\vee ".join(f"{x} = {_value_latex(v, fmt)}" for v in values), "simplify")
+    b.add(" \\vee ".join(f"{x} = {sf.value_latex(v, fmt)}" for v in values), "simplify")
 
 
 def _one_unknown(b: _Builder, node: Node, reader: _Reader, x: sp.Symbol) -> None:
@@ -684,7 +469,7 @@ def _one_unknown(b: _Builder, node: Node, reader: _Reader, x: sp.Symbol) -> None
     if op == "=" and _zero_product(b, node, reader, x, xl):
         return
     lhs, rhs = _prepare_sides(b, node, reader, [x], names, op)
-    degree = max((e[0] for c, e in _combine(lhs + _neg(rhs))), default=0)
+    degree = max((e[0] for c, e in sf.combine(lhs + sf.neg(rhs))), default=0)
     if degree <= 1:
         _linear_tail(b, lhs, rhs, op, names, lambda s: s)
     elif degree == 2 and op == "=":
@@ -702,26 +487,26 @@ def _system(b: _Builder, nodes: list[Node], reader: _Reader, gens: list[sp.Symbo
         if any(sum(e) > 1 for _, e in lhs + rhs):
             raise NoSteps()
         rows.append((lhs, rhs))
-    if any(_lcd(lhs + rhs) > 1 for lhs, rhs in rows) and any(_has(n, "div") for n in nodes):
+    if any(_lcd(lhs + rhs) > 1 for lhs, rhs in rows) and any(sf.has(n, "div") for n in nodes):
         rows = [
-            (_scale(lhs, sp.Integer(_lcd(lhs + rhs))), _scale(rhs, sp.Integer(_lcd(lhs + rhs))))
+            (sf.scale(lhs, sp.Integer(_lcd(lhs + rhs))), sf.scale(rhs, sp.Integer(_lcd(lhs + rhs))))
             for lhs, rhs in rows
         ]
         b.add(
-            _cases([_rel(_side(lhs, names, fmt), "=", _side(rhs, names, fmt)) for lhs, rhs in rows]),
+            sf.cases([sf.rel(sf.side(lhs, names, fmt), "=", sf.side(rhs, names, fmt)) for lhs, rhs in rows]),
             "system_lcd",
         )
     ex, ey = (1, 0), (0, 1)
     coefs = []
     for lhs, rhs in rows:
-        p = _combine(lhs + _neg(rhs))
-        coefs.append((_coef(p, ex), _coef(p, ey), -_coef(p, (0, 0))))
+        p = sf.combine(lhs + sf.neg(rhs))
+        coefs.append((sf.coef(p, ex), sf.coef(p, ey), -sf.coef(p, (0, 0))))
     (a1, b1, c1), (a2, b2, c2) = coefs
     if a1 * b2 - a2 * b1 == 0:
         raise NoSteps("reason_system")
 
     def std(a: sp.Rational, bq: sp.Rational, c: sp.Rational) -> str:
-        return _rel(_side([t for t in [(a, ex), (bq, ey)] if t[0] != 0], names, fmt), "=", fmt.num(c))
+        return sf.rel(sf.side([t for t in [(a, ex), (bq, ey)] if t[0] != 0], names, fmt), "=", fmt.num(c))
 
     unit = [(i, v) for i in range(2) for v in range(2) if abs(coefs[i][v]) == 1]
     if unit:  # substitution: the variable whose expression and substitution give the fewest minus signs
@@ -731,10 +516,10 @@ def _system(b: _Builder, nodes: list[Node], reader: _Reader, gens: list[sp.Symbo
         if len(kept) == 2:  # the row used for substitution stays as written; the other in standard form
             row_i = kept[i].replace("\\begin{cases}", "").replace("\\end{cases}", "").strip()
             rows2 = [row_i, std(*coefs[1])] if i == 0 else [std(*coefs[0]), row_i]
-            b.add(_cases(rows2), "system_form", x=names[0], y=names[1])
+            b.add(sf.cases(rows2), "system_form", x=names[0], y=names[1])
         _substitution(b, coefs, i, unit[0][1], names)
     else:
-        b.add(_cases([std(*coefs[0]), std(*coefs[1])]), "system_form", x=names[0], y=names[1])
+        b.add(sf.cases([std(*coefs[0]), std(*coefs[1])]), "system_form", x=names[0], y=names[1])
         _elimination(b, coefs, names)
 
 
@@ -752,16 +537,16 @@ def _substitution(
     av, aw, c = coefs[i][v], coefs[i][w], coefs[i][2]
     wn, vn = names[w], names[v]
     expr: Terms = [t for t in [(-aw / av, (1,)), (c / av, (0,))] if t[0] != 0]
-    expr_l = _side(expr, [wn], fmt)
+    expr_l = sf.side(expr, [wn], fmt)
     iso = f"{vn} = {expr_l}"
 
     def rows(other: str) -> str:
-        return _cases([iso, other] if i == 0 else [other, iso])
+        return sf.cases([iso, other] if i == 0 else [other, iso])
 
     b.add(
         rows(
-            _rel(
-                _side([t for t in [(coefs[j][0], (1, 0)), (coefs[j][1], (0, 1))] if t[0] != 0], names, fmt),
+            sf.rel(
+                sf.side([t for t in [(coefs[j][0], (1, 0)), (coefs[j][1], (0, 1))] if t[0] != 0], names, fmt),
                 "=",
                 fmt.num(coefs[j][2]),
             )
@@ -777,10 +562,10 @@ def _substitution(
         lead = "-" if bv == -1 else "" if bv == 1 else fmt.num(bv)
         sub = f"{lead}({expr_l})"
         if bw != 0:
-            sub += (" - " if bw < 0 else " + ") + _side([(abs(bw), (1,))], [wn], fmt)
-        b.add(rows(_rel(sub, "=", fmt.num(cj))), "substitute", v=vn)
-        lhs = _scale(expr, bv) + ([(bw, (1,))] if bw != 0 else [])
-        b.add(rows(_rel(_side(lhs, [wn], fmt), "=", fmt.num(cj))), "expand")
+            sub += (" - " if bw < 0 else " + ") + sf.side([(abs(bw), (1,))], [wn], fmt)
+        b.add(rows(sf.rel(sub, "=", fmt.num(cj))), "substitute", v=vn)
+        lhs = sf.scale(expr, bv) + ([(bw, (1,))] if bw != 0 else [])
+        b.add(rows(sf.rel(sf.side(lhs, [wn], fmt), "=", fmt.num(cj))), "expand")
     else:
         lhs = [(bw, (1,))]
     result = _linear_tail(b, lhs, [(cj, (0,))] if cj != 0 else [], "=", [wn], rows)
@@ -789,12 +574,12 @@ def _substitution(
     vval = sum((cc * (value if e == (1,) else 1) for cc, e in expr), sp.Integer(0))
     final = {v: f"{vn} = {fmt.num(vval)}", w: f"{wn} = {fmt.num(value)}"}
     b.add(
-        _cases([final[0], final[1]]),
+        sf.cases([final[0], final[1]]),
         "back_substitute",
         w=wn,
         value=fmt.text(value),
         v=vn,
-        expr=_side(expr, [wn], fmt, text=True),
+        expr=sf.side(expr, [wn], fmt, text=True),
     )
 
 
@@ -820,22 +605,24 @@ def _elimination(b: _Builder, coefs: list[tuple[sp.Rational, ...]], names: list[
     e2 = tuple(c * m2 for c in coefs[1])
 
     def std(e: tuple[sp.Rational, ...]) -> str:
-        return _rel(
-            _side([t for t in [(e[0], (1, 0)), (e[1], (0, 1))] if t[0] != 0], names, fmt), "=", fmt.num(e[2])
+        return sf.rel(
+            sf.side([t for t in [(e[0], (1, 0)), (e[1], (0, 1))] if t[0] != 0], names, fmt),
+            "=",
+            fmt.num(e[2]),
         )
 
     if m1 != 1 or m2 != 1:
-        b.add(_cases([std(e1), std(e2)]), "multiply_equations", m1=fmt.text(m1), m2=fmt.text(m2))
+        b.add(sf.cases([std(e1), std(e2)]), "multiply_equations", m1=fmt.text(m1), m2=fmt.text(m2))
     add = e1[k] == -e2[k]
     new = tuple(e2[t] + e1[t] if add else e2[t] - e1[t] for t in range(3))
     un = names[u]
     b.add(
-        _cases([std(e1), _rel(_side([(new[u], (1,))], [un], fmt), "=", fmt.num(new[2]))]),
+        sf.cases([std(e1), sf.rel(sf.side([(new[u], (1,))], [un], fmt), "=", fmt.num(new[2]))]),
         "add_equations" if add else "subtract_equations",
         v=names[k],
     )
     value = new[2] / new[u]
-    b.add(_cases([std(e1), f"{un} = {fmt.num(value)}"]), "divide", n=fmt.text(new[u])) if new[
+    b.add(sf.cases([std(e1), f"{un} = {fmt.num(value)}"]), "divide", n=fmt.text(new[u])) if new[
         u
     ] != 1 else None
     a_u, a_k, c = coefs[0][u], coefs[0][k], coefs[0][2]
@@ -843,28 +630,28 @@ def _elimination(b: _Builder, coefs: list[tuple[sp.Rational, ...]], names: list[
 
     def rows(row: str) -> str:
         pair = {u: f"{un} = {fmt.num(value)}", k: row}
-        return _cases([pair[0], pair[1]])
+        return sf.cases([pair[0], pair[1]])
 
     if a_u == 0:
         lhs: Terms = [(a_k, (1,))]
-        shown = _side(lhs, [kn], fmt)
+        shown = sf.side(lhs, [kn], fmt)
     else:
         prod = fmt.paren(value) if a_u == 1 else f"{fmt.num(a_u)} \\cdot {fmt.paren(value)}"
-        shown = prod + (" - " if a_k < 0 else " + ") + _side([(abs(a_k), (1,))], [kn], fmt)
+        shown = prod + (" - " if a_k < 0 else " + ") + sf.side([(abs(a_k), (1,))], [kn], fmt)
         lhs = [(a_u * value, (0,)), (a_k, (1,))]
-    b.add(rows(_rel(shown, "=", fmt.num(c))), "put_in_first", w=un, value=fmt.text(value))
+    b.add(rows(sf.rel(shown, "=", fmt.num(c))), "put_in_first", w=un, value=fmt.text(value))
     _linear_tail(b, lhs, [(c, (0,))] if c != 0 else [], "=", [kn], rows)
 
 
-def _already_solved(node: Node, reader: _Reader, x: sp.Symbol, fmt: _Fmt) -> bool:
+def _already_solved(node: Node, reader: _Reader, x: sp.Symbol, fmt: sf.Fmt) -> bool:
     """`x = c` (or `x < c`, ...): the unknown alone on the left, a number written in its simplest form on
     the right (`x = \\frac{2}{4}` and `x = 2 + 3` still have a step to go)."""
     lhs_node, rhs_node = node.args
-    if _node_latex(lhs_node, fmt) != sp.latex(x) or reader.expr(lhs_node) != x:
+    if sf.node_latex(lhs_node, fmt) != sp.latex(x) or reader.expr(lhs_node) != x:
         return False
     value = reader.expr(rhs_node)
     simplest = fmt.num(value) if value.is_Rational or is_surd(value) else None
-    return simplest is not None and _same_text(_node_latex(rhs_node, fmt), simplest)
+    return simplest is not None and _same_text(sf.node_latex(rhs_node, fmt), simplest)
 
 
 def build_steps(nodes: list[Node], lang: str) -> list[Step]:
@@ -876,22 +663,22 @@ def build_steps(nodes: list[Node], lang: str) -> list[Step]:
     sides = [reader.expr(a) for n in nodes for a in n.args]
     if reader.conv.denominators:
         raise NoSteps()
-    gens = _sorted_symbols(sides)
-    fmt = _Fmt(lang, decimal=wrote_decimals(nodes))
+    gens = sorted_symbols(sides)
+    fmt = sf.Fmt(lang, decimal=wrote_decimals(nodes))
     b = _Builder(lang, fmt)
     first = [
-        _node_latex(n.args[0], fmt) + f" {_REL_LATEX.get(n.text, '?')} " + _node_latex(n.args[1], fmt)
+        sf.node_latex(n.args[0], fmt) + f" {sf.REL_LATEX.get(n.text, '?')} " + sf.node_latex(n.args[1], fmt)
         for n in nodes
     ]
     if "?" in " ".join(first):
         raise NoSteps()
-    if len(nodes) == 1 and len(gens) == 1 and ops[0] in _REL_LATEX:
+    if len(nodes) == 1 and len(gens) == 1 and ops[0] in sf.REL_LATEX:
         if _already_solved(nodes[0], reader, gens[0], fmt):
             raise NoSteps("reason_solved")  # `x = 1/4`: steps would only go round in a circle
         b.add(first[0], "start_equation" if ops[0] == "=" else "start_inequality")
         _one_unknown(b, nodes[0], reader, gens[0])
     elif len(nodes) == 2 and len(gens) == 2 and ops == ["=", "="]:
-        b.add(_cases(first), "start_system")
+        b.add(sf.cases(first), "start_system")
         _system(b, nodes, reader, gens)
     elif len(nodes) == 2 and ops == ["=", "="]:
         raise NoSteps("reason_system")
@@ -911,8 +698,8 @@ def steps_result(nodes: list[Node], lang: str, answer: dict[str, Any], seconds: 
     if seconds < MIN_STEPS_S:
         return {"steps": None, "steps_reason": step_text("reason_time", lang)}
     try:
-        steps = _within(seconds, lambda: build_steps(nodes, lang))
-    except _OutOfTime:
+        steps = within(seconds, lambda: build_steps(nodes, lang))
+    except OutOfTime:
         return {"steps": None, "steps_reason": step_text("reason_time", lang)}
     except NoSteps as exc:
         return {"steps": None, "steps_reason": step_text(exc.key, lang)}
