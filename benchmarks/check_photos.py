@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import random
 import sys
 from pathlib import Path
 
@@ -44,10 +43,9 @@ def main(argv: list[str] | None = None) -> int:
     from api.checking import recognize_photo_lines
     from data.photo_render import DESKS, PageConfig, page_photo
     from data.render import RenderConfig
-    from data.synth.build import load_bank, write_working
+    from data.synth.build import load_bank, written_chains
     from seq2latex.recognizer import Recognizer
     from seq2latex.solver.check import check_working
-    from tokenizer import normalize
 
     torch.set_num_threads(1)
     rec = Recognizer.from_pretrained(args.model, device="cpu")
@@ -55,16 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     chains = [json.loads(line) for line in Path(args.chains).read_text(encoding="utf-8").splitlines() if line]
     rows, skipped = [], 0
     kinds = ("sheet_fills_frame", "whole_page")
-    for i, chain in enumerate(chains):
-        try:
-            captions = [normalize(line.replace("{,}", ",")) for line in chain["lines"]]
-        except ValueError:
-            captions = []
-        inks = (
-            write_working(captions, bank, random.Random(f"{args.seed}-{i}"))
-            if 2 <= len(captions) <= 4
-            else None
-        )
+    for i, chain, captions, inks in written_chains(chains, bank, args.seed):
         if inks is None:
             skipped += 1
             continue

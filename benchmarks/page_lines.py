@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import random
 import sys
 import time
 from pathlib import Path
@@ -55,8 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     import data.preprocess as pre
     from data.photo_render import DESKS, PageConfig, page_photo
     from data.render import RenderConfig
-    from data.synth.build import load_bank, write_working
-    from tokenizer import normalize
+    from data.synth.build import load_bank, written_chains
 
     bank = load_bank(args.bank)
     chains = [json.loads(line) for line in Path(args.chains).read_text(encoding="utf-8").splitlines() if line]
@@ -69,16 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows: dict[str, list] = {name: [] for name in views}
     done = 0
-    for i, chain in enumerate(chains):
-        try:
-            captions = [normalize(line.replace("{,}", ",")) for line in chain["lines"]]
-        except ValueError:
-            captions = []
-        inks = (
-            write_working(captions, bank, random.Random(f"{args.seed}-{i}"))
-            if 2 <= len(captions) <= 4
-            else None
-        )
+    for i, chain, captions, inks in written_chains(chains, bank, args.seed):
         if inks is None:
             report["left_out"] += 1
             continue

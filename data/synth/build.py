@@ -103,6 +103,23 @@ def write_working(
     return [render_offline(write(c, bank, writer, rng)) for c in captions]
 
 
+def written_chains(
+    chains: Sequence[dict], bank: GlyphBank, seed: int
+) -> Iterator[tuple[int, dict, list[str], list[Image.Image] | None]]:
+    """Chains of working (rows with "lines", as in benchmarks/check_chains.jsonl) as a held-out hand writes
+    them: each chain's index, its row, its lines in canonical form and their drawings (`write_working`, one
+    random stream per chain and seed), or None for a chain that has not 2-4 lines the bank can write."""
+    from tokenizer import normalize
+
+    for i, chain in enumerate(chains):
+        try:
+            captions = [normalize(line.replace("{,}", ",")) for line in chain["lines"]]
+        except ValueError:
+            captions = []
+        ok = 2 <= len(captions) <= 4
+        yield i, chain, captions, write_working(captions, bank, random.Random(f"{seed}-{i}")) if ok else None
+
+
 def synthesize(
     bank: GlyphBank,
     cfg: SynthConfig,

@@ -24,6 +24,7 @@ from data.synth.build import (
     synthesize,
     write_offline,
     write_working,
+    written_chains,
 )
 from data.synth.expressions import (
     FAMILIES,
@@ -345,3 +346,19 @@ def test_lines_of_working_are_one_hand_at_one_scale(fixture_bank: GlyphBank) -> 
     assert max(sizes) / min(sizes) < 1.5, sizes
     assert inks[0].width > inks[1].width > inks[2].width  # longer lines are wider, at one scale
     assert write_working(["x = \\alpha \\beta \\gamma \\omega"], fixture_bank, random.Random(0)) is None
+
+
+def test_chains_of_working_are_written_or_left_out(fixture_bank: GlyphBank) -> None:
+    chains = [
+        {"lines": ["2x+3=7", "2x=4", "x=2"]},
+        {"lines": ["x=2"]},  # one line: no working to check
+        {"lines": ["x=\\alpha", "\\alpha=\\omega"]},  # symbols the bank lacks
+        {"lines": ["2x=3{,}5", "x=1{,}75"]},  # a Dutch decimal comma
+    ]
+    got = list(written_chains(chains, fixture_bank, seed=0))
+    assert [i for i, *_ in got] == [0, 1, 2, 3]
+    assert got[0][2] == ["2 x + 3 = 7", "2 x = 4", "x = 2"] and len(got[0][3]) == 3
+    assert got[1][3] is None and got[2][3] is None
+    assert got[3][2] == ["2 x = 3 , 5", "x = 1 , 7 5"]  # the comma as the model writes it
+    again = list(written_chains(chains, fixture_bank, seed=0))
+    assert again[0][3][0].tobytes() == got[0][3][0].tobytes()  # one random stream per chain and seed
