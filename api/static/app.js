@@ -254,16 +254,19 @@ function showModelInput(uri) {
 
 // Over the photo: the sheet found (blue), the lines of writing (dashed) and the writing read (green);
 // `page` of the response holds them as (x, y) fractions of the image
+// A box on a photo's overlay (an <svg> with viewBox 0 0 1 1 over the picture): four (x, y) fractions
+function drawQuad(svg, pts, cls) {
+  if (!Array.isArray(pts) || pts.length !== 4) return;
+  const p = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
+  p.setAttribute("points", pts.map((xy) => xy[0] + "," + xy[1]).join(" "));
+  p.setAttribute("class", cls);
+  svg.appendChild(p);
+}
+
 function showPage(page) {
   const svg = $("page-overlay");
   svg.replaceChildren();
-  const quad = (pts, cls) => {
-    if (!Array.isArray(pts) || pts.length !== 4) return;
-    const p = document.createElementNS("http://www.w3.org/2000/svg", "polygon");
-    p.setAttribute("points", pts.map((xy) => xy[0] + "," + xy[1]).join(" "));
-    p.setAttribute("class", cls);
-    svg.appendChild(p);
-  };
+  const quad = (pts, cls) => drawQuad(svg, pts, cls);
   if (page) {
     quad(page.sheet, "sheet");
     (page.lines || []).forEach((box, i) => { if (i + 1 !== page.line) quad(box, "line"); });

@@ -1,6 +1,6 @@
 // "Check my working": a pupil's lines (typed, drawn or photographed) -> POST /check; every line shown as a
 // formula with an editable box, each step's verdict beside it, the first wrong step marked.
-// Uses app.js's helpers ($, t, setMath, apiHeaders, withLang, the drawing pads); loaded after it.
+// Uses app.js's helpers ($, t, setMath, apiHeaders, withLang, drawQuad, the drawing pads); loaded after it.
 "use strict";
 
 Object.assign(TEXT.en, {
@@ -39,7 +39,30 @@ function showCheckError(message) {
   el.hidden = !message;
 }
 
+// The photo checked, each line read boxed on it and marked like the step into it
+function showCheckPhoto(data) {
+  const svg = $("check-overlay");
+  svg.replaceChildren();
+  if (data && data.source === "photo") {
+    const steps = {};
+    for (const s of data.steps || []) steps[s.to] = s;
+    (data.lines || []).forEach((line, i) => drawQuad(svg, line.box, steps[i] ? steps[i].verdict : "first"));
+  }
+  svg.toggleAttribute("hidden", !svg.childElementCount || $("check-preview").hidden);
+}
+
+function setCheckPreview(file) {
+  const preview = $("check-preview");
+  if (preview.src) URL.revokeObjectURL(preview.src);
+  if (!file) { preview.removeAttribute("src"); preview.hidden = true; showCheckPhoto(null); return; }
+  preview.onerror = () => { preview.hidden = true; showCheckPhoto(null); }; // not a picture the browser shows
+  preview.src = URL.createObjectURL(file);
+  preview.hidden = false;
+  showCheckPhoto(null);
+}
+
 function clearCheck() {
+  showCheckPhoto(null);
   $("check-lines").replaceChildren();
   $("check-summary").textContent = "";
   $("check-summary").className = "message";
@@ -84,6 +107,7 @@ function checkTyped(lines) {
 // Each line: its verdict mark (the step into it), the formula, the box to correct it, the explanation beside
 function showCheck(data) {
   lastCheck = data;
+  showCheckPhoto(data);
   const list = $("check-lines");
   list.replaceChildren();
   const steps = {};
@@ -195,6 +219,7 @@ function setupCheckMode() {
     form.append("lang", $("lang").value);
     form.append("beam", String(BEAM));
     $("check-file").value = ""; // the same photo chosen again is checked again
+    setCheckPreview(file);
     postCheck(form, {});
   });
   $("tab-check").addEventListener("click", resize); // after setupTabs has shown the panel

@@ -1,7 +1,8 @@
 """The demo's "Check my working" / "Controleer mijn uitwerking" mode in headless Chromium against
 `seq2latex serve` (fixture model): typed working checked by POST /check, each line shown as a formula with
 a box to correct it, the wrong step marked with its explanation beside it (en and nl); corrected lines are
-checked again; a drawing is sent as ink of several lines; a photo of one line asks for more lines."""
+checked again; a drawing is sent as ink of several lines; a photo of one line asks for more lines; a photo of
+several lines is shown with each line read boxed on it."""
 
 from __future__ import annotations
 
@@ -119,5 +120,45 @@ def test_a_photo_of_one_line_asks_for_more(browser: Any, live_server: str, image
     assert got.value.status == 422
     expect(page.locator("#check-error")).to_contain_text("minstens twee regels")
     expect(page.locator("#check-lines li")).to_have_count(0)
+    assert errors == [], errors
+    page.close()
+
+
+def test_a_photo_of_working_shows_each_line_on_the_photo(
+    browser: Any, live_server: str, tmp_path: Path
+) -> None:
+    """A photo of two lines: the photo is shown, each line read boxed on it (the second marked like the step
+    into it), and the lines listed to correct."""
+    import numpy as np
+    from playwright.sync_api import expect
+
+    from data.inkml import read_inkml
+    from data.photo_render import PageConfig, page_photo
+    from data.render import render_strokes
+
+    inkml = Path(__file__).resolve().parents[1] / "fixtures" / "crohme" / "inkml"
+    inks = [
+        render_strokes(read_inkml(inkml / name).strokes, 200, 5.0)
+        for name in ("train/expressmatch/70_Frank.inkml", "test2014/RIT_2014_97.inkml")
+    ]
+    cfg = PageConfig(desk="dark", p_pen=0.0, line_gap=(2.0, 2.5))
+    photo = tmp_path / "working.jpg"
+    page_photo(inks, np.random.default_rng([7, 0]), cfg).image.save(photo, quality=85)
+    page, errors = _page(browser, live_server)
+    page.click("#tab-check")
+    page.click(".check-mode[data-mode=photo]")
+    with page.expect_response(lambda r: "/check" in r.url) as got:
+        page.set_input_files("#check-file", str(photo))
+    assert got.value.status == 200
+    expect(page.locator("#check-lines li")).to_have_count(2)
+    expect(page.locator("#check-preview")).to_be_visible()
+    boxes = page.locator("#check-overlay polygon")
+    expect(boxes).to_have_count(2)
+    body = got.value.json()
+    verdict = body["steps"][0]["verdict"]
+    assert boxes.nth(0).get_attribute("class") == "first" and boxes.nth(1).get_attribute("class") == verdict
+    # the boxes are the lines' boxes from the answer, top to bottom on the photo
+    tops = [min(float(p.split(",")[1]) for p in boxes.nth(i).get_attribute("points").split()) for i in (0, 1)]
+    assert tops[0] < tops[1] and abs(tops[0] - min(y for _, y in body["lines"][0]["box"])) < 1e-6
     assert errors == [], errors
     page.close()
