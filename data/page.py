@@ -100,13 +100,25 @@ LEVEL_STEPS = (0.04, 0.08, 0.12, 0.16, 0.22, 0.3)
 INSET = 0.012
 # Printed lines are measured in this many strips across the sheet (a line a little off straight).
 RULE_STRIPS = 6
+# A line's level along a strip: this percentile of it (a printed line runs all along; writing along it, a fraction
+# bar or an equals sign on a rule, covers less than 1 - RULE_RANK / 100 of the strip).
+RULE_RANK = 25
+# Ink darker than the line's level L keeps more of itself: above max(RULE_STRONG_FACTOR x L, L +
+# RULE_STRONG_MARGIN) all of it (as `data.photo` keeps writing on a line).
+RULE_STRONG_FACTOR = 2.5
+RULE_STRONG_MARGIN = 0.25
+RULE_KEEP_ABOVE = 0.1
+RULE_MIN_LEVEL = 0.04
+RULE_SPREAD = 1.5
+RULE_SPREAD_MARGIN = 0.1
 # Cleaning the sheet: a band of this fraction of its short side along its edges is not writing ...
-EDGE_BAND = 0.04
+EDGE_BAND = 0.02
 # ... nor anything thicker than this fraction of the short side (a pen, a hole, a shadow's core) ...
 THICK_FRACTION = 0.02
 MIN_THICK = 11
 THICK_LEVEL = 0.15  # at least this dark (0..1) in the ink map (a silver pen is pale)
 LONG_OBJECT = 4.0  # a thick piece this many times THICK long is an object lying on the sheet
+OBJECT_HALO = 2.0
 HOLE_ZONE = 0.12  # a thick piece this close to the edge (fraction of the short side) is a punched hole
 # On a sheet (its light and lines taken off) writing needs less contrast than `data.photo`'s: a fine pen on
 # a whole page is a few pixels wide.
@@ -348,7 +360,9 @@ def _regions(closed: np.ndarray) -> Iterator[tuple[float, np.ndarray]]:
     lab = labels(~extreme_filter(edges.view(np.uint8), 3, np.maximum).astype(bool))
     ids, counts = np.unique(lab[lab < lab.size], return_counts=True)
     for i in np.argsort(-counts)[:ENCLOSED_REGIONS]:
-        region = extreme_filter(extreme_filter((lab == ids[i]).view(np.uint8), 5, np.maximum), 5, np.minimum).astype(bool)
+        region = extreme_filter(
+            extreme_filter((lab == ids[i]).view(np.uint8), 5, np.maximum), 5, np.minimum
+        ).astype(bool)
         yield -1.0, region
 
 
@@ -660,23 +674,46 @@ def rectify(gray: Image.Image, corners: np.ndarray, max_side: int) -> Rectified:
 
 def remove_rules(ink: np.ndarray) -> np.ndarray:
     """An upright sheet's ink map without its printed lines (squares, rules, a margin): in each of RULE_STRIPS
-    strips, every column's median level (a line running down the whole strip) is taken off the column, then
-    every row's off the row (a line's level, not the writing crossing it, which is darker); the neighbours'
-    level counts too (a line a pixel off straight)."""
-    h, w = ink.shape
+    strips, every column's level (a line running down the whole strip: the RULE_RANK percentile along it of the
+    column and its two neighbours' maximum, so that a line a pixel off straight counts and a stroke written
+    along the line, covering less of the strip, does not) is taken off the column, then every row's off the
+    row. Ink darker than the line (writing on it: a fraction bar or an equals sign along a rule, a stroke
+    crossing it) keeps its level: from the line's level L to STRONG = max(RULE_STRONG_FACTOR x L, L +
+    RULE_STRONG_MARGIN) the map rises linearly from 0 to STRONG, above STRONG it is unchanged."""
     out = ink.copy()
     for axis in (0, 1):
         view = out if axis == 0 else out.T  # columns of `view` run along the strips
         n = view.shape[0]
         edges = np.linspace(0, n, RULE_STRIPS + 1).round().astype(int)
+        levels = []
         for a, b in zip(edges[:-1], edges[1:], strict=True):
-            level = np.median(view[a:b:2], axis=0)  # (columns,)
-            level = np.maximum(level, np.maximum(np.r_[0, level[:-1]], np.r_[level[1:], 0]))
-            view[a:b] = np.maximum(view[a:b] - level[None, :], 0.0)
+            strip = view[a:b:2]
+            wide = strip.copy()
+            np.maximum(wide[:, 1:], strip[:, :-1], out=wide[:, 1:])
+            np.maximum(wide[:, :-1], strip[:, 1:], out=wide[:, :-1])
+            kth = int(RULE_RANK / 100 * (len(wide) - 1))
+            levels.append(np.partition(wide, kth, axis=0)[kth])  # (columns,)
+        # the printed lines are alike: a level far above theirs is writing along a line (a long fraction bar)
+        found = np.concatenate(levels)
+        found = found[found > RULE_MIN_LEVEL]
+        if found.size:
+            typical = float(np.median(found))
+            cap = max(RULE_SPREAD * typical, typical + RULE_SPREAD_MARGIN)
+            levels = [np.minimum(level, cap) for level in levels]
+        for (a, b), level in zip(zip(edges[:-1], edges[1:], strict=True), levels, strict=True):
+            strong = np.maximum(RULE_STRONG_FACTOR * level, level + RULE_STRONG_MARGIN)
+            # x - level up to level + RULE_KEEP_ABOVE, then a ramp up to x at STRONG (it is below x before STRONG)
+            x = view[a:b]
+            ramp = x - (level + RULE_KEEP_ABOVE)
+            ramp *= (strong - RULE_KEEP_ABOVE) / (strong - level - RULE_KEEP_ABOVE)
+            ramp += RULE_KEEP_ABOVE
+            np.minimum(ramp, x, out=ramp)
+            np.maximum(ramp, x - level, out=ramp)
+            np.maximum(ramp, 0.0, out=x)
     return out
 
 
-def _boxes(lab: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]:
+def boxes(lab: np.ndarray) -> list[tuple[int, int, int, int, np.ndarray]]:
     """(y0, y1, x0, x1, label) of each region of a label image (`labels`)."""
     gh, gw = lab.shape
     ids, inverse = np.unique(lab.ravel(), return_inverse=True)
@@ -723,16 +760,15 @@ def clean_sheet(ink: np.ndarray, level: float = 0.0) -> np.ndarray:
         lab = labels(occupied)
         drop = np.zeros((gh, gw), dtype=bool)
         zone = HOLE_ZONE * short / cell
-        for y0, y1, x0, x1, ids in _boxes(lab):
+        for y0, y1, x0, x1, ids in boxes(lab):
             long = max(y1 - y0, x1 - x0) * cell >= LONG_OBJECT * k
             near_edge = min(y0, x0, gh - y1, gw - x1) <= zone
             if long or near_edge:
                 drop |= np.isin(lab, ids)
         if drop.any():
             gone = np.repeat(np.repeat(drop, cell, 0), cell, 1)[:h, :w] & core
-            out[extreme_filter(gone.view(np.uint8), 2 * k + 1, np.maximum).astype(bool)] = (
-                0  # its outline, tip, shadow
-            )
+            halo = 2 * round(OBJECT_HALO * k) + 1  # its outline, tip, shadow
+            out[extreme_filter(gone.view(np.uint8), halo, np.maximum).astype(bool)] = 0
     out = remove_rules(out)  # after the thick objects: a pen across a strip would be taken for a line
     # pieces that run into the edge band are not writing either (a pen lying across the sheet's edge)
     cell = PIECE_CELL

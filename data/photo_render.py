@@ -129,6 +129,23 @@ def _apply(hom: np.ndarray, pts: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
+def written_symbol_height(ink: np.ndarray) -> float | None:
+    """The height (px) a writer gives a symbol in an ink map (H, W): the median height of its connected pieces
+    of ink that are no flat strokes (at least 0.4 x as high as wide: a fraction bar, a minus, a root's bar are)
+    nor dots (under 5 % of the image's height); None without any. A fraction, a root or a sum is written with
+    symbols of this height, so it is taller (`data.preprocess.estimate_symbol_height` takes a fraction's stack
+    for one symbol)."""
+    from data.page import boxes, labels
+
+    marks = ink > 0.5
+    heights = [
+        y1 - y0
+        for y0, y1, x0, x1, _ in boxes(labels(marks))
+        if y1 - y0 >= 0.05 * marks.shape[0] and y1 - y0 >= 0.4 * (x1 - x0)
+    ]
+    return float(np.median(heights)) if heights else None
+
+
 def _sheet_canvas(
     inks: Sequence[Image.Image], rng: np.random.Generator, cfg: PageConfig, paper: str, sheet_w: int
 ) -> tuple[Image.Image, Image.Image, Image.Image, list[np.ndarray]]:
@@ -189,8 +206,12 @@ def _sheet_canvas(
     working = cfg.layout == "working"
     if cfg.layout not in ("working", "scattered"):
         raise ValueError(f"unknown layout {cfg.layout!r}")
+    # one line: its symbols (connected pieces of ink) are cfg.symbol_mm high, a fraction or a root taller;
+    # several lines: each line's columns of ink (a fraction is one such stack; the lines' layout is another's)
     syms = [
-        estimate_symbol_height(np.asarray(ink, dtype=np.float32) / 255.0) or 0.5 * ink.height for ink in inks
+        (written_symbol_height(arr) if len(inks) == 1 else None) or estimate_symbol_height(arr) or 0.5 * ink.height
+        for ink in inks
+        for arr in [np.asarray(ink, dtype=np.float32) / 255.0]
     ]
     if working and inks:  # one hand, one pen: every line at one scale (the lines' median symbol height)
         s_all = min(
