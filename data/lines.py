@@ -16,6 +16,7 @@ reading them.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,15 @@ LINE_CELL = 4
 THIN = 0.2
 THIN_GAP = 0.5
 LINE_GAP = 0.3
+# Two bands closer than BAR_GAP x the smaller one's height are one line when a fraction bar lies between
+# them: in the lower BAR_ZONE of the upper band (at least BAR_ZONE_PX px) or the upper BAR_ZONE of the lower
+# one, one stroke (holes of at most BAR_HOLE px) reaching across the other band's ink within BAR_SLACK of its
+# width at each end (a denominator under its bar; the next line of working is not under one stroke).
+BAR_GAP = 1.0
+BAR_ZONE = 0.25
+BAR_ZONE_PX = 4
+BAR_HOLE = 2
+BAR_SLACK = 0.1
 # Within a band, ink more than SPLIT_GAP x the band's height apart across it is two lines (side by side).
 SPLIT_GAP = 2.5
 # The writing's slope is looked for within +-SKEW_MAX_DEG in SKEW_STEP_DEG steps; a slope is taken only
@@ -141,9 +151,9 @@ def _slope(occupied: np.ndarray) -> float:
     return best if level is None or best_score > SKEW_GAIN * level else 0.0
 
 
-def _bands(inked: np.ndarray) -> list[list[int]]:
-    """Runs of inked rows [r0, r1), joined where they are one line (a thin band next to its neighbour, or
-    a gap small next to the bands)."""
+def _bands(inked: np.ndarray, barred: Callable[[list[int], list[int]], bool]) -> list[list[int]]:
+    """Runs of inked rows [r0, r1), joined where they are one line: a thin band next to its neighbour, a
+    gap small next to the bands, or two bands close together with a fraction bar between them (`barred`)."""
     edges = np.diff(np.concatenate([[0], inked.astype(np.int8), [0]]))
     bands = [
         [int(a), int(b)] for a, b in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True)
@@ -156,12 +166,22 @@ def _bands(inked: np.ndarray) -> list[list[int]]:
             ha, hb = a[1] - a[0], b[1] - b[0]
             gap = b[0] - a[1]
             thin = min(ha, hb) < THIN * max(ha, hb) and gap <= THIN_GAP * max(ha, hb)
-            if thin or gap <= LINE_GAP * min(ha, hb):
+            if thin or gap <= LINE_GAP * min(ha, hb) or (gap <= BAR_GAP * min(ha, hb) and barred(a, b)):
                 bands[i] = [a[0], b[1]]
                 del bands[i + 1]
                 merged = True
                 break
     return bands
+
+
+def _longest_run(cols: np.ndarray) -> tuple[int, int]:
+    """The longest run [start, end] of columns in `cols` (sorted, unique) with gaps of at most BAR_HOLE px."""
+    if cols.size == 0:
+        return 0, -1
+    breaks = np.flatnonzero(np.diff(cols) > BAR_HOLE + 1)
+    starts, ends = np.r_[cols[0], cols[breaks + 1]], np.r_[cols[breaks], cols[-1]]
+    k = int(np.argmax(ends - starts))
+    return int(starts[k]), int(ends[k])
 
 
 def split_lines(marks: np.ndarray, max_height: float | None = None) -> list[Line]:
@@ -181,8 +201,23 @@ def split_lines(marks: np.ndarray, max_height: float | None = None) -> list[Line
     sheared = ys - np.round(slope * xs).astype(np.int64)  # each mark's row along the slope
     low = int(sheared.min())
     inked = np.bincount(sheared - low) > 0
+
+    def barred(
+        a: list[int], b: list[int]
+    ) -> bool:  # a fraction bar at a's foot over all of b, or at b's head
+        rows = sheared - low
+        in_a, in_b = (rows >= a[0]) & (rows < a[1]), (rows >= b[0]) & (rows < b[1])
+        foot = in_a & (rows >= a[1] - max(BAR_ZONE_PX, BAR_ZONE * (a[1] - a[0])))
+        head = in_b & (rows < b[0] + max(BAR_ZONE_PX, BAR_ZONE * (b[1] - b[0])))
+        for zone, other in ((foot, in_b), (head, in_a)):
+            start, end = _longest_run(np.unique(xs[zone]))
+            lo, hi = xs[other].min(), xs[other].max()
+            if start <= lo + BAR_SLACK * (hi - lo) and end >= hi - BAR_SLACK * (hi - lo):
+                return True
+        return False
+
     lines = []
-    for r0, r1 in _bands(inked):
+    for r0, r1 in _bands(inked, barred):
         inside = (sheared >= r0 + low) & (sheared < r1 + low)
         rows, cols = ys[inside], xs[inside]
         # pieces of a band far apart across it are lines of their own (writing beside a hole's rim, a pen)

@@ -110,3 +110,20 @@ def test_what_is_no_step_is_left_out_and_a_paler_step_kept() -> None:
     assert [line.box[0] for line, _ in kept] == [40, 100]
     weights = [w for _, w in kept]
     assert weights[0] > weights[1] > 0  # the long line is the default
+
+
+def test_a_denominator_under_its_bar_stays_with_its_line_and_the_next_line_does_not() -> None:
+    marks = np.zeros((160, 400), dtype=bool)
+    for x in range(60, 300, 8):  # a numerator, 30 px high
+        marks[20:50, x : x + 3] = True
+    marks[52:55, 50:310] = True  # the fraction bar at its foot
+    for x in range(150, 210, 8):  # the denominator, 20 px high, 12 px under the bar
+        marks[67:87, x : x + 3] = True
+    lines = split_lines(marks)
+    assert len(lines) == 1 and lines[0].box[:2] == (20, 87)
+    # the same lower band left-aligned under a line without a bar: the next line of working
+    marks[52:55, 50:310] = False
+    marks[67:87, :] = False
+    for x in range(60, 120, 8):
+        marks[67:87, x : x + 3] = True
+    assert [line.box[0] for line in split_lines(marks)] == [20, 67]
