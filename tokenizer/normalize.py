@@ -305,12 +305,19 @@ def _attach_arguments(items: list[Node], strict: bool) -> list[Node]:
     return out
 
 
+def _unbraced(items: list[Node]) -> list[Node]:
+    """`items` with every bare group spliced in (CROHME captions do not keep these braces): done before the
+    scripts are ordered, so that `{x^a}_b` is `x_b^a` as `x^a_b` is (else normalising twice differed)."""
+    out: list[Node] = []
+    for node in items:
+        out.extend(_unbraced(node.items) if isinstance(node, Group) else [node])
+    return out
+
+
 def _emit(items: list[Node], out: list[str]) -> None:
-    for node in _order_scripts(items):
+    for node in _order_scripts(_unbraced(items)):
         if isinstance(node, str):
             out.append(node)
-        elif isinstance(node, Group):
-            _emit(node.items, out)  # bare group: CROHME captions do not keep these braces
         elif isinstance(node, Script):
             if not node.arg.items:
                 continue  # `x _ { }` renders as `x`

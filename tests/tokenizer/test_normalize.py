@@ -105,6 +105,15 @@ def test_limits_guard_size_and_depth() -> None:
     assert normalize("\\frac{" * 50 + "1" + "}{2}" * 50).count("\\frac") == 50
 
 
+def test_a_braced_script_is_ordered_as_if_unbraced() -> None:
+    # found by the idempotence property below: `{0^{0}}_{0}` gave `0 ^ { 0 } _ { 0 }`, which normalises again
+    # to `0 _ { 0 } ^ { 0 }`
+    for latex in ("{0^{0}}_{0}", "{0^{0}}_{0}^{0}", "{{x^{a}}_{b}}", "0^{0}{}_{0}"):
+        once = normalize(latex)
+        assert normalize(once) == once, latex
+    assert normalize("{0^{0}}_{0}") == normalize("0^{0}_{0}") == "0 _ { 0 } ^ { 0 }"
+
+
 # --- properties --------------------------------------------------------------------------------
 
 _ATOMS = [t for t in CROHME_TOKENS if t not in {"{", "}", "^", "_", "\\frac", "\\sqrt", "\\limits"}]
