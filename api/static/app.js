@@ -367,6 +367,18 @@ function fitPad(canvas, ctx) {
   ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
 }
 
+// A small pad (Symbol, Check my working) drawn again: its strokes, or the hint while it is empty
+function redrawPad(canvas, ctx, marks, hint) {
+  clearPad(canvas, ctx);
+  if (!marks.length) {
+    ctx.fillStyle = "#b8c0cc";
+    ctx.textAlign = "center";
+    ctx.font = "14px system-ui, sans-serif";
+    ctx.fillText(hint, canvas.clientWidth / 2, canvas.clientHeight / 2, canvas.clientWidth - 2 * HINT_MARGIN_PX);
+  }
+  drawStrokes(ctx, marks);
+}
+
 function clearPad(canvas, ctx) {
   ctx.save();
   ctx.setTransform(1, 0, 0, 1, 0, 0);
@@ -472,16 +484,7 @@ function setupSymbolMode() {
     redraw();
   }
 
-  function redraw() {
-    clearPad(canvas, ctx);
-    if (!marks.length) {
-      ctx.fillStyle = "#b8c0cc";
-      ctx.textAlign = "center";
-      ctx.font = "14px system-ui, sans-serif";
-      ctx.fillText(t("symbolHint"), canvas.clientWidth / 2, canvas.clientHeight / 2, canvas.clientWidth - 2 * HINT_MARGIN_PX);
-    }
-    drawStrokes(ctx, marks);
-  }
+  const redraw = () => redrawPad(canvas, ctx, marks, t("symbolHint"));
 
   function showSymbolError(message) {
     const el = $("symbol-error");

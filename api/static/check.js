@@ -1,6 +1,7 @@
 // "Check my working": a pupil's lines (typed, drawn or photographed) -> POST /check; every line shown as a
 // formula with an editable box, each step's verdict beside it, the first wrong step marked.
-// Uses app.js's helpers ($, t, setMath, apiHeaders, withLang, drawQuad, the drawing pads); loaded after it.
+// Uses app.js's helpers ($, t, setMath, apiHeaders, withLang, drawQuad, the drawing pads: redrawPad, ...);
+// loaded after it.
 "use strict";
 
 Object.assign(TEXT.en, {
@@ -187,16 +188,7 @@ function setupCheckMode() {
     redraw();
   }
 
-  function redraw() {
-    clearPad(canvas, ctx);
-    if (!marks.length) {
-      ctx.fillStyle = "#b8c0cc";
-      ctx.textAlign = "center";
-      ctx.font = "14px system-ui, sans-serif";
-      ctx.fillText(t("checkCanvasHint"), canvas.clientWidth / 2, canvas.clientHeight / 2, canvas.clientWidth - 2 * HINT_MARGIN_PX);
-    }
-    drawStrokes(ctx, marks);
-  }
+  const redraw = () => redrawPad(canvas, ctx, marks, t("checkCanvasHint"));
 
   attachPen(canvas, marks, redraw);
   for (const b of document.querySelectorAll(".check-mode")) b.addEventListener("click", () => setCheckMode(b.dataset.mode));
