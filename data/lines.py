@@ -95,15 +95,14 @@ class Line:
         )
 
 
-def _cells(marks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """An ink mask (H, W) -> its cells' ink mass (gh, gw) and which cells hold ink (more than a speck)."""
+def _cells(marks: np.ndarray) -> np.ndarray:
+    """An ink mask (H, W) -> which of its LINE_CELL px cells hold ink (more than a speck), (gh, gw)."""
     h, w = marks.shape
     cell = LINE_CELL
     gh, gw = math.ceil(h / cell), math.ceil(w / cell)
     m = np.zeros((gh * cell, gw * cell), dtype=np.float32)
     m[:h, :w] = marks
-    mass = m.reshape(gh, cell, gw, cell).sum(axis=(1, 3))  # (gh, gw)
-    return mass, mass >= 2
+    return m.reshape(gh, cell, gw, cell).sum(axis=(1, 3)) >= 2  # (gh, gw)
 
 
 def _without_tall(occupied: np.ndarray, max_cells: float | None) -> np.ndarray:
@@ -188,10 +187,14 @@ def split_lines(marks: np.ndarray, max_height: float | None = None) -> list[Line
     """The lines of writing of an ink mask (H, W), top to bottom (see the module's docstring); a printed
     margin or a page's edge (a tall thin piece) is left out first, and with `max_height` (px) so is ink in
     connected pieces taller than that."""
+    return _split(marks, _cells(marks), max_height)
+
+
+def _split(marks: np.ndarray, inked_cells: np.ndarray, max_height: float | None) -> list[Line]:
+    """`split_lines` with the mask's inked cells (`_cells`) given."""
     h, w = marks.shape
     cell = LINE_CELL
-    mass, occupied = _cells(marks)
-    occupied = _without_tall(occupied, None if max_height is None else max_height / cell)
+    occupied = _without_tall(inked_cells, None if max_height is None else max_height / cell)
     slope = _slope(occupied)
     # the bands on the pixels (cells would blur a turned line's edges by a cell): the marks in inked cells
     cells = np.repeat(np.repeat(occupied, cell, axis=0), cell, axis=1)[:h, :w]  # (H, W)
@@ -244,10 +247,10 @@ def writing_lines(
     """The lines of an ink map (H, W, 0..1) and its mask that are writing (see the module's docstring), top
     to bottom, each with its weight: its pixels darker than half its own darkness (the default line to
     read is the heaviest)."""
-    found = split_lines(marks, max_height)
+    occupied = _cells(marks)
+    found = _split(marks, occupied, max_height)
     if not found:
         return []
-    _, occupied = _cells(marks)
     if len(found) > 1:  # what is no formula whatever else is on the page
         found = [f for f in found if _dense(occupied, f)] or found
     # a line is as dark as the 95th percentile of its marks
