@@ -18,7 +18,7 @@ from data.symbol_crops import crops_from_bank
 from data.symbols import CROHME_SYMBOL_CLASSES
 from data.synth.glyphs import build_bank
 from seq2latex.checkpoint import load_model_dir
-from seq2latex.training.study import Arm, ArmSpec, StudySettings, run_arms
+from seq2latex.training.study import Arm, ArmSpec, StudySettings, run_arms, watch_verdict
 from seq2latex.training.window import MAX_FILE_MIB, MAX_FILES, check_out, unpack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -180,3 +180,15 @@ def test_a_window_without_the_files_its_arms_read_stops_at_once(fixtures_dir: Pa
     )  # fmt: skip
     assert proc.returncode == 2
     assert "missing" in proc.stdout and "symbols_train.npz" in proc.stdout and "docs/gpu.md" in proc.stdout
+
+
+def test_an_arm_is_stalled_only_after_its_first_row_has_gone_quiet() -> None:
+    s = StudySettings(start_seconds=240.0, stall_seconds=120.0)
+    # before its first row (no file, or the trainer's empty log.csv): the start-up allowance
+    assert watch_verdict(-1, 200.0, 200.0, 600.0, s) is None
+    assert watch_verdict(0, 200.0, 230.0, 600.0, s) is None  # a CPU dry run's first validation was here
+    assert watch_verdict(0, 241.0, 260.0, 600.0, s) == ("stalled", "its log gained nothing for 241 s")
+    # after it: the stall limit
+    assert watch_verdict(812, 119.0, 300.0, 600.0, s) is None
+    assert watch_verdict(812, 121.0, 300.0, 600.0, s) == ("stalled", "its log gained nothing for 121 s")
+    assert watch_verdict(812, 5.0, 601.0, 600.0, s) == ("overran", "still running 601 s after its start")

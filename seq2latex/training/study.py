@@ -213,14 +213,28 @@ def run_arms(
             seen, since = last_size[arm.spec.name]
             if size != seen:
                 last_size[arm.spec.name] = (size, now)
-            quiet = now - last_size[arm.spec.name][1]
-            limit = settings.start_seconds if size < 0 else settings.stall_seconds
-            if quiet > limit:
-                _stop(arm, "stalled", f"its log gained nothing for {quiet:.0f} s")
-            elif now - arm.started > deadline:
-                _stop(arm, "overran", f"still running {now - arm.started:.0f} s after its start")
+            verdict = watch_verdict(
+                size, now - last_size[arm.spec.name][1], now - arm.started, deadline, settings
+            )
+            if verdict is not None:
+                _stop(arm, *verdict)
     for t in pipes:
         t.join(timeout=5.0)
+
+
+def watch_verdict(
+    log_size: int, quiet_s: float, running_s: float, deadline_s: float, settings: StudySettings
+) -> tuple[str, str] | None:
+    """Whether a running arm is stopped: ("stalled" | "overran", why), or None. `log_size` is its log.csv's
+    size (-1 before the file exists; 0 while it holds no flushed row: the trainer opens it before its
+    smoke check and first rows, so the start-up allowance holds until then), `quiet_s` how long that
+    size has stayed the same."""
+    limit = settings.start_seconds if log_size <= 0 else settings.stall_seconds
+    if quiet_s > limit:
+        return "stalled", f"its log gained nothing for {quiet_s:.0f} s"
+    if running_s > deadline_s:
+        return "overran", f"still running {running_s:.0f} s after its start"
+    return None
 
 
 def _stop(arm: Arm, status: str, reason: str) -> None:
