@@ -8,7 +8,8 @@
   every layer -> logp (B, V) float32 (log-softmax of the logits, as `seq2latex.decoding` reads them) and
   present_k_l / present_v_l (B, heads, t + 1, head_dim). One tensor per layer (not stacked): no copy of
   the caches inside the graph. The same graph reads both directions of a bidirectional model (the
-  direction is only the start token).
+  direction is only the start token). A model with `cross_coverage` (fixed-height images) also takes
+  past_cov_l (B, 2 heads, N), the attention summed over the steps so far, and returns present_cov_l.
 - `decoder_forced.onnx`: the decoder over whole sequences at once (causal, teacher forced): tokens (R, T)
   int64, mem_mask, mem_k_l / mem_v_l -> logp (R, T-1), the log p of tokens[:, 1:] given their prefix: how
   the bidirectional rescoring scores every hypothesis in both directions in one pass (as PyTorch does).
@@ -84,9 +85,17 @@ class EncoderGraph(nn.Module):
         return (mask, *kv)  # mem_mask (B, N), then k, v (B, H, N, dh) of each layer
 
 
+def _token_grid(decoder: TransformerDecoder, mem_mask: torch.Tensor) -> tuple[Any, Any] | None:
+    """The coverage maps' grid (h, N / h) of a fixed-height model (traced: the width follows N)."""
+    if not decoder.cfg.cross_coverage:
+        return None
+    h = decoder.grid_height
+    return h, mem_mask.shape[1] // h
+
+
 class DecoderStepGraph(nn.Module):
     """`TransformerDecoder.step` with the state as tensors: the position is an input, the caches are
-    stacked over the layers."""
+    stacked over the layers; with `cross_coverage` the coverage of every layer is one more state tensor."""
 
     def __init__(self, decoder: TransformerDecoder) -> None:
         super().__init__()
@@ -95,20 +104,37 @@ class DecoderStepGraph(nn.Module):
     def forward(
         self, tokens: torch.Tensor, position: torch.Tensor, mem_mask: torch.Tensor, *kv: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
-        """kv: mem_k_0, mem_v_0, mem_k_1, ... then past_k_0, past_v_0, past_k_1, ... (B, H, *, dh)."""
+        """kv: mem_k_0, mem_v_0, mem_k_1, ... then past_k_0, past_v_0, past_k_1, ... (B, H, *, dh), then
+        (cross_coverage) past_cov_0, past_cov_1, ... (B, 2H, N)."""
         dec = self.decoder
         n = len(dec.layers)
-        mem, past = kv[: 2 * n], kv[2 * n :]
+        mem, past, cov = kv[: 2 * n], kv[2 * n : 4 * n], kv[4 * n :]
+        grid = _token_grid(dec, mem_mask)
         pos = dec.pos.index_select(0, position)  # (1, D)
         x = (dec.embed(tokens) * dec.scale + pos)[:, None, :]  # (B, 1, D)
         mask = mem_mask[:, None, None, :]  # (B, 1, 1, N)
         present: list[torch.Tensor] = []
+        covered: list[torch.Tensor] = []
+        below = None
         for i, layer in enumerate(dec.layers):
             cache = (past[2 * i], past[2 * i + 1])
-            x, (k, v), _ = layer(x, (mem[2 * i], mem[2 * i + 1]), mask, self_kv=cache)
+            coverage = cov[i] if cov else None
+            x, (k, v), align = layer(
+                x,
+                (mem[2 * i], mem[2 * i + 1]),
+                mask,
+                self_kv=cache,
+                below=below,
+                coverage=coverage,
+                grid=grid,
+            )
             present += [k, v]  # (B, H, t + 1, dh)
+            if align is not None and coverage is not None:
+                covered.append(coverage + align.sources[:, :, 0])  # (B, 2H, N)
+                below = align.refined
         logits = dec.head(dec.norm(x[:, 0]))  # (B, V)
-        return (F.log_softmax(logits.float(), dim=-1), *present)  # logp (B, V), present k, v per layer
+        # logp (B, V), present k, v per layer, present_cov per layer
+        return (F.log_softmax(logits.float(), dim=-1), *present, *covered)
 
 
 class DecoderForcedGraph(nn.Module):
@@ -124,8 +150,10 @@ class DecoderForcedGraph(nn.Module):
         t = tokens.shape[1] - 1
         x = dec.embed(tokens[:, :-1]) * dec.scale + dec.pos[:t]  # (R, T-1, D)
         mask = mem_mask[:, None, None, :]  # (R, 1, 1, N)
-        for i, layer in enumerate(dec.layers):
-            x, _, _ = layer(x, (mem[2 * i], mem[2 * i + 1]), mask)  # causal self-attention
+        grid, below = _token_grid(dec, mem_mask), None
+        for i, layer in enumerate(dec.layers):  # causal self-attention
+            x, _, align = layer(x, (mem[2 * i], mem[2 * i + 1]), mask, below=below, grid=grid)
+            below = None if align is None else align.refined
         logp = F.log_softmax(dec.head(dec.norm(x)).float(), dim=-1)  # (R, T-1, V)
         return logp.gather(-1, tokens[:, 1:, None])[..., 0]  # (R, T-1)
 
@@ -291,11 +319,24 @@ def _dummy_kv(dec: TransformerDecoder, rows: int, length: int) -> list[torch.Ten
     return [torch.randn(rows, a.heads, length, a.head_dim) for _ in range(2 * len(dec.layers))]
 
 
+def _dummy_tokens(dec: TransformerDecoder) -> int:
+    """Memory tokens of the dummy inputs: whole rows of the token grid (the coverage maps need them)."""
+    return 4 * dec.grid_height if dec.cfg.cross_coverage else 32
+
+
+def coverage_names(prefix: str, layers: int) -> list[str]:
+    """`{prefix}_cov_0`, `{prefix}_cov_1`, ...: the coverage (B, 2H, N) of each layer (cross_coverage)."""
+    return [f"{prefix}_cov_{i}" for i in range(layers)]
+
+
 def export_decoder_step(model: Seq2Latex, path: Path, index: WeightIndex) -> dict[str, int]:
     dec = model.decoder
     if not isinstance(dec, TransformerDecoder):
         raise ValueError("ONNX export supports the Transformer decoder only (this model has a GRU decoder)")
-    b, n, t = 2, 32, 3
+    b, n, t = 2, _dummy_tokens(dec), 3
+    layers = len(dec.layers)
+    covered = dec.cfg.cross_coverage
+    coverage = [torch.rand(b, 2 * dec.cfg.num_heads, n) for _ in range(layers if covered else 0)]
     tokens = torch.tensor([model.cfg.sos_id, model.cfg.eos_id])
     args = (
         tokens,
@@ -303,12 +344,14 @@ def export_decoder_step(model: Seq2Latex, path: Path, index: WeightIndex) -> dic
         torch.ones(b, n, dtype=torch.bool),
         *_dummy_kv(dec, b, n),
         *_dummy_kv(dec, b, t),
+        *coverage,
     )
-    layers = len(dec.layers)
     mem, past, present = kv_names("mem", layers), kv_names("past", layers), kv_names("present", layers)
+    cov_in = coverage_names("past", layers) if covered else []
+    cov_out = coverage_names("present", layers) if covered else []
     names = {
-        "inputs": ["tokens", "position", "mem_mask", *mem, *past],
-        "outputs": ["logp", *present],
+        "inputs": ["tokens", "position", "mem_mask", *mem, *past, *cov_in],
+        "outputs": ["logp", *present, *cov_out],
         "dynamic": {
             "tokens": {0: "batch"},
             "mem_mask": {0: "batch", 1: "tokens"},
@@ -316,6 +359,7 @@ def export_decoder_step(model: Seq2Latex, path: Path, index: WeightIndex) -> dic
             **_kv_axes(mem, "batch", "tokens"),
             **_kv_axes(past, "batch", "past"),
             **_kv_axes(present, "batch", "present"),
+            **{name: {0: "batch", 2: "tokens"} for name in cov_in + cov_out},  # (B, 2H, N)
         },
     }
     return _export(DecoderStepGraph(dec), args, path, names, index)
@@ -324,7 +368,7 @@ def export_decoder_step(model: Seq2Latex, path: Path, index: WeightIndex) -> dic
 def export_decoder_forced(model: Seq2Latex, path: Path, index: WeightIndex) -> dict[str, int]:
     dec = model.decoder
     assert isinstance(dec, TransformerDecoder)
-    r, n, t = 3, 32, 7
+    r, n, t = 3, _dummy_tokens(dec), 7
     tokens = torch.randint(3, model.cfg.vocab_size, (r, t))
     tokens[:, 0] = model.cfg.sos_id
     args = (tokens, torch.ones(r, n, dtype=torch.bool), *_dummy_kv(dec, r, n))
@@ -361,10 +405,10 @@ def export_onnx(model_dir: Path, decoder: bool = True, symbols: bool = True) -> 
     model, _, _, _ = load_model_dir(model_dir)
     if decoder and not isinstance(model.decoder, TransformerDecoder):
         raise ValueError("ONNX export supports the Transformer decoder only (this model has a GRU decoder)")
-    if decoder and model.cfg.decoder.cross_coverage:
+    if decoder and model.cfg.decoder.cross_coverage and model.decoder.grid_height <= 0:
         raise ValueError(
-            "ONNX export does not support the decoder's cross_coverage (its step would need the coverage "
-            "state and the token grid as inputs): read this model with runtime torch"
+            "ONNX export supports the decoder's cross_coverage on fixed-height images only (the coverage "
+            "maps' grid would be one more input): read this model with runtime torch"
         )
     index = safetensors_index(model_dir / WEIGHTS_FILE)
     out = model_dir / ONNX_DIR

@@ -84,6 +84,7 @@ class OnnxState:
     mem_mask: np.ndarray  # (R, N) bool
     past: list[np.ndarray]  # past_k_0, past_v_0, ... (R, H, t, dh): the self-attention cache per layer
     position: int
+    coverage: list[np.ndarray]  # past_cov_0, ... (R, 2H, N) per layer (cross_coverage; else empty)
 
 
 class OnnxSteps:
@@ -100,7 +101,9 @@ class OnnxSteps:
         _, heads, _, head_dim = self.mem[0].shape
         empty = np.zeros((len(rows), heads, 0, head_dim), dtype=np.float32)  # (R, H, 0, dh)
         mem = [m[rows] for m in self.mem]  # (R, H, N, dh) each
-        return OnnxState(rows, mem, self.mem_mask[rows], [empty] * len(mem), position=0)
+        n = self.mem_mask.shape[1]
+        coverage = [np.zeros((len(rows), 2 * heads, n), dtype=np.float32) for _ in self.model.coverage_names]
+        return OnnxState(rows, mem, self.mem_mask[rows], [empty] * len(mem), 0, coverage)
 
     def step(self, tokens: np.ndarray, state: OnnxState) -> tuple[np.ndarray, OnnxState]:
         if state.position >= self.vocab.max_len:
@@ -111,9 +114,11 @@ class OnnxSteps:
             "mem_mask": state.mem_mask,
             **dict(zip(self.model.mem_names, state.mem, strict=True)),
             **dict(zip(self.model.past_names, state.past, strict=True)),
+            **dict(zip(self.model.coverage_names, state.coverage, strict=True)),
         }
         logp, *present = self.model.decoder.run(None, feeds)
-        return logp, OnnxState(state.images, state.mem, state.mem_mask, present, state.position + 1)
+        past, coverage = present[: len(state.past)], present[len(state.past) :]
+        return logp, OnnxState(state.images, state.mem, state.mem_mask, past, state.position + 1, coverage)
 
     def reorder(self, state: OnnxState, index: np.ndarray) -> OnnxState:
         images = state.images[index]
@@ -121,7 +126,8 @@ class OnnxSteps:
             mem, mem_mask = state.mem, state.mem_mask
         else:
             mem, mem_mask = [m[index] for m in state.mem], state.mem_mask[index]
-        return OnnxState(images, mem, mem_mask, [p[index] for p in state.past], state.position)
+        past, coverage = [p[index] for p in state.past], [c[index] for c in state.coverage]
+        return OnnxState(images, mem, mem_mask, past, state.position, coverage)
 
     def teacher_forced(self, rows: np.ndarray, tokens: np.ndarray) -> np.ndarray:
         """One causal pass of `decoder_forced.onnx` (step by step when a directory lacks it)."""
@@ -160,6 +166,9 @@ class OnnxModel:
         layers = config.decoder.num_layers
         self.mem_names = [f"mem_{kind}_{i}" for i in range(layers) for kind in ("k", "v")]
         self.past_names = [f"past_{kind}_{i}" for i in range(layers) for kind in ("k", "v")]
+        self.coverage_names = (
+            [f"past_cov_{i}" for i in range(layers)] if config.decoder.cross_coverage else []
+        )
         self.symbols = open_graph(SYMBOLS_ONNX_FILE)
 
     @property

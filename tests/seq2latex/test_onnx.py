@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,11 +105,20 @@ def test_the_runtime_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 @pytest.fixture
 def tiny_model_dir(tmp_path: Path, tiny_model: Callable[..., Seq2Latex]) -> Callable[..., Path]:
     def build(bidirectional: bool = True, kind: str = "transformer", **options: Any) -> Path:
-        """options: the tiny model's `stem`, `cross_coverage`."""
+        """options: the tiny model's `stem`, `cross_coverage`; `preprocess_max_height` (> 64: images of
+        varying height); `refiner_std`: the coverage refiners' last conv drawn at this scale (strong)."""
         tokenizer = LatexTokenizer.load()
+        max_height = options.pop("preprocess_max_height", None)
+        refiner_std = options.pop("refiner_std", None)
         model = tiny_model(
             kind, vocab_size=tokenizer.vocab_size, bidirectional=bidirectional, tie_embeddings=True, **options
         )
+        if max_height is not None:
+            model = Seq2Latex(replace(model.cfg, preprocess_max_height=max_height)).eval()
+        if refiner_std is not None:
+            torch.manual_seed(5)
+            for layer in model.decoder.layers:
+                torch.nn.init.normal_(layer.refiner.out.weight, std=refiner_std)
         return save_model_dir(tmp_path / "tiny", model, tokenizer, ["a", "b", "c", "d", "e"], fp16=True)
 
     return build
@@ -181,14 +191,50 @@ def test_a_gru_decoder_is_not_exported(tiny_model_dir: Callable[..., Path]) -> N
         export_onnx(tiny_model_dir(bidirectional=False, kind="gru"))
 
 
-def test_a_coverage_decoder_is_not_exported(tiny_model_dir: Callable[..., Path]) -> None:
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_coverage_decoder_decodes_as_torch(beam: int, tiny_model_dir: Callable[..., Path]) -> None:
+    """The coverage of every layer travels as decoder state (reordered with the beam); the forced graph
+    refines as the teacher-forced decoder does (the bidirectional rescoring of beam 3 reads it)."""
+    from seq2latex.checkpoint import load_model_dir
+    from seq2latex.decoding import TorchSteps, stepwise_teacher_forced
     from seq2latex.onnx_export import export_onnx
 
-    root = tiny_model_dir(cross_coverage=True)
-    with pytest.raises(ValueError, match="cross_coverage.*runtime torch"):
+    root = tiny_model_dir(cross_coverage=True, refiner_std=3.0)
+    export_onnx(root)
+    model, _, cfg, _ = load_model_dir(root)
+    onnx_model = OnnxModel(root, cfg, threads=1)
+    assert len(onnx_model.coverage_names) == cfg.decoder.num_layers
+    images, mask = pad_arrays(random_images([64, 160, 96, 40], seed=2))
+    want = decode(model, torch.from_numpy(images), torch.from_numpy(mask), beam=beam, max_len=20)
+    steps = onnx_model.steps(images, mask)
+    got = search(steps, beam=beam, max_len=20)
+    assert [r.token_ids for r in got] == [r.token_ids for r in want]
+    for a, b in zip(got, want, strict=True):
+        assert a.confidence == pytest.approx(b.confidence, rel=1e-3, abs=1e-6)
+    # the log p of 16 given tokens, each image read twice: through the forced graph, step by step, torch
+    rng = np.random.default_rng(beam)
+    rows = np.array([0, 1, 2, 3, 3, 2, 1, 0])
+    tokens = rng.integers(3, cfg.vocab_size, (len(rows), 17))
+    tokens[:, 0] = cfg.sos_id
+    with torch.inference_mode():
+        refined = TorchSteps(model, model.forward_features(torch.from_numpy(images), torch.from_numpy(mask)))
+        torch_logp = refined.teacher_forced(rows, tokens)
+        for layer in model.decoder.layers:  # the same model without its refinement
+            torch.nn.init.zeros_(layer.refiner.out.weight)
+        plain = TorchSteps(model, model.forward_features(torch.from_numpy(images), torch.from_numpy(mask)))
+        plain_logp = plain.teacher_forced(rows, tokens)
+    assert np.allclose(steps.teacher_forced(rows, tokens), torch_logp, atol=2e-3)
+    assert np.allclose(stepwise_teacher_forced(steps, rows, tokens), torch_logp, atol=2e-3)
+    assert np.abs(plain_logp - torch_logp).max() > 0.02  # the coverage changes it (10x the tolerance)
+
+
+def test_a_coverage_decoder_of_varying_height_is_not_exported(tiny_model_dir: Callable[..., Path]) -> None:
+    from seq2latex.onnx_export import export_onnx
+
+    root = tiny_model_dir(cross_coverage=True, preprocess_max_height=128)
+    with pytest.raises(ValueError, match="cross_coverage.*fixed-height.*runtime torch"):
         export_onnx(root)
     assert not (root / ONNX_DIR).exists()  # refused before anything is written
-    Recognizer.from_pretrained(root, runtime="torch")(random_images([96])[0][0])  # torch reads it
 
 
 def test_without_the_forced_graph_rescoring_steps_through_the_sequences(
