@@ -2,7 +2,8 @@
 
 - `encoder.onnx`: images (B, 1, H, W) float32 in [0, 1] (ink = 1), pixel_mask (B, H, W) bool ->
   mem_mask (B, N) bool and the cross-attention keys and values of every decoder layer l, mem_k_l /
-  mem_v_l (B, heads, N, head_dim): computed once per image, not at every step.
+  mem_v_l (B, heads, N, head_dim): computed once per image, not at every step. H is the model's
+  `img_height`, or any height for a model that keeps the expression's height (`preprocess_max_height`).
 - `decoder_step.onnx`: one step of the Transformer decoder with a KV cache: tokens (B,) int64,
   position (1,) int64, mem_mask, mem_k_l / mem_v_l and past_k_l / past_v_l (B, heads, t, head_dim) of
   every layer -> logp (B, V) float32 (log-softmax of the logits, as `seq2latex.decoding` reads them) and
@@ -282,8 +283,9 @@ def _export(
     return counts
 
 
-def _dummy_images(model: Seq2Latex, batch: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
-    h = model.cfg.encoder.img_height
+def _dummy_images(model: Seq2Latex, batch: int, width: int, tall: bool) -> tuple[torch.Tensor, torch.Tensor]:
+    """Images of the model's height (`tall`: twice it, so that no step of the trace fixes the height)."""
+    h = model.cfg.encoder.img_height * (2 if tall else 1)
     images = torch.rand(batch, 1, h, width)  # (B, 1, H, W)
     mask = torch.ones(batch, h, width, dtype=torch.bool)  # (B, H, W)
     mask[0, :, width // 2 :] = False
@@ -299,19 +301,26 @@ def _kv_axes(names: list[str], batch: str, length: str) -> dict[str, dict[int, s
     return {n: {0: batch, 2: length} for n in names}  # (B, H, length, dh)
 
 
+def reads_varying_heights(model: Seq2Latex) -> bool:
+    """Whether the model's preprocessing keeps an expression's height (symbol-preserving input scale)
+    instead of squeezing every image to `img_height`."""
+    return model.cfg.preprocess_max_height > model.cfg.preprocess_height
+
+
 def export_encoder(model: Seq2Latex, path: Path, index: WeightIndex) -> dict[str, int]:
     mem = kv_names("mem", len(model.decoder.layers))
+    tall = reads_varying_heights(model)  # the height is an axis of its own; else fixed, as before
     names = {
         "inputs": ["images", "pixel_mask"],
         "outputs": ["mem_mask", *mem],
         "dynamic": {
-            "images": {0: "batch", 3: "width"},
-            "pixel_mask": {0: "batch", 2: "width"},
+            "images": {0: "batch", 2: "height", 3: "width"} if tall else {0: "batch", 3: "width"},
+            "pixel_mask": {0: "batch", 1: "height", 2: "width"} if tall else {0: "batch", 2: "width"},
             "mem_mask": {0: "batch", 1: "tokens"},
             **_kv_axes(mem, "batch", "tokens"),
         },
     }
-    return _export(EncoderGraph(model), _dummy_images(model, 2, 128), path, names, index)
+    return _export(EncoderGraph(model), _dummy_images(model, 2, 128, tall), path, names, index)
 
 
 def _dummy_kv(dec: TransformerDecoder, rows: int, length: int) -> list[torch.Tensor]:

@@ -228,6 +228,29 @@ def test_a_coverage_decoder_decodes_as_torch(beam: int, tiny_model_dir: Callable
     assert np.abs(plain_logp - torch_logp).max() > 0.02  # the coverage changes it (10x the tolerance)
 
 
+def test_a_model_of_varying_height_decodes_as_torch_at_every_height(
+    tiny_model_dir: Callable[..., Path],
+) -> None:
+    """Symbol-preserving input (the scale arm): the encoder graph's height is an axis of its own."""
+    from seq2latex.checkpoint import load_model_dir
+    from seq2latex.onnx_export import export_onnx
+
+    root = tiny_model_dir(preprocess_max_height=128)
+    export_onnx(root)
+    model, _, cfg, _ = load_model_dir(root)
+    onnx_model = OnnxModel(root, cfg, threads=1)
+    rng = np.random.default_rng(4)
+    for height in (64, 96, 128):
+        images, mask = pad_arrays(
+            [(rng.random((1, height, w)) > 0.8).astype(np.float32) for w in (64, 160, 96)]
+        )
+        want = decode(model, torch.from_numpy(images), torch.from_numpy(mask), beam=3, max_len=20)
+        got = search(onnx_model.steps(images, mask), beam=3, max_len=20)
+        assert [r.token_ids for r in got] == [r.token_ids for r in want], height
+        for a, b in zip(got, want, strict=True):
+            assert a.confidence == pytest.approx(b.confidence, rel=1e-3, abs=1e-6)
+
+
 def test_a_coverage_decoder_of_varying_height_is_not_exported(tiny_model_dir: Callable[..., Path]) -> None:
     from seq2latex.onnx_export import export_onnx
 
