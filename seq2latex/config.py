@@ -194,6 +194,9 @@ class TrainConfig:
     # CUDA only (seq2latex/training/graphs.py): the whole step (forward, backward, clip, fused AdamW, EMA)
     # captured as one CUDA graph per batch shape and replayed; ignored on the CPU
     cuda_graphs: bool = False
+    # recompute the coverage refiners' hidden maps in the backward pass instead of keeping them (the
+    # largest activations of a cross_coverage decoder): less memory, one more refiner pass; same gradients
+    grad_checkpointing: bool = False
     # Smoke check of a GPU window: after `smoke_seconds` of training, print samples/s and memory; below
     # `smoke_min_samples_per_s` stop with a diagnosis (exit code 3) so that a retry fits the same window.
     smoke_seconds: float = 0.0
@@ -212,12 +215,12 @@ def preprocess_config(cfg: ModelConfig) -> Any:
     )
 
 
-
 def model_preprocess_config(model_dir: str | Path | None = None) -> Any:
     """The `PreprocessConfig` of a model directory (default: the shipped model), from its config.json only."""
     root = Path(model_dir) if model_dir else Path(__file__).resolve().parent / "weights" / "default"
     raw = json.loads((root / "config.json").read_text())
     return preprocess_config(from_dict(ModelConfig, raw["model"]))
+
 
 def to_dict(obj: Any) -> dict[str, Any]:
     """A dataclass as a JSON-ready dict."""

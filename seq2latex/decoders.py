@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from seq2latex.config import DecoderConfig
 
@@ -112,6 +113,10 @@ class AttentionRefiner(nn.Module):
         self.out = nn.Conv2d(channels, heads, 1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
+        self.grad_checkpointing = False  # `TransformerDecoder.set_grad_checkpointing`
+
+    def _maps(self, maps: torch.Tensor) -> torch.Tensor:
+        return self.out(F.relu(self.conv(maps)))  # (B*T, H, h, w)
 
     def forward(self, coverage: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
         b, c, t, n = coverage.shape
@@ -119,7 +124,12 @@ class AttentionRefiner(nn.Module):
         if h * w != n:
             raise ValueError(f"token grid {grid} does not hold the {n} memory tokens")
         maps = coverage.transpose(1, 2).reshape(b * t, c, h, w)  # (B*T, C, h, w)
-        r = self.out(F.relu(self.conv(maps)))  # (B*T, H, h, w)
+        if self.grad_checkpointing and torch.is_grad_enabled():
+            # recomputed in the backward pass: the `channels` hidden maps of every step and position
+            # are the largest activations of a training step; only the input maps are kept
+            r = checkpoint(self._maps, maps, use_reentrant=False)
+        else:
+            r = self._maps(maps)
         return r.reshape(b, t, self.heads, n).transpose(1, 2)  # (B, H, T, N)
 
 
@@ -316,6 +326,13 @@ class TransformerDecoder(nn.Module):
                 first = self._teacher_forced(state, tokens_in)  # pass 1: teacher forced, no gradient
             tokens_in = mix_inputs(tokens_in, first.argmax(-1), sampling_prob)
         return self._teacher_forced(state, tokens_in)
+
+    def set_grad_checkpointing(self, enable: bool = True) -> None:
+        """Training memory for compute (as timm's models): the coverage refiners' hidden maps are
+        recomputed in the backward pass instead of kept. The same gradients; nothing else changes."""
+        for layer in self.layers:
+            if layer.refiner is not None:
+                layer.refiner.grad_checkpointing = enable
 
     def init_state(
         self, memory: torch.Tensor, memory_mask: torch.Tensor, grid: tuple[int, int] | None = None

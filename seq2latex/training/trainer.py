@@ -181,6 +181,10 @@ class Trainer:
         self.model = Seq2Latex(model_cfg).to(self.device)
         if opts.init is not None and self.resume_state is None:
             self._init_from(opts.init)
+        if train_cfg.grad_checkpointing:
+            if not model_cfg.decoder.cross_coverage:
+                raise ValueError("grad_checkpointing recomputes coverage refiners: needs cross_coverage")
+            self.model.decoder.set_grad_checkpointing()
         self.n_params = sum(p.numel() for p in self.model.parameters())
         if train_cfg.freeze_encoder:
             self.model.encoder.requires_grad_(False)  # no gradients, no optimizer state, no updates

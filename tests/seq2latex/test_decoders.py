@@ -89,6 +89,33 @@ def test_training_paths_reach_the_refiner(tiny_model: Callable[..., Seq2Latex]) 
         assert layer.refiner.out.weight.grad.abs().sum() > 0
 
 
+def test_grad_checkpointing_keeps_the_gradients_and_less_memory(tiny_model: Callable[..., Seq2Latex]) -> None:
+    """The refiners' hidden maps are recomputed in the backward pass: the same loss and gradients, fewer
+    bytes kept for it."""
+    x, mask = pad_images(images([64, 128]))
+    targets = torch.tensor([[1, 5, 6, 7, 2, 0], [1, 8, 2, 0, 0, 0]])
+    runs = []
+    for checkpointing in (False, True):
+        model = tiny_model(cross_coverage=True, bidirectional=True).train()
+        model.decoder.set_grad_checkpointing(checkpointing)
+        kept: dict[int, int] = {}
+
+        def keep(t: torch.Tensor, kept: dict[int, int] = kept) -> torch.Tensor:
+            kept[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+            return t
+
+        torch.manual_seed(0)  # the same scheduled-sampling draws
+        with torch.autograd.graph.saved_tensors_hooks(keep, lambda t: t):
+            loss = model.compute_losses(x, targets, mask, sampling_prob=0.5).loss
+        loss.backward()
+        runs.append((loss.detach(), {k: p.grad for k, p in model.named_parameters()}, sum(kept.values())))
+    (loss, grads, kept_plain), (loss_ck, grads_ck, kept_ck) = runs
+    torch.testing.assert_close(loss_ck, loss)
+    for k, g in grads.items():
+        torch.testing.assert_close(grads_ck[k], g, msg=k)
+    assert kept_ck < kept_plain
+
+
 def test_the_grid_comes_from_the_call_or_the_fixed_height(tiny_model: Callable[..., Seq2Latex]) -> None:
     model = tiny_model(cross_coverage=True)
     x, mask = pad_images(images([96, 200]))
