@@ -9,8 +9,10 @@
   every layer -> logp (B, V) float32 (log-softmax of the logits, as `seq2latex.decoding` reads them) and
   present_k_l / present_v_l (B, heads, t + 1, head_dim). One tensor per layer (not stacked): no copy of
   the caches inside the graph. The same graph reads both directions of a bidirectional model (the
-  direction is only the start token). A model with `cross_coverage` (fixed-height images) also takes
-  past_cov_l (B, 2 heads, N), the attention summed over the steps so far, and returns present_cov_l.
+  direction is only the start token). A model with `cross_coverage` also takes past_cov_l (B, 2 heads,
+  N), the attention summed over the steps so far, and returns present_cov_l; if its images vary in
+  height, the encoder also returns grid_rows (h,), which both decoder graphs take (the coverage maps'
+  grid is h × N / h).
 - `decoder_forced.onnx`: the decoder over whole sequences at once (causal, teacher forced): tokens (R, T)
   int64, mem_mask, mem_k_l / mem_v_l -> logp (R, T-1), the log p of tokens[:, 1:] given their prefix: how
   the bidirectional rescoring scores every hypothesis in both directions in one pass (as PyTorch does).
@@ -49,7 +51,15 @@ from seq2latex.checkpoint import WEIGHTS_FILE
 from seq2latex.decoders import TransformerDecoder
 from seq2latex.encoder import sincos_2d
 from seq2latex.model import Seq2Latex
-from seq2latex.onnx_files import DECODER_FILE, ENCODER_FILE, FORCED_FILE, META_FILE, ONNX_DIR, SYMBOLS_FILE
+from seq2latex.onnx_files import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    FORCED_FILE,
+    GRID_ROWS,
+    META_FILE,
+    ONNX_DIR,
+    SYMBOLS_FILE,
+)
 from seq2latex.onnx_runtime import open_session
 
 OPSET = 18
@@ -64,12 +74,16 @@ class EncoderGraph(nn.Module):
         super().__init__()
         self.encoder = model.encoder
         self.decoder = model.decoder
+        self.grid_rows = needs_grid_rows(model)
 
-    def features(self, images: torch.Tensor, pixel_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def features(
+        self, images: torch.Tensor, pixel_mask: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         vit = self.encoder.vit
         x = vit.patch_embed(images * 2.0 - 1.0)  # (B, h, w, D)
         b, h, w, d = x.shape
         x = x + sincos_2d(h, w, d, x.device, x.dtype)[None]
+        rows = torch.zeros_like(x[0, :, 0, 0], dtype=torch.float32)  # (h,): the token grid's rows
         x = x.reshape(b, h * w, d)  # (B, N, D)
         mask = self.encoder.token_mask(pixel_mask).reshape(b, h * w)  # (B, N)
         first = torch.ones_like(mask[:, :1])  # (B, 1): never a fully masked row
@@ -78,19 +92,29 @@ class EncoderGraph(nn.Module):
         attn_mask = mask[:, None, None, :]  # (B, 1, 1, N) bool, True = attend
         for blk in vit.blocks:
             x = blk(x, attn_mask=attn_mask)
-        return vit.norm(x), mask
+        return vit.norm(x), mask, rows
 
     def forward(self, images: torch.Tensor, pixel_mask: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        memory, mask = self.features(images, pixel_mask)
+        memory, mask, rows = self.features(images, pixel_mask)
         kv = [t for layer in self.decoder.layers for t in layer.cross_attn.project_kv(memory)]
-        return (mask, *kv)  # mem_mask (B, N), then k, v (B, H, N, dh) of each layer
+        # mem_mask (B, N), then k, v (B, H, N, dh) of each layer, then (coverage, varying heights) grid_rows
+        return (mask, *kv, *([rows] if self.grid_rows else []))
 
 
-def _token_grid(decoder: TransformerDecoder, mem_mask: torch.Tensor) -> tuple[Any, Any] | None:
-    """The coverage maps' grid (h, N / h) of a fixed-height model (traced: the width follows N)."""
+def needs_grid_rows(model: Seq2Latex) -> bool:
+    """Whether the decoder graphs need the token grid's height from the encoder (`grid_rows`): a
+    coverage decoder of a model whose images vary in height (else the height is fixed)."""
+    return model.cfg.decoder.cross_coverage and model.decoder.grid_height <= 0
+
+
+def _token_grid(
+    decoder: TransformerDecoder, mem_mask: torch.Tensor, rows: tuple[torch.Tensor, ...]
+) -> tuple[Any, Any] | None:
+    """The coverage maps' grid (h, N / h), traced: h is fixed or the length of `grid_rows`, the width
+    follows N."""
     if not decoder.cfg.cross_coverage:
         return None
-    h = decoder.grid_height
+    h = rows[0].shape[0] if rows else decoder.grid_height
     return h, mem_mask.shape[1] // h
 
 
@@ -106,11 +130,12 @@ class DecoderStepGraph(nn.Module):
         self, tokens: torch.Tensor, position: torch.Tensor, mem_mask: torch.Tensor, *kv: torch.Tensor
     ) -> tuple[torch.Tensor, ...]:
         """kv: mem_k_0, mem_v_0, mem_k_1, ... then past_k_0, past_v_0, past_k_1, ... (B, H, *, dh), then
-        (cross_coverage) past_cov_0, past_cov_1, ... (B, 2H, N)."""
+        (cross_coverage) past_cov_0, past_cov_1, ... (B, 2H, N) and (varying heights) grid_rows (h,)."""
         dec = self.decoder
         n = len(dec.layers)
-        mem, past, cov = kv[: 2 * n], kv[2 * n : 4 * n], kv[4 * n :]
-        grid = _token_grid(dec, mem_mask)
+        mem, past = kv[: 2 * n], kv[2 * n : 4 * n]
+        cov = kv[4 * n : 5 * n] if dec.cfg.cross_coverage else ()
+        grid = _token_grid(dec, mem_mask, kv[5 * n :])
         pos = dec.pos.index_select(0, position)  # (1, D)
         x = (dec.embed(tokens) * dec.scale + pos)[:, None, :]  # (B, 1, D)
         mask = mem_mask[:, None, None, :]  # (B, 1, 1, N)
@@ -146,12 +171,12 @@ class DecoderForcedGraph(nn.Module):
         self.decoder = decoder
 
     def forward(self, tokens: torch.Tensor, mem_mask: torch.Tensor, *mem: torch.Tensor) -> torch.Tensor:
-        """mem: mem_k_0, mem_v_0, mem_k_1, ... (R, H, N, dh)."""
+        """mem: mem_k_0, mem_v_0, mem_k_1, ... (R, H, N, dh), then (coverage, varying heights) grid_rows."""
         dec = self.decoder
         t = tokens.shape[1] - 1
         x = dec.embed(tokens[:, :-1]) * dec.scale + dec.pos[:t]  # (R, T-1, D)
         mask = mem_mask[:, None, None, :]  # (R, 1, 1, N)
-        grid, below = _token_grid(dec, mem_mask), None
+        grid, below = _token_grid(dec, mem_mask, mem[2 * len(dec.layers) :]), None
         for i, layer in enumerate(dec.layers):  # causal self-attention
             x, _, align = layer(x, (mem[2 * i], mem[2 * i + 1]), mask, below=below, grid=grid)
             below = None if align is None else align.refined
@@ -171,7 +196,7 @@ class SymbolGraph(nn.Module):
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
         pixel_mask = torch.ones_like(crops[:, 0], dtype=torch.bool)  # (N, S, S)
-        memory, mask = self.encoder.features(crops, pixel_mask)
+        memory, mask, _ = self.encoder.features(crops, pixel_mask)
         return self.head(memory, mask)  # (N, C)
 
 
@@ -310,14 +335,16 @@ def reads_varying_heights(model: Seq2Latex) -> bool:
 def export_encoder(model: Seq2Latex, path: Path, index: WeightIndex) -> dict[str, int]:
     mem = kv_names("mem", len(model.decoder.layers))
     tall = reads_varying_heights(model)  # the height is an axis of its own; else fixed, as before
+    rows = [GRID_ROWS] if needs_grid_rows(model) else []
     names = {
         "inputs": ["images", "pixel_mask"],
-        "outputs": ["mem_mask", *mem],
+        "outputs": ["mem_mask", *mem, *rows],
         "dynamic": {
             "images": {0: "batch", 2: "height", 3: "width"} if tall else {0: "batch", 3: "width"},
             "pixel_mask": {0: "batch", 1: "height", 2: "width"} if tall else {0: "batch", 2: "width"},
             "mem_mask": {0: "batch", 1: "tokens"},
             **_kv_axes(mem, "batch", "tokens"),
+            **{name: {0: "grid_rows"} for name in rows},
         },
     }
     return _export(EncoderGraph(model), _dummy_images(model, 2, 128, tall), path, names, index)
@@ -328,9 +355,16 @@ def _dummy_kv(dec: TransformerDecoder, rows: int, length: int) -> list[torch.Ten
     return [torch.randn(rows, a.heads, length, a.head_dim) for _ in range(2 * len(dec.layers))]
 
 
-def _dummy_tokens(dec: TransformerDecoder) -> int:
-    """Memory tokens of the dummy inputs: whole rows of the token grid (the coverage maps need them)."""
-    return 4 * dec.grid_height if dec.cfg.cross_coverage else 32
+def _dummy_grid(model: Seq2Latex) -> tuple[int, list[torch.Tensor]]:
+    """Memory tokens of the dummy decoder inputs (whole rows of the token grid: the coverage maps need
+    them), and the dummy `grid_rows` where the graphs take it (rows unlike a 64-px image's)."""
+    dec = model.decoder
+    if not dec.cfg.cross_coverage:
+        return 32, []
+    if dec.grid_height > 0:
+        return 4 * dec.grid_height, []
+    rows = 2 * model.cfg.encoder.img_height // model.cfg.encoder.patch_size
+    return 4 * rows, [torch.zeros(rows)]
 
 
 def coverage_names(prefix: str, layers: int) -> list[str]:
@@ -342,7 +376,7 @@ def export_decoder_step(model: Seq2Latex, path: Path, index: WeightIndex) -> dic
     dec = model.decoder
     if not isinstance(dec, TransformerDecoder):
         raise ValueError("ONNX export supports the Transformer decoder only (this model has a GRU decoder)")
-    b, n, t = 2, _dummy_tokens(dec), 3
+    (n, rows), b, t = _dummy_grid(model), 2, 3
     layers = len(dec.layers)
     covered = dec.cfg.cross_coverage
     coverage = [torch.rand(b, 2 * dec.cfg.num_heads, n) for _ in range(layers if covered else 0)]
@@ -354,12 +388,13 @@ def export_decoder_step(model: Seq2Latex, path: Path, index: WeightIndex) -> dic
         *_dummy_kv(dec, b, n),
         *_dummy_kv(dec, b, t),
         *coverage,
+        *rows,
     )
     mem, past, present = kv_names("mem", layers), kv_names("past", layers), kv_names("present", layers)
     cov_in = coverage_names("past", layers) if covered else []
     cov_out = coverage_names("present", layers) if covered else []
     names = {
-        "inputs": ["tokens", "position", "mem_mask", *mem, *past, *cov_in],
+        "inputs": ["tokens", "position", "mem_mask", *mem, *past, *cov_in, *([GRID_ROWS] if rows else [])],
         "outputs": ["logp", *present, *cov_out],
         "dynamic": {
             "tokens": {0: "batch"},
@@ -369,6 +404,7 @@ def export_decoder_step(model: Seq2Latex, path: Path, index: WeightIndex) -> dic
             **_kv_axes(past, "batch", "past"),
             **_kv_axes(present, "batch", "present"),
             **{name: {0: "batch", 2: "tokens"} for name in cov_in + cov_out},  # (B, 2H, N)
+            **({GRID_ROWS: {0: "grid_rows"}} if rows else {}),
         },
     }
     return _export(DecoderStepGraph(dec), args, path, names, index)
@@ -377,19 +413,20 @@ def export_decoder_step(model: Seq2Latex, path: Path, index: WeightIndex) -> dic
 def export_decoder_forced(model: Seq2Latex, path: Path, index: WeightIndex) -> dict[str, int]:
     dec = model.decoder
     assert isinstance(dec, TransformerDecoder)
-    r, n, t = 3, _dummy_tokens(dec), 7
+    (n, rows), r, t = _dummy_grid(model), 3, 7
     tokens = torch.randint(3, model.cfg.vocab_size, (r, t))
     tokens[:, 0] = model.cfg.sos_id
-    args = (tokens, torch.ones(r, n, dtype=torch.bool), *_dummy_kv(dec, r, n))
+    args = (tokens, torch.ones(r, n, dtype=torch.bool), *_dummy_kv(dec, r, n), *rows)
     mem = kv_names("mem", len(dec.layers))
     names = {
-        "inputs": ["tokens", "mem_mask", *mem],
+        "inputs": ["tokens", "mem_mask", *mem, *([GRID_ROWS] if rows else [])],
         "outputs": ["logp"],
         "dynamic": {
             "tokens": {0: "rows", 1: "length"},
             "mem_mask": {0: "rows", 1: "tokens"},
             "logp": {0: "rows", 1: "steps"},
             **_kv_axes(mem, "rows", "tokens"),
+            **({GRID_ROWS: {0: "grid_rows"}} if rows else {}),
         },
     }
     return _export(DecoderForcedGraph(dec), args, path, names, index)
@@ -414,11 +451,6 @@ def export_onnx(model_dir: Path, decoder: bool = True, symbols: bool = True) -> 
     model, _, _, _ = load_model_dir(model_dir)
     if decoder and not isinstance(model.decoder, TransformerDecoder):
         raise ValueError("ONNX export supports the Transformer decoder only (this model has a GRU decoder)")
-    if decoder and model.cfg.decoder.cross_coverage and model.decoder.grid_height <= 0:
-        raise ValueError(
-            "ONNX export supports the decoder's cross_coverage on fixed-height images only (the coverage "
-            "maps' grid would be one more input): read this model with runtime torch"
-        )
     index = safetensors_index(model_dir / WEIGHTS_FILE)
     out = model_dir / ONNX_DIR
     out.mkdir(exist_ok=True)

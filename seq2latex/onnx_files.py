@@ -9,3 +9,4 @@ DECODER_FILE = "decoder_step.onnx"
 FORCED_FILE = "decoder_forced.onnx"  # teacher-forced scoring of whole sequences (bidirectional rescoring)
 SYMBOLS_FILE = "symbols.onnx"
 META_FILE = "export.json"
+GRID_ROWS = "grid_rows"  # (h,) zeros from the encoder: the token grid's rows (coverage, varying heights)

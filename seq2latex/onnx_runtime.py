@@ -22,7 +22,7 @@ import numpy as np
 from seq2latex.checkpoint import CONFIG_FILE, SYMBOLS_FILE, TOKENIZER_FILE
 from seq2latex.config import ModelConfig, from_dict
 from seq2latex.decoding import Vocabulary, stepwise_teacher_forced
-from seq2latex.onnx_files import DECODER_FILE, ENCODER_FILE, FORCED_FILE, META_FILE, ONNX_DIR
+from seq2latex.onnx_files import DECODER_FILE, ENCODER_FILE, FORCED_FILE, GRID_ROWS, META_FILE, ONNX_DIR
 from seq2latex.onnx_files import SYMBOLS_FILE as SYMBOLS_ONNX_FILE
 
 PROVIDERS = ["CPUExecutionProvider"]
@@ -90,11 +90,14 @@ class OnnxState:
 class OnnxSteps:
     """`StepDecoder` over the encoder outputs of one batch (the cross-attention K/V of every layer)."""
 
-    def __init__(self, model: OnnxModel, mem_mask: np.ndarray, mem: list[np.ndarray]) -> None:
+    def __init__(
+        self, model: OnnxModel, mem_mask: np.ndarray, mem: list[np.ndarray], grid: dict[str, np.ndarray]
+    ) -> None:
         self.model = model
         self.vocab = model.vocab
         self.batch = int(mem_mask.shape[0])
         self.mem_mask, self.mem = mem_mask, mem
+        self.grid = grid  # {"grid_rows": (h,)} for the decoder graphs that take it, else empty
 
     def start(self, rows: np.ndarray) -> OnnxState:
         rows = np.asarray(rows, dtype=np.int64)
@@ -115,6 +118,7 @@ class OnnxSteps:
             **dict(zip(self.model.mem_names, state.mem, strict=True)),
             **dict(zip(self.model.past_names, state.past, strict=True)),
             **dict(zip(self.model.coverage_names, state.coverage, strict=True)),
+            **self.grid,
         }
         logp, *present = self.model.decoder.run(None, feeds)
         past, coverage = present[: len(state.past)], present[len(state.past) :]
@@ -137,6 +141,7 @@ class OnnxSteps:
             "tokens": np.ascontiguousarray(tokens, dtype=np.int64),
             "mem_mask": self.mem_mask[rows],
             **{name: m[rows] for name, m in zip(self.model.mem_names, self.mem, strict=True)},
+            **self.grid,
         }
         (logp,) = self.model.forced.run(None, feeds)
         return logp
@@ -166,6 +171,8 @@ class OnnxModel:
         layers = config.decoder.num_layers
         self.mem_names = [f"mem_{kind}_{i}" for i in range(layers) for kind in ("k", "v")]
         self.past_names = [f"past_{kind}_{i}" for i in range(layers) for kind in ("k", "v")]
+        outputs = set() if self.encoder is None else {o.name for o in self.encoder.get_outputs()}
+        self.grid_rows = GRID_ROWS in outputs  # the encoder hands the decoder graphs the grid's rows
         self.coverage_names = (
             [f"past_cov_{i}" for i in range(layers)] if config.decoder.cross_coverage else []
         )
@@ -185,7 +192,8 @@ class OnnxModel:
             raise RuntimeError("this model directory has no exported encoder and decoder (symbols only)")
         feeds = {"images": np.ascontiguousarray(images, dtype=np.float32), "pixel_mask": pixel_mask}
         mem_mask, *mem = self.encoder.run(None, feeds)
-        return OnnxSteps(self, mem_mask, mem)
+        grid = {GRID_ROWS: mem.pop()} if self.grid_rows else {}
+        return OnnxSteps(self, mem_mask, mem, grid)
 
     def symbol_logits(self, crops: np.ndarray) -> np.ndarray:
         """crops (N, 1, S, S) float32 -> symbol-head logits (N, C) float32."""

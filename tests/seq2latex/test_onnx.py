@@ -228,36 +228,41 @@ def test_a_coverage_decoder_decodes_as_torch(beam: int, tiny_model_dir: Callable
     assert np.abs(plain_logp - torch_logp).max() > 0.02  # the coverage changes it (10x the tolerance)
 
 
+@pytest.mark.parametrize("coverage", [False, True])
 def test_a_model_of_varying_height_decodes_as_torch_at_every_height(
-    tiny_model_dir: Callable[..., Path],
+    coverage: bool, tiny_model_dir: Callable[..., Path]
 ) -> None:
-    """Symbol-preserving input (the scale arm): the encoder graph's height is an axis of its own."""
+    """Symbol-preserving input (the scale arm): the encoder graph's height is an axis of its own; with
+    coverage the encoder hands the decoder graphs the token grid's rows (`grid_rows`)."""
     from seq2latex.checkpoint import load_model_dir
+    from seq2latex.decoding import TorchSteps, stepwise_teacher_forced
     from seq2latex.onnx_export import export_onnx
 
-    root = tiny_model_dir(preprocess_max_height=128)
+    options = {"cross_coverage": True, "refiner_std": 3.0} if coverage else {}
+    root = tiny_model_dir(preprocess_max_height=128, **options)
     export_onnx(root)
     model, _, cfg, _ = load_model_dir(root)
     onnx_model = OnnxModel(root, cfg, threads=1)
+    assert onnx_model.grid_rows == coverage
     rng = np.random.default_rng(4)
+    rows = np.array([0, 1, 2, 2])
+    tokens = rng.integers(3, cfg.vocab_size, (len(rows), 13))
+    tokens[:, 0] = cfg.sos_id
     for height in (64, 96, 128):
         images, mask = pad_arrays(
             [(rng.random((1, height, w)) > 0.8).astype(np.float32) for w in (64, 160, 96)]
         )
         want = decode(model, torch.from_numpy(images), torch.from_numpy(mask), beam=3, max_len=20)
-        got = search(onnx_model.steps(images, mask), beam=3, max_len=20)
+        steps = onnx_model.steps(images, mask)
+        got = search(steps, beam=3, max_len=20)
         assert [r.token_ids for r in got] == [r.token_ids for r in want], height
         for a, b in zip(got, want, strict=True):
             assert a.confidence == pytest.approx(b.confidence, rel=1e-3, abs=1e-6)
-
-
-def test_a_coverage_decoder_of_varying_height_is_not_exported(tiny_model_dir: Callable[..., Path]) -> None:
-    from seq2latex.onnx_export import export_onnx
-
-    root = tiny_model_dir(cross_coverage=True, preprocess_max_height=128)
-    with pytest.raises(ValueError, match="cross_coverage.*fixed-height.*runtime torch"):
-        export_onnx(root)
-    assert not (root / ONNX_DIR).exists()  # refused before anything is written
+        with torch.inference_mode():  # the log p of given tokens: forced graph, step by step, torch
+            enc = model.forward_features(torch.from_numpy(images), torch.from_numpy(mask))
+            torch_logp = TorchSteps(model, enc).teacher_forced(rows, tokens)
+        assert np.allclose(steps.teacher_forced(rows, tokens), torch_logp, atol=2e-3), height
+        assert np.allclose(stepwise_teacher_forced(steps, rows, tokens), torch_logp, atol=2e-3), height
 
 
 def test_without_the_forced_graph_rescoring_steps_through_the_sequences(
