@@ -418,3 +418,20 @@ def test_the_resident_symbol_task_trains_from_packed_crops(
         rows = list(csv.DictReader(f))
     assert all(r["sym_loss"] != "" for r in rows)
     assert rows[-1]["val_sym"] != "" and 0.0 <= float(rows[-1]["val_sym"]) <= 100.0
+
+
+def test_grad_checkpointing_reaches_the_coverage_refiners(
+    fixtures_dir: Path, tiny: Path, tmp_path: Path
+) -> None:
+    from dataclasses import replace
+
+    from seq2latex.config import load_yaml_configs
+    from seq2latex.training import RunOptions, Trainer
+
+    model_cfg, train_cfg = load_yaml_configs(tiny)
+    covered = replace(model_cfg, decoder=replace(model_cfg.decoder, kind="transformer", cross_coverage=True))
+    opts = RunOptions(data=fixtures_dir / "crohme", out=tmp_path / "run")
+    trainer = Trainer(covered, replace(train_cfg, grad_checkpointing=True), opts)
+    assert all(layer.refiner.grad_checkpointing for layer in trainer.model.decoder.layers)
+    with pytest.raises(ValueError, match="cross_coverage"):
+        Trainer(model_cfg, replace(train_cfg, grad_checkpointing=True), opts)
