@@ -18,7 +18,15 @@ from data.symbol_crops import crops_from_bank
 from data.symbols import CROHME_SYMBOL_CLASSES
 from data.synth.glyphs import build_bank
 from seq2latex.checkpoint import load_model_dir
-from seq2latex.training.study import Arm, ArmSpec, StudySettings, run_arms, watch_verdict
+from seq2latex.training.study import (
+    Arm,
+    ArmSpec,
+    StudyConfig,
+    StudySettings,
+    arm_overrides,
+    run_arms,
+    watch_verdict,
+)
 from seq2latex.training.window import MAX_FILE_MIB, MAX_FILES, check_out, unpack
 
 REPO = Path(__file__).resolve().parents[1]
@@ -192,3 +200,22 @@ def test_an_arm_is_stalled_only_after_its_first_row_has_gone_quiet() -> None:
     assert watch_verdict(812, 119.0, 300.0, 600.0, s) is None
     assert watch_verdict(812, 121.0, 300.0, 600.0, s) == ("stalled", "its log gained nothing for 121 s")
     assert watch_verdict(812, 5.0, 601.0, 600.0, s) == ("overran", "still running 601 s after its start")
+
+
+def test_the_arms_share_the_study_smoke_floor_and_their_own_overrides_win() -> None:
+    spec = ArmSpec("updates", "configs/gpu_stream.yaml", ["batch_size=64"])
+    shared = StudySettings(smoke_samples_per_s=3000.0)
+    assert arm_overrides(spec, 2, 4, shared) == [
+        "synth_seed=3",
+        "smoke_min_samples_per_s=750",
+        "batch_size=64",
+    ]
+    own = ArmSpec("slow", "configs/gpu_stream.yaml", ["smoke_min_samples_per_s=100"])
+    assert arm_overrides(own, 0, 4, shared, ["limit_train=300"])[-2:] == [
+        "smoke_min_samples_per_s=100",  # later than the share: the arm's own floor wins
+        "limit_train=300",
+    ]
+    assert arm_overrides(spec, 0, 4, StudySettings()) == ["synth_seed=1", "batch_size=64"]  # the config's
+    window = StudyConfig.load(REPO / "configs" / "windows" / "recipes1.yaml")
+    floors = [arm_overrides(a, i, 4, window.study)[1] for i, a in enumerate(window.arms[:4])]
+    assert floors == ["smoke_min_samples_per_s=750"] * 4  # an H100's four arms

@@ -62,6 +62,9 @@ class StudySettings:
     start_seconds: float = 240.0  # an arm's start-up (data, initial synthetic set) before its first row
     stall_seconds: float = 120.0  # then: an arm whose log.csv gains nothing for this long is stopped
     finish_seconds: float = 120.0  # an arm still running this long after the training time is stopped
+    # > 0: the smoke floor of the arms together; each of K arms sharing the GPU stops below this / K
+    # (its smoke_min_samples_per_s). 0: each arm keeps its config's floor, as a window of one arm.
+    smoke_samples_per_s: float = 0.0
 
 
 @dataclass
@@ -338,6 +341,17 @@ def _holdout(run: Path) -> str:
     return json.loads((run / "train_config.json").read_text())["train"].get("holdout", "")
 
 
+def arm_overrides(
+    spec: ArmSpec, i: int, k: int, settings: StudySettings, extra_set: list[str] | None = None
+) -> list[str]:
+    """The train overrides of arm `i` of `k`, later ones winning: its own synthetic draws (the same
+    distribution; no expression in two arms), its share of the study's smoke floor, its spec's own
+    overrides, then `extra_set` (a dry run's)."""
+    floor = settings.smoke_samples_per_s
+    shared = [f"smoke_min_samples_per_s={floor / k:g}"] if floor > 0 else []
+    return [f"synth_seed={i + 1}", *shared, *spec.set, *(extra_set or [])]
+
+
 def run_study(
     cfg: StudyConfig,
     data: Path,
@@ -359,12 +373,8 @@ def run_study(
     s = cfg.study
     k = cap.arms_that_fit(s, len(cfg.arms))
     shares = core_shares(cap.cores, k, s.cores_per_arm)
-    arms = [  # each arm its own synthetic draws (the same distribution): no expression in two arms
-        Arm(
-            replace(spec, set=[f"synth_seed={i + 1}", *spec.set, *(extra_set or [])]),
-            work / spec.name,
-            shares[i],
-        )
+    arms = [
+        Arm(replace(spec, set=arm_overrides(spec, i, k, s, extra_set)), work / spec.name, shares[i])
         for i, spec in enumerate(cfg.arms[:k])
     ]
     print(
