@@ -217,5 +217,10 @@ def test_the_arms_share_the_study_smoke_floor_and_their_own_overrides_win() -> N
     ]
     assert arm_overrides(spec, 0, 4, StudySettings()) == ["synth_seed=1", "batch_size=64"]  # the config's
     window = StudyConfig.load(REPO / "configs" / "windows" / "recipes1.yaml")
-    floors = [arm_overrides(a, i, 4, window.study)[1] for i, a in enumerate(window.arms[:4])]
-    assert floors == ["smoke_min_samples_per_s=750"] * 4  # an H100's four arms
+    floors = [
+        [o for o in arm_overrides(a, i, 4, window.study) if o.startswith("smoke_")][-1]
+        for i, a in enumerate(window.arms[:4])
+    ]  # an H100's four arms; `updates` (a quarter of the batch) a quarter of the share
+    assert floors == ["smoke_min_samples_per_s=750"] * 2 + ["smoke_min_samples_per_s=200"] + [
+        "smoke_min_samples_per_s=750"
+    ]
