@@ -17,6 +17,8 @@
 #
 # Time: the whole call stays within WINDOW_S seconds (default 570). Training gets what is left after
 # START_S (imports, data, the initial synthetic set) and RESERVE_S (every arm's evaluation, packing).
+# The evaluations keep to the time the window has left: every arm's crohme_val and study.json first,
+# then the best arm packed, then school_val and the test sets while time remains (study.json's "skipped").
 # Overrides (environment): SPEC (configs/windows/recipes1.yaml), DATA (runs/gpu_data/crohme_offline.zip),
 # NEEDS (the files the arms' configs read: the glyph bank and the symbol crops), DEVICE (cuda), PYTHON
 # (python3), WINDOW_S (570), START_S (75), RESERVE_S (120), TRAIN_MIN (training
@@ -39,7 +41,8 @@ arm_set=()
 for kv in ${ARM_SET:-}; do arm_set+=(--set "$kv"); done
 set +e
 "$PYTHON" -m seq2latex.cli.window study --spec "$SPEC" --data "$DATA" --out "$OUT" --work "$WORK" \
-  --device "$DEVICE" --train-minutes "$TRAIN_MIN" --eval-seconds "$EVAL_S" --part-mib "$PART_MIB" "${arm_set[@]}"
+  --device "$DEVICE" --train-minutes "$TRAIN_MIN" --eval-seconds "$EVAL_S" --part-mib "$PART_MIB" "${arm_set[@]}" \
+  --seconds-left "$(( WINDOW_S - ($(date +%s) - START) ))"
 rc=$?
 set -e
 echo "+ study done in $(( $(date +%s) - START )) s (budget ${WINDOW_S} s), exit $rc"

@@ -120,7 +120,7 @@ def test_study_window_dry_run_on_the_cpu(fixtures_dir: Path, tmp_path: Path) -> 
     assert "[stream] symbol task (resident):" in log  # the symbol task from the packed crops, on the device
 
     study = json.loads((out / "study.json").read_text())
-    assert study["device"] == "cpu" and study["arms"] == 2
+    assert study["device"] == "cpu" and study["arms"] == 2 and study["skipped"] == []
     arms = {a["name"]: a for a in study["per_arm"]}
     assert set(arms) == {"stream", "plain"} and all(a["status"] == "ok" for a in arms.values())
     assert arms["stream"]["cores"] != arms["plain"]["cores"]  # a core each
@@ -160,6 +160,33 @@ def test_study_window_dry_run_on_the_cpu(fixtures_dir: Path, tmp_path: Path) -> 
         if a.is_floating_point()
     )
     assert differs  # not the other arm's weights
+
+
+def test_a_window_short_of_time_brings_back_the_ranking_and_the_model(
+    fixtures_dir: Path, tmp_path: Path
+) -> None:
+    """A 30 s window is over before its arm has trained: crohme_val (the ranking) is still read, study.json
+    written and the model packed; school_val and the test sets are left out, and study.json says so."""
+    tiny, _, holdout = _setup(tmp_path, fixtures_dir)
+    spec = tmp_path / "study.yaml"
+    spec.write_text(
+        f"study: {{arm_memory_gib: 0.01, cores_per_arm: 1}}\narms:\n  - {{name: plain, config: {tiny}, "
+        f"set: ['holdout={holdout}']}}\n"
+    )
+    out = tmp_path / "out"
+    env = {**os.environ, "DEVICE": "cpu", "SPEC": str(spec), "DATA": str(fixtures_dir / "crohme"), "NEEDS": "",
+           "PYTHON": sys.executable, "TRAIN_MIN": "0.1", "WINDOW_S": "30", "TMPDIR": str(tmp_path)}  # fmt: skip
+    proc = subprocess.run(
+        ["bash", str(REPO / "scripts" / "gpu_study.sh"), str(out)],
+        capture_output=True, text=True, timeout=300, env=env,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
+    study = json.loads((out / "study.json").read_text())
+    assert study["best_arm"] == "plain" and study["per_arm"][0]["eval"]["crohme_val"]["n"] > 0
+    assert study["skipped"] == ["plain: school_val", "plain: crohme2014, crohme2016"]
+    assert "school_val" not in study["per_arm"][0]["eval"]
+    assert (out / "model-fp16.tar").is_file() and check_out(out) == []
+    assert "crohme2014" not in json.loads((out / "eval.json").read_text())
 
 
 def test_a_failing_arm_is_reported_and_the_other_goes_on(fixtures_dir: Path, tmp_path: Path) -> None:

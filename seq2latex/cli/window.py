@@ -52,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     st.add_argument(
         "--set", action="append", default=[], metavar="KEY=VALUE", help="a train override for every arm"
     )
+    st.add_argument(
+        "--seconds-left",
+        type=float,
+        default=None,
+        help="the window's time from now (the evaluations keep to it)",
+    )
     sb = sub.add_parser("bench-study", help="samples/s of the study's first arm run K times at once (JSON)")
     sb.add_argument("--spec", type=Path, required=True)
     sb.add_argument("--data", type=Path, required=True)
@@ -78,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = StudyConfig.load(args.spec)
         if args.command == "study":
             report = run_study(cfg, args.data, args.out, args.work, args.device, args.train_minutes,
-                               args.eval_seconds, args.part_mib, extra_set=args.set)  # fmt: skip
+                               args.eval_seconds, args.part_mib, extra_set=args.set,
+                               seconds_left=args.seconds_left)  # fmt: skip
             keys = (
                 "device",
                 "arms",

@@ -38,6 +38,8 @@ CURVES_FILE = "curves.png"
 ARM_EVAL_SETS = ("crohme_val", "school_val")  # what every arm is compared on (never the test sets)
 POLL_S = 1.0
 KILL_GRACE_S = 10.0
+EVAL_RESERVE_S = 20.0  # of a window's time, kept for what follows the evaluations (the files' check)
+MIN_EVAL_S = 5.0  # an evaluation is started with at least this much time a set left
 
 
 @dataclass
@@ -363,9 +365,15 @@ def run_study(
     part_mib: float | None = None,
     python: str = sys.executable,
     extra_set: list[str] | None = None,
+    seconds_left: float | None = None,
 ) -> dict[str, Any]:
     """Run the study (see the module doc); `work` holds the arms' runs, `out` what comes back;
-    `extra_set`: train overrides for every arm (after its own: a dry run's smaller data)."""
+    `extra_set`: train overrides for every arm (after its own: a dry run's smaller data);
+    `seconds_left`: the window's time from now (None: no limit).
+
+    After training, what matters most comes first and is written at once, so that a window cut short
+    still brings it back: every arm's crohme_val (the ranking) and study.json with curves.png, then the
+    best arm packed, then, while time is left, every arm's school_val and the best one's test sets."""
     from seq2latex.training.window import EVAL_SOURCES, PART_MIB, evaluate_run, pack_model
 
     t0 = time.monotonic()
@@ -385,11 +393,20 @@ def run_study(
     )
     run_arms(arms, data, device, train_minutes, s, python=python)
     records = [arm_record(a) for a in arms]
-    for rec, arm in zip(records, arms, strict=True):
-        if (arm.out / "best").is_dir() and arm.status == "ok":
-            rec["eval"] = evaluate_run(
-                arm.out / "best", data, _holdout(arm.out), device, eval_seconds, ARM_EVAL_SETS
-            )
+    finished = [
+        (r, a) for r, a in zip(records, arms, strict=True) if (a.out / "best").is_dir() and a.status == "ok"
+    ]
+
+    def left() -> float:
+        return float("inf") if seconds_left is None else seconds_left - (time.monotonic() - t0)
+
+    def evaluate(into: dict[str, Any], run: Path, sets: tuple[str, ...]) -> None:
+        """`sets` of `run`'s best/ into `into`, each time-boxed to what the window has left."""
+        box = min(eval_seconds, max(1.0, (left() - EVAL_RESERVE_S) / (2 * len(sets))))
+        into.update(evaluate_run(run / "best", data, _holdout(run), device, box, sets))
+
+    for rec, arm in finished:  # the ranking first: crohme_val of every arm
+        evaluate(rec.setdefault("eval", {}), arm.out, ARM_EVAL_SETS[:1])
     ranked = [r for r in records if (r.get("eval") or {}).get("crohme_val")]
     ranked.sort(
         key=lambda r: (r["eval"]["crohme_val"]["exprate"], -r["eval"]["crohme_val"]["loss"]), reverse=True
@@ -409,22 +426,33 @@ def run_study(
         + sum(x["synthetic"]["placed"] for x in summaries),
         "best_arm": best,
         "ranking": [r["name"] for r in ranked],
+        "skipped": [],  # the evaluations the window's time left out
         "per_arm": records,
     }
-    if best is not None:
-        run = work / best
-        report["parts"] = [p.name for p in pack_model(run, out, part_mib or PART_MIB)]
-        # the sets every arm was read on are in its record already: only the test sets are read here
-        test_sets = tuple(name for name, _ in EVAL_SOURCES if name not in ARM_EVAL_SETS)
-        full = {
-            **ranked[0]["eval"],
-            **evaluate_run(run / "best", data, _holdout(run), device, eval_seconds, test_sets),
-        }
-        full["arm"] = best
-        (out / "eval.json").write_text(json.dumps(full, indent=2) + "\n")
-    report["seconds"] = round(time.monotonic() - t0, 1)
-    (out / STUDY_FILE).write_text(json.dumps(report, indent=1) + "\n")
+
+    def write() -> None:
+        report["seconds"] = round(time.monotonic() - t0, 1)
+        (out / STUDY_FILE).write_text(json.dumps(report, indent=1) + "\n")
+
+    write()
     plot_arms(records, out / CURVES_FILE)
+    if best is None:
+        return report
+    run = work / best
+    report["parts"] = [p.name for p in pack_model(run, out, part_mib or PART_MIB)]
+    write()
+    # while time is left: school_val of every arm, then the best arm's test sets (reported, never chosen on)
+    tests: dict[str, Any] = {}
+    later = [(rec["eval"], arm.out, rec["name"], ARM_EVAL_SETS[1:]) for rec, arm in finished]
+    later.append((tests, run, best, tuple(n for n, _ in EVAL_SOURCES if n not in ARM_EVAL_SETS)))
+    for into, arm_run, name, sets in later:
+        if left() < EVAL_RESERVE_S + MIN_EVAL_S * len(sets):
+            report["skipped"].append(f"{name}: {', '.join(sets)}")
+            continue
+        evaluate(into, arm_run, sets)
+    full = {**ranked[0]["eval"], **tests, "arm": best}
+    (out / "eval.json").write_text(json.dumps(full, indent=2) + "\n")
+    write()
     return report
 
 
