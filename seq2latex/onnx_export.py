@@ -48,6 +48,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 from seq2latex.checkpoint import WEIGHTS_FILE
+from seq2latex.config import preprocess_config
 from seq2latex.decoders import TransformerDecoder
 from seq2latex.encoder import sincos_2d
 from seq2latex.model import Seq2Latex
@@ -326,15 +327,10 @@ def _kv_axes(names: list[str], batch: str, length: str) -> dict[str, dict[int, s
     return {n: {0: batch, 2: length} for n in names}  # (B, H, length, dh)
 
 
-def reads_varying_heights(model: Seq2Latex) -> bool:
-    """Whether the model's preprocessing keeps an expression's height (symbol-preserving input scale)
-    instead of squeezing every image to `img_height`."""
-    return model.cfg.preprocess_max_height > model.cfg.preprocess_height
-
-
 def export_encoder(model: Seq2Latex, path: Path, index: WeightIndex) -> dict[str, int]:
     mem = kv_names("mem", len(model.decoder.layers))
-    tall = reads_varying_heights(model)  # the height is an axis of its own; else fixed, as before
+    # symbol-preserving input scale: the height is an axis of its own; else fixed, as before
+    tall = preprocess_config(model.cfg).variable_height
     rows = [GRID_ROWS] if needs_grid_rows(model) else []
     names = {
         "inputs": ["images", "pixel_mask"],
