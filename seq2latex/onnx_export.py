@@ -60,6 +60,8 @@ from seq2latex.onnx_files import (
     META_FILE,
     ONNX_DIR,
     SYMBOLS_FILE,
+    coverage_names,
+    kv_names,
 )
 from seq2latex.onnx_runtime import open_session
 
@@ -318,11 +320,6 @@ def _dummy_images(model: Seq2Latex, batch: int, width: int, tall: bool) -> tuple
     return images, mask
 
 
-def kv_names(prefix: str, layers: int) -> list[str]:
-    """`{prefix}_k_0`, `{prefix}_v_0`, `{prefix}_k_1`, ...: one key and one value tensor per layer."""
-    return [f"{prefix}_{kind}_{i}" for i in range(layers) for kind in ("k", "v")]
-
-
 def _kv_axes(names: list[str], batch: str, length: str) -> dict[str, dict[int, str]]:
     return {n: {0: batch, 2: length} for n in names}  # (B, H, length, dh)
 
@@ -361,11 +358,6 @@ def _dummy_grid(model: Seq2Latex) -> tuple[int, list[torch.Tensor]]:
         return 4 * dec.grid_height, []
     rows = 2 * model.cfg.encoder.img_height // model.cfg.encoder.patch_size
     return 4 * rows, [torch.zeros(rows)]
-
-
-def coverage_names(prefix: str, layers: int) -> list[str]:
-    """`{prefix}_cov_0`, `{prefix}_cov_1`, ...: the coverage (B, 2H, N) of each layer (cross_coverage)."""
-    return [f"{prefix}_cov_{i}" for i in range(layers)]
 
 
 def export_decoder_step(model: Seq2Latex, path: Path, index: WeightIndex) -> dict[str, int]:

@@ -22,7 +22,16 @@ import numpy as np
 from seq2latex.checkpoint import CONFIG_FILE, SYMBOLS_FILE, TOKENIZER_FILE
 from seq2latex.config import ModelConfig, from_dict
 from seq2latex.decoding import Vocabulary, stepwise_teacher_forced
-from seq2latex.onnx_files import DECODER_FILE, ENCODER_FILE, FORCED_FILE, GRID_ROWS, META_FILE, ONNX_DIR
+from seq2latex.onnx_files import (
+    DECODER_FILE,
+    ENCODER_FILE,
+    FORCED_FILE,
+    GRID_ROWS,
+    META_FILE,
+    ONNX_DIR,
+    coverage_names,
+    kv_names,
+)
 from seq2latex.onnx_files import SYMBOLS_FILE as SYMBOLS_ONNX_FILE
 
 PROVIDERS = ["CPUExecutionProvider"]
@@ -169,13 +178,10 @@ class OnnxModel:
         self.decoder = open_graph(DECODER_FILE)
         self.forced = open_graph(FORCED_FILE)
         layers = config.decoder.num_layers
-        self.mem_names = [f"mem_{kind}_{i}" for i in range(layers) for kind in ("k", "v")]
-        self.past_names = [f"past_{kind}_{i}" for i in range(layers) for kind in ("k", "v")]
+        self.mem_names, self.past_names = kv_names("mem", layers), kv_names("past", layers)
         outputs = set() if self.encoder is None else {o.name for o in self.encoder.get_outputs()}
         self.grid_rows = GRID_ROWS in outputs  # the encoder hands the decoder graphs the grid's rows
-        self.coverage_names = (
-            [f"past_cov_{i}" for i in range(layers)] if config.decoder.cross_coverage else []
-        )
+        self.coverage_names = coverage_names("past", layers) if config.decoder.cross_coverage else []
         self.symbols = open_graph(SYMBOLS_ONNX_FILE)
 
     @property
