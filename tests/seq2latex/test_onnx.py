@@ -191,12 +191,34 @@ def test_a_gru_decoder_is_not_exported(tiny_model_dir: Callable[..., Path]) -> N
         export_onnx(tiny_model_dir(bidirectional=False, kind="gru"))
 
 
+def assert_reads_as_torch(
+    model: Seq2Latex, onnx_model: OnnxModel, images: np.ndarray, mask: np.ndarray, beam: int, tokens: np.ndarray,
+    rows: np.ndarray,
+) -> np.ndarray:  # fmt: skip
+    """The graphs read the batch as PyTorch does: the same tokens and confidences, and the same log p of
+    the given `tokens` (read from image `rows`) through the forced graph and step by step. -> torch's."""
+    from seq2latex.decoding import TorchSteps, stepwise_teacher_forced
+
+    want = decode(model, torch.from_numpy(images), torch.from_numpy(mask), beam=beam, max_len=20)
+    steps = onnx_model.steps(images, mask)
+    got = search(steps, beam=beam, max_len=20)
+    assert [r.token_ids for r in got] == [r.token_ids for r in want]
+    for a, b in zip(got, want, strict=True):
+        assert a.confidence == pytest.approx(b.confidence, rel=1e-3, abs=1e-6)
+    with torch.inference_mode():
+        enc = model.forward_features(torch.from_numpy(images), torch.from_numpy(mask))
+        torch_logp = TorchSteps(model, enc).teacher_forced(rows, tokens)
+    assert np.allclose(steps.teacher_forced(rows, tokens), torch_logp, atol=2e-3)
+    assert np.allclose(stepwise_teacher_forced(steps, rows, tokens), torch_logp, atol=2e-3)
+    return torch_logp
+
+
 @pytest.mark.parametrize("beam", [1, 3])
 def test_a_coverage_decoder_decodes_as_torch(beam: int, tiny_model_dir: Callable[..., Path]) -> None:
     """The coverage of every layer travels as decoder state (reordered with the beam); the forced graph
     refines as the teacher-forced decoder does (the bidirectional rescoring of beam 3 reads it)."""
     from seq2latex.checkpoint import load_model_dir
-    from seq2latex.decoding import TorchSteps, stepwise_teacher_forced
+    from seq2latex.decoding import TorchSteps
     from seq2latex.onnx_export import export_onnx
 
     root = tiny_model_dir(cross_coverage=True, refiner_std=3.0)
@@ -205,26 +227,17 @@ def test_a_coverage_decoder_decodes_as_torch(beam: int, tiny_model_dir: Callable
     onnx_model = OnnxModel(root, cfg, threads=1)
     assert len(onnx_model.coverage_names) == cfg.decoder.num_layers
     images, mask = pad_arrays(random_images([64, 160, 96, 40], seed=2))
-    want = decode(model, torch.from_numpy(images), torch.from_numpy(mask), beam=beam, max_len=20)
-    steps = onnx_model.steps(images, mask)
-    got = search(steps, beam=beam, max_len=20)
-    assert [r.token_ids for r in got] == [r.token_ids for r in want]
-    for a, b in zip(got, want, strict=True):
-        assert a.confidence == pytest.approx(b.confidence, rel=1e-3, abs=1e-6)
-    # the log p of 16 given tokens, each image read twice: through the forced graph, step by step, torch
+    # the log p of 16 given tokens, each image read twice
     rng = np.random.default_rng(beam)
     rows = np.array([0, 1, 2, 3, 3, 2, 1, 0])
     tokens = rng.integers(3, cfg.vocab_size, (len(rows), 17))
     tokens[:, 0] = cfg.sos_id
+    torch_logp = assert_reads_as_torch(model, onnx_model, images, mask, beam, tokens, rows)
     with torch.inference_mode():
-        refined = TorchSteps(model, model.forward_features(torch.from_numpy(images), torch.from_numpy(mask)))
-        torch_logp = refined.teacher_forced(rows, tokens)
         for layer in model.decoder.layers:  # the same model without its refinement
             torch.nn.init.zeros_(layer.refiner.out.weight)
         plain = TorchSteps(model, model.forward_features(torch.from_numpy(images), torch.from_numpy(mask)))
         plain_logp = plain.teacher_forced(rows, tokens)
-    assert np.allclose(steps.teacher_forced(rows, tokens), torch_logp, atol=2e-3)
-    assert np.allclose(stepwise_teacher_forced(steps, rows, tokens), torch_logp, atol=2e-3)
     assert np.abs(plain_logp - torch_logp).max() > 0.02  # the coverage changes it (10x the tolerance)
 
 
@@ -235,7 +248,6 @@ def test_a_model_of_varying_height_decodes_as_torch_at_every_height(
     """Symbol-preserving input (the scale arm): the encoder graph's height is an axis of its own; with
     coverage the encoder hands the decoder graphs the token grid's rows (`grid_rows`)."""
     from seq2latex.checkpoint import load_model_dir
-    from seq2latex.decoding import TorchSteps, stepwise_teacher_forced
     from seq2latex.onnx_export import export_onnx
 
     options = {"cross_coverage": True, "refiner_std": 3.0} if coverage else {}
@@ -252,17 +264,7 @@ def test_a_model_of_varying_height_decodes_as_torch_at_every_height(
         images, mask = pad_arrays(
             [(rng.random((1, height, w)) > 0.8).astype(np.float32) for w in (64, 160, 96)]
         )
-        want = decode(model, torch.from_numpy(images), torch.from_numpy(mask), beam=3, max_len=20)
-        steps = onnx_model.steps(images, mask)
-        got = search(steps, beam=3, max_len=20)
-        assert [r.token_ids for r in got] == [r.token_ids for r in want], height
-        for a, b in zip(got, want, strict=True):
-            assert a.confidence == pytest.approx(b.confidence, rel=1e-3, abs=1e-6)
-        with torch.inference_mode():  # the log p of given tokens: forced graph, step by step, torch
-            enc = model.forward_features(torch.from_numpy(images), torch.from_numpy(mask))
-            torch_logp = TorchSteps(model, enc).teacher_forced(rows, tokens)
-        assert np.allclose(steps.teacher_forced(rows, tokens), torch_logp, atol=2e-3), height
-        assert np.allclose(stepwise_teacher_forced(steps, rows, tokens), torch_logp, atol=2e-3), height
+        assert_reads_as_torch(model, onnx_model, images, mask, 3, tokens, rows)
 
 
 def test_without_the_forced_graph_rescoring_steps_through_the_sequences(
