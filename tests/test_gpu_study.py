@@ -79,6 +79,15 @@ def _setup(tmp_path: Path, fixtures_dir: Path) -> tuple[Path, Path, Path]:
     return tmp_path / "tiny.yaml", tmp_path / "tiny_stream.yaml", holdout
 
 
+def _study_script(out: Path, fixtures_dir: Path, timeout: int, **env: str) -> subprocess.CompletedProcess:
+    """scripts/gpu_study.sh on the CPU with the fixtures' data, `env` on top."""
+    base = {**os.environ, "DEVICE": "cpu", "DATA": str(fixtures_dir / "crohme"), "PYTHON": sys.executable}
+    return subprocess.run(
+        ["bash", str(REPO / "scripts" / "gpu_study.sh"), str(out)],
+        capture_output=True, text=True, timeout=timeout, env={**base, **env},
+    )  # fmt: skip
+
+
 def test_study_window_dry_run_on_the_cpu(fixtures_dir: Path, tmp_path: Path) -> None:
     tiny, tiny_stream, holdout = _setup(tmp_path, fixtures_dir)
     spec = tmp_path / "study.yaml"
@@ -90,25 +99,10 @@ def test_study_window_dry_run_on_the_cpu(fixtures_dir: Path, tmp_path: Path) -> 
     )
     out, work_root = tmp_path / "out", tmp_path / "tmp"
     work_root.mkdir()
-    env = {
-        **os.environ,
-        "DEVICE": "cpu",
-        "SPEC": str(spec),
-        "DATA": str(fixtures_dir / "crohme"),
-        "NEEDS": "",  # the tiny arms' bank and crops are in tmp_path
-        "PYTHON": sys.executable,
-        "TRAIN_MIN": "0.1",
-        "EVAL_S": "20",
-        "PART_MIB": str(PART_MIB),
-        "TMPDIR": str(work_root),
-    }
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "gpu_study.sh"), str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env=env,
-    )
+    proc = _study_script(
+        out, fixtures_dir, 600, SPEC=str(spec), NEEDS="",  # the tiny arms' bank and crops are in tmp_path
+        TRAIN_MIN="0.1", EVAL_S="20", PART_MIB=str(PART_MIB), TMPDIR=str(work_root),
+    )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
     names = sorted(p.name for p in out.iterdir())
     parts = [n for n in names if n.startswith("ema-fp32.tar.part")]
@@ -174,12 +168,9 @@ def test_a_window_short_of_time_brings_back_the_ranking_and_the_model(
         f"set: ['holdout={holdout}']}}\n"
     )
     out = tmp_path / "out"
-    env = {**os.environ, "DEVICE": "cpu", "SPEC": str(spec), "DATA": str(fixtures_dir / "crohme"), "NEEDS": "",
-           "PYTHON": sys.executable, "TRAIN_MIN": "0.1", "WINDOW_S": "30", "TMPDIR": str(tmp_path)}  # fmt: skip
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "gpu_study.sh"), str(out)],
-        capture_output=True, text=True, timeout=300, env=env,
-    )  # fmt: skip
+    proc = _study_script(
+        out, fixtures_dir, 300, SPEC=str(spec), NEEDS="", TRAIN_MIN="0.1", WINDOW_S="30", TMPDIR=str(tmp_path)
+    )
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-3000:]
     study = json.loads((out / "study.json").read_text())
     assert study["best_arm"] == "plain" and study["per_arm"][0]["eval"]["crohme_val"]["n"] > 0
@@ -207,12 +198,7 @@ def test_a_failing_arm_is_reported_and_the_other_goes_on(fixtures_dir: Path, tmp
 
 
 def test_a_window_without_the_files_its_arms_read_stops_at_once(fixtures_dir: Path, tmp_path: Path) -> None:
-    env = {**os.environ, "DEVICE": "cpu", "DATA": str(fixtures_dir / "crohme"), "PYTHON": sys.executable,
-           "NEEDS": str(tmp_path / "symbols_train.npz")}  # fmt: skip
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts" / "gpu_study.sh"), str(tmp_path / "out")],
-        capture_output=True, text=True, timeout=60, env=env,
-    )  # fmt: skip
+    proc = _study_script(tmp_path / "out", fixtures_dir, 60, NEEDS=str(tmp_path / "symbols_train.npz"))
     assert proc.returncode == 2
     assert "missing" in proc.stdout and "symbols_train.npz" in proc.stdout and "docs/gpu.md" in proc.stdout
 
